@@ -1,0 +1,3 @@
+from mosaic_tui.cli import main
+
+main()

@@ -1,0 +1,173 @@
+"""Engines and transactions, with the lines that differ between SQLite and Postgres.
+
+SQLite: WAL, a busy timeout, and every write transaction opened with
+``BEGIN IMMEDIATE`` (SQLAlchemy's documented pysqlite connect/begin recipe), so
+concurrent writers queue on the file lock instead of failing with "database is
+locked" on lock upgrade. Reads open a deferred ``BEGIN`` so they never hold the
+write lock (WAL readers do not block writers).
+
+Postgres: psycopg 3, READ COMMITTED; the claim's row locking is
+``FOR UPDATE SKIP LOCKED`` (see ``mosaic_tui.db.sql``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from mosaic_tui.db.url import Target, scrub
+from mosaic_tui.errors import Unavailable
+
+SQLITE_BUSY_TIMEOUT_S = 60.0
+_READONLY = "mosaic_readonly"
+# Postgres error codes worth retrying the whole transaction for.
+_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Create the file and its folder private to the user (0700 / 0600)."""
+    if not path.parent.exists():
+        old = os.umask(0o077)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        finally:
+            os.umask(old)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+
+
+def create(target: Target, *, pool: bool = True) -> Engine:
+    if target.backend == "sqlite":
+        assert target.path is not None
+        try:
+            _prepare_sqlite_file(target.path)
+        except OSError as exc:
+            raise Unavailable(f"cannot create the backlog file {target.path}: {exc.strerror}") from None
+        engine = create_engine(
+            target.url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            poolclass=None if pool else NullPool,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            # Let us emit BEGIN ourselves (pysqlite's own transaction handling off).
+            dbapi_connection.isolation_level = None
+            cur = dbapi_connection.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection):
+            if conn.get_execution_options().get(_READONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    return create_engine(
+        target.url,
+        connect_args={"connect_timeout": 5, "application_name": "mosaic-tui"},
+        pool_pre_ping=True,
+        poolclass=None if pool else NullPool,
+    )
+
+
+class Database:
+    """One backlog database: its engine, its schema check, its transactions."""
+
+    def __init__(self, target: Target, *, pool: bool = True):
+        self.target = target
+        self.backend = target.backend
+        self.engine = create(target, pool=pool)
+        self._schema_checked = False
+
+    # -- errors ---------------------------------------------------------------
+    def unavailable(self, exc: BaseException) -> Unavailable:
+        orig = getattr(exc, "orig", None) or exc
+        detail = " ".join(str(orig).split()) or type(orig).__name__
+        return Unavailable(scrub(f"database unreachable ({self.target.display()}): {detail}", self.target.url))
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+            if code in _RETRYABLE:
+                raise
+            raise self.unavailable(exc) from None
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise self.unavailable(exc) from None
+            msg = str(getattr(exc, "orig", exc))
+            if "file is not a database" in msg or "malformed" in msg:
+                raise Unavailable(f"not a backlog: {self.target.display()} ({msg})") from None
+            raise
+
+    # -- transactions ---------------------------------------------------------
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        self.ensure_schema()
+        with self._translated(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One read transaction that never takes the SQLite write lock."""
+        self.ensure_schema()
+        with self._translated(), self.engine.connect() as conn:
+            conn = conn.execution_options(**{_READONLY: True})
+            with conn.begin():
+                yield conn
+
+    def run(self, fn, *, write: bool = True, attempts: int = 5):
+        """Run ``fn(conn)`` in one transaction, retrying Postgres deadlocks/serialization failures."""
+        for attempt in range(attempts):
+            try:
+                with self.write() if write else self.read() as conn:
+                    return fn(conn)
+            except OperationalError as exc:
+                code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+                if code in _RETRYABLE and attempt < attempts - 1:
+                    time.sleep(0.005 * (attempt + 1))
+                    continue
+                raise self.unavailable(exc) from None
+            except DBAPIError as exc:
+                code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+                if code in _RETRYABLE and attempt < attempts - 1:
+                    time.sleep(0.005 * (attempt + 1))
+                    continue
+                raise
+
+    def ensure_schema(self) -> None:
+        if self._schema_checked:
+            return
+        from mosaic_tui.db import schema
+
+        with self._translated():
+            schema.ensure(self)
+        self._schema_checked = True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str | None = None, *, pool: bool = True) -> Database:
+    from mosaic_tui.db.url import resolve
+
+    return Database(resolve(url), pool=pool)

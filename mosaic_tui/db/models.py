@@ -1,0 +1,67 @@
+"""The tables, as SQLModel classes.
+
+The schema itself is created by the migrations in ``migrations/`` (raw DDL per
+backend, so that the Postgres ``backlog`` table is exactly the fleet's); these
+classes describe it for queries. ``backlog`` columns are the contract of
+``shared/spec/mosaic-backlog.sql``; ``unmet_deps`` and the two side tables are
+this project's additions, all maintained by triggers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Enum, Integer, Text
+from sqlmodel import Field, SQLModel
+
+from mosaic_tui.db.types import UTCDateTime, json_type
+
+STATUSES = ("ready", "claimed", "blocked", "done")
+
+status_type = Enum(*STATUSES, name="backlog_status", native_enum=True, create_constraint=False, validate_strings=False)
+
+
+class Card(SQLModel, table=True):
+    __tablename__ = "backlog"
+
+    id: str = Field(sa_column=Column(Text, primary_key=True, nullable=False))
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    body: str | None = Field(default=None, sa_column=Column(Text))
+    phase: str | None = Field(default=None, sa_column=Column(Text))
+    priority: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    status: str = Field(default="ready", sa_column=Column(status_type, nullable=False, default="ready"))
+    depends_on: list[str] = Field(default_factory=list, sa_column=Column(json_type(), nullable=False))
+    claim_owner: str | None = Field(default=None, sa_column=Column(Text))
+    claim_ttl_seconds: int | None = Field(default=None, sa_column=Column(Integer))
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    idempotency_key: str | None = Field(default=None, sa_column=Column(Text, unique=True))
+    acceptance: Any | None = Field(default=None, sa_column=Column(json_type(none_as_null=True)))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Ours: how many ids in depends_on do not name a done card (trigger-maintained).
+    unmet_deps: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+
+
+class Edge(SQLModel, table=True):
+    """One dependency edge, ``card_id`` depends on ``dep_id`` (trigger-maintained from depends_on)."""
+
+    __tablename__ = "backlog_deps"
+
+    card_id: str = Field(sa_column=Column(Text, primary_key=True))
+    dep_id: str = Field(sa_column=Column(Text, primary_key=True, index=True))
+
+
+class Event(SQLModel, table=True):
+    """One change to a card, written by the database's triggers."""
+
+    __tablename__ = "backlog_events"
+
+    id: int = Field(sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    card_id: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(sa_column=Column(Text, nullable=False))
+    old_status: str | None = Field(default=None, sa_column=Column(Text))
+    new_status: str | None = Field(default=None, sa_column=Column(Text))
+    owner: str | None = Field(default=None, sa_column=Column(Text))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

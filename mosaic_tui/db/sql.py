@@ -1,0 +1,59 @@
+"""The few SQL constructs that are spelled differently on SQLite and Postgres.
+
+Everything else (the claim included) is one SQLAlchemy statement for both:
+``with_for_update(skip_locked=True)`` renders ``FOR UPDATE SKIP LOCKED`` on
+Postgres and nothing on SQLite, where the ``BEGIN IMMEDIATE`` transaction of
+``mosaic_tui.db.engine`` already makes the claim exclusive.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, DateTime, Table, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+
+
+class LeaseEnd(ColumnElement):
+    """``claimed_at + claim_ttl_seconds``: when a claim's lease ends."""
+
+    type = DateTime(timezone=True)
+    inherit_cache = True
+
+    def __init__(self, table):
+        self.table = table
+
+
+@compiles(LeaseEnd, "postgresql")
+def _lease_end_pg(element, compiler, **kw):
+    t = element.table
+    return (
+        f"({compiler.process(t.c.claimed_at, **kw)} + "
+        f"make_interval(secs => {compiler.process(t.c.claim_ttl_seconds, **kw)}))"
+    )
+
+
+@compiles(LeaseEnd, "sqlite")
+def _lease_end_sqlite(element, compiler, **kw):
+    # Same fixed-width text format as mosaic_tui.db.types.UTCDateTime, so it compares as text.
+    t = element.table
+    return (
+        f"strftime('%Y-%m-%d %H:%M:%f000', {compiler.process(t.c.claimed_at, **kw)}, "
+        f"'+' || {compiler.process(t.c.claim_ttl_seconds, **kw)} || ' seconds')"
+    )
+
+
+def insert_or_nothing(conn: Connection, table: Table, conflict_column: str):
+    """``INSERT ... ON CONFLICT (col) DO NOTHING`` in the connection's dialect."""
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing(index_elements=[conflict_column])
+
+
+def lock_graph(conn: Connection) -> None:
+    """Serialise changes to the dependency graph, so two links cannot close a cycle together.
+
+    SQLite's write transactions are already serial; Postgres takes a
+    transaction-scoped advisory lock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x6D6F7367})

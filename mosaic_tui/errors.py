@@ -1,0 +1,46 @@
+"""Error classes shared by every floor.
+
+Each class carries the CLI exit code and a short machine-readable code, so
+the entry floor can report any failure as one line (or one JSON object)
+without knowing where it came from.
+"""
+
+
+class MosaicError(Exception):
+    """Base of every error a user can cause or meet; never shown as a traceback."""
+
+    code = "error"
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:  # one line, always
+        return " ".join(self.message.split()) if "\n" in self.message else self.message
+
+
+class InvalidInput(MosaicError):
+    """Bad usage or bad input: nothing was written."""
+
+    code = "invalid_input"
+    exit_code = 2
+
+
+class NotFound(MosaicError):
+    code = "not_found"
+    exit_code = 3
+
+
+class Conflict(MosaicError):
+    """The backlog's state forbids it: a cycle, not the owner, a duplicate id, a wrong status."""
+
+    code = "conflict"
+    exit_code = 4
+
+
+class Unavailable(MosaicError):
+    """The database cannot be reached, or is not a backlog."""
+
+    code = "unavailable"
+    exit_code = 5

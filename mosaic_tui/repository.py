@@ -1,0 +1,682 @@
+"""The backlog's operations (the repository floor).
+
+One class, identical code on SQLite and Postgres: every method is one
+transaction on a :class:`~mosaic_tui.db.engine.Database`. The meaning of each
+operation is ``shared/spec/semantics.md``; choices it leaves open are written
+in ``docs/semantics.md``. Imports neither textual nor the CLI library.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, literal_column, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from mosaic_tui.db.engine import Database, open_database
+from mosaic_tui.db.models import STATUSES, Card, Edge, Event
+from mosaic_tui.db.sql import LeaseEnd, insert_or_nothing, lock_graph
+from mosaic_tui.errors import Conflict, InvalidInput, NotFound
+
+DEFAULT_TTL = 900
+MAX_ID_LEN = 200
+MAX_TEXT_LEN = 4_000_000
+_INT32 = 2**31 - 1
+
+B = Card.__table__
+E = Edge.__table__
+EV = Event.__table__
+# Literals, not parameters: the planners of both backends must see the
+# partial index's predicate in the query to use the index.
+READY = literal_column("'ready'")
+CLAIMED = literal_column("'claimed'")
+CLAIMABLE = and_(B.c.status == READY, B.c.unmet_deps == literal_column("0"))
+LIST_ORDER = (B.c.priority.desc(), B.c.created_at, B.c.id)
+_CLEAR_CLAIM = {"claim_owner": None, "claim_ttl_seconds": None, "claimed_at": None}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- validation
+def _has_control(s: str) -> bool:
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in s)
+
+
+def check_id(value: Any, what: str = "card id") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{what} must not be empty")
+    if value != value.strip():
+        raise InvalidInput(f"{what} {value.strip()!r} must not start or end with spaces")
+    if _has_control(value):
+        raise InvalidInput(f"{what} {value!r} contains control characters")
+    if len(value) > MAX_ID_LEN:
+        raise InvalidInput(f"{what} is longer than {MAX_ID_LEN} characters")
+    return value
+
+
+def check_owner(value: Any) -> str:
+    return check_id(value, "owner")
+
+
+def check_title(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("title must not be empty")
+    if "\x00" in value:
+        raise InvalidInput("title contains a NUL character")
+    if "\n" in value or "\r" in value:
+        raise InvalidInput("title must be one line")
+    if len(value) > 10_000:
+        raise InvalidInput("title is longer than 10000 characters")
+    return value
+
+
+def check_text(value: Any, what: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be text")
+    if "\x00" in value:
+        raise InvalidInput(f"{what} contains a NUL character")
+    if len(value) > MAX_TEXT_LEN:
+        raise InvalidInput(f"{what} is longer than {MAX_TEXT_LEN} characters")
+    return value
+
+
+def check_priority(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value).strip())
+        except ValueError:
+            raise InvalidInput(f"priority must be an integer, not {value!r}") from None
+    if not -_INT32 <= value <= _INT32:
+        raise InvalidInput(f"priority {value} is out of range (a 32-bit integer)")
+    return value
+
+
+def check_ttl(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value).strip())
+        except ValueError:
+            raise InvalidInput(f"ttl must be a whole number of seconds, not {value!r}") from None
+    if value <= 0:
+        raise InvalidInput(f"ttl must be more than 0 seconds, not {value}")
+    if value > _INT32:
+        raise InvalidInput(f"ttl {value} is out of range")
+    return value
+
+
+def check_acceptance(value: Any) -> Any:
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidInput(f"acceptance is not valid JSON: {exc}") from None
+    if "\\u0000" in encoded:
+        raise InvalidInput("acceptance contains a NUL character")
+    return value
+
+
+def check_status(value: Any) -> str:
+    if value not in STATUSES:
+        raise InvalidInput(f"unknown status {value!r} (one of: {', '.join(STATUSES)})")
+    return value
+
+
+# --------------------------------------------------------------------------- JSON
+def _iso(ts: datetime | None) -> str | None:
+    return ts.astimezone(UTC).isoformat() if ts is not None else None
+
+
+def card_json(card: Card) -> dict[str, Any]:
+    """A card with the Mosaic fleet's JSON keys."""
+    return {
+        "id": card.id,
+        "title": card.title,
+        "body": card.body,
+        "phase": card.phase,
+        "priority": card.priority,
+        "status": card.status,
+        "dependsOn": list(card.depends_on or []),
+        "claimOwner": card.claim_owner,
+        "claimTtlSeconds": card.claim_ttl_seconds,
+        "claimedAt": _iso(card.claimed_at),
+        "attempts": card.attempts,
+        "idempotencyKey": card.idempotency_key,
+        "acceptance": card.acceptance,
+        "createdAt": _iso(card.created_at),
+        "updatedAt": _iso(card.updated_at),
+    }
+
+
+def event_json(ev: Event) -> dict[str, Any]:
+    return {
+        "id": ev.id,
+        "cardId": ev.card_id,
+        "kind": ev.kind,
+        "oldStatus": ev.old_status,
+        "newStatus": ev.new_status,
+        "owner": ev.owner,
+        "at": _iso(ev.at),
+    }
+
+
+def lease_end(card: Card) -> datetime | None:
+    if card.status != "claimed" or card.claimed_at is None or card.claim_ttl_seconds is None:
+        return None
+    return card.claimed_at + timedelta(seconds=card.claim_ttl_seconds)
+
+
+def _card(row) -> Card:
+    m = row._mapping
+    card = Card(**{c.name: m[c] for c in B.c})
+    if card.depends_on is None or not isinstance(card.depends_on, list):
+        card.depends_on = []
+    return card
+
+
+def _event(row) -> Event:
+    return Event(**dict(row._mapping))
+
+
+# --------------------------------------------------------------------------- the repository
+class Backlog:
+    """Every operation of the backlog, each one transaction, same code on both backends."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        max_attempts: int | None = None,
+    ):
+        self.db = db
+        self.clock = clock
+        if max_attempts is None and os.environ.get("MOSAIC_MAX_ATTEMPTS"):
+            try:
+                max_attempts = int(os.environ["MOSAIC_MAX_ATTEMPTS"])
+            except ValueError:
+                raise InvalidInput("MOSAIC_MAX_ATTEMPTS must be an integer") from None
+        if max_attempts is not None and max_attempts < 1:
+            raise InvalidInput("the attempts cap must be at least 1")
+        self.max_attempts = max_attempts
+
+    @classmethod
+    def open(cls, url: str | None = None, **kw) -> Backlog:
+        return cls(open_database(url), **kw)
+
+    @property
+    def backend(self) -> str:
+        return self.db.backend
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- helpers ------------------------------------------------------------
+    def _now(self) -> datetime:
+        now = self.clock()
+        return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+    @staticmethod
+    def _fetch(conn: Connection, card_id: str, *, lock: bool = False) -> Card:
+        q = select(B).where(B.c.id == card_id)
+        if lock:
+            q = q.with_for_update()
+        row = conn.execute(q).first()
+        if row is None:
+            raise NotFound(f"no card {card_id!r}")
+        return _card(row)
+
+    @staticmethod
+    def _missing(conn: Connection, ids: Iterable[str]) -> list[str]:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return []
+        found = set(conn.execute(select(B.c.id).where(B.c.id.in_(ids))).scalars())
+        return [i for i in ids if i not in found]
+
+    def _transition(
+        self,
+        card_id: str,
+        allowed: Sequence[str],
+        values: dict[str, Any],
+        refuse: Callable[[Card], str],
+        extra=None,
+    ) -> Card:
+        """Move a card between statuses atomically, or explain why not."""
+        check_id(card_id)
+        now = self._now()
+
+        def tx(conn: Connection) -> Card:
+            cond = and_(B.c.id == card_id, B.c.status.in_(allowed))
+            if extra is not None:
+                cond = and_(cond, extra)
+            row = conn.execute(update(B).where(cond).values(**values, updated_at=now).returning(*B.c)).first()
+            if row is not None:
+                return _card(row)
+            raise Conflict(refuse(self._fetch(conn, card_id)))
+
+        return self.db.run(tx)
+
+    # -- create / read ------------------------------------------------------
+    def create(
+        self,
+        id: str,
+        title: str,
+        *,
+        body: str | None = None,
+        phase: str | None = None,
+        priority: int = 0,
+        depends_on: Iterable[str] = (),
+        acceptance: Any = None,
+        idempotency_key: str | None = None,
+    ) -> Card:
+        check_id(id)
+        title = check_title(title)
+        body = check_text(body, "body")
+        phase = check_text(phase, "phase")
+        if phase is not None and (not phase.strip() or _has_control(phase)):
+            raise InvalidInput("phase must be non-empty text without control characters")
+        priority = check_priority(priority)
+        deps = list(dict.fromkeys(check_id(d, "dependency id") for d in depends_on))
+        if id in deps:
+            raise InvalidInput(f"card {id!r} cannot depend on itself")
+        acceptance = check_acceptance(acceptance)
+        if idempotency_key is not None:
+            idempotency_key = check_id(idempotency_key, "idempotency key")
+        now = self._now()
+        values = dict(
+            id=id, title=title, body=body, phase=phase, priority=priority, status="ready",
+            depends_on=deps, attempts=0, idempotency_key=idempotency_key, acceptance=acceptance,
+            created_at=now, updated_at=now,
+        )
+
+        def existing(conn: Connection) -> Card | None:
+            row = conn.execute(select(B).where(B.c.idempotency_key == idempotency_key)).first()
+            return _card(row) if row is not None else None
+
+        def tx(conn: Connection) -> Card:
+            if idempotency_key is not None and (card := existing(conn)) is not None:
+                return card  # nothing written
+            missing = self._missing(conn, deps)
+            if missing:
+                raise InvalidInput(f"unknown dependency: {', '.join(missing)}")
+            if deps:
+                lock_graph(conn)
+                if self._reaches(conn, deps, id):
+                    raise Conflict(f"card {id!r} would close a dependency cycle")
+            try:
+                if idempotency_key is None:
+                    row = conn.execute(B.insert().values(**values).returning(*B.c)).first()
+                else:
+                    stmt = insert_or_nothing(conn, B, "idempotency_key").values(**values).returning(*B.c)
+                    row = conn.execute(stmt).first()
+            except IntegrityError:
+                raise Conflict(f"a card with id {id!r} already exists") from None
+            if row is None:  # lost an idempotency race: the winner's card, unchanged
+                card = existing(conn)
+                assert card is not None
+                return card
+            return _card(row)
+
+        return self.db.run(tx)
+
+    def get(self, card_id: str) -> Card:
+        check_id(card_id)
+        return self.db.run(lambda conn: self._fetch(conn, card_id), write=False)
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Card]:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        rows = self.db.run(lambda conn: conn.execute(select(B).where(B.c.id.in_(ids))).all(), write=False)
+        return {c.id: c for c in map(_card, rows)}
+
+    def _list_query(self, status, phase, claimable, search):
+        q = select(B)
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            for s in statuses:
+                check_status(s)
+            q = q.where(B.c.status.in_(statuses))
+        if phase is not None:
+            q = q.where(B.c.phase == phase)
+        if claimable:
+            q = q.where(CLAIMABLE)
+        if search:
+            like = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            q = q.where(or_(func.lower(B.c.title).like(like, escape="\\"), func.lower(B.c.id).like(like, escape="\\")))
+        return q
+
+    def list(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        phase: str | None = None,
+        claimable: bool = False,
+        search: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Card]:
+        """Cards in claim order: priority high first, then oldest first (then id)."""
+        q = self._list_query(status, phase, claimable, search).order_by(*LIST_ORDER)
+        if limit is not None:
+            q = q.limit(limit)
+        if offset:
+            q = q.offset(offset)
+        return [_card(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
+
+    def count(self, *, status=None, phase=None, claimable=False, search=None) -> int:
+        q = self._list_query(status, phase, claimable, search).with_only_columns(func.count()).order_by(None)
+        return self.db.run(lambda conn: conn.execute(q).scalar_one(), write=False)
+
+    # -- claims -------------------------------------------------------------
+    def _reclaim_expired(self, conn: Connection, now: datetime) -> list[str]:
+        expired = (
+            select(B.c.id)
+            .where(B.c.status == CLAIMED, LeaseEnd(B) < now)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        released: list[str] = []
+        if self.max_attempts is not None:
+            released += conn.execute(
+                update(B)
+                .where(B.c.id.in_(expired), B.c.attempts >= self.max_attempts)
+                .values(status="blocked", updated_at=now, **_CLEAR_CLAIM)
+                .returning(B.c.id)
+            ).scalars().all()
+        released += conn.execute(
+            update(B).where(B.c.id.in_(expired)).values(status="ready", updated_at=now, **_CLEAR_CLAIM).returning(B.c.id)
+        ).scalars().all()
+        return sorted(released)
+
+    def claim(self, owner: str, ttl: int = DEFAULT_TTL, id: str | None = None) -> Card | None:
+        """Take the first claimable card (or the named one) for ``owner``; None when there is none.
+
+        Ended leases are reclaimed first, in the same transaction, so a lease
+        that ran out returns its card to the queue without a separate reclaimer.
+        """
+        owner = check_owner(owner)
+        ttl = check_ttl(ttl)
+        if id is not None:
+            check_id(id)
+        now = self._now()
+
+        def tx(conn: Connection) -> Card | None:
+            self._reclaim_expired(conn, now)
+            pick = select(B.c.id).where(CLAIMABLE)
+            if id is not None:
+                pick = pick.where(B.c.id == id)
+            pick = pick.order_by(*LIST_ORDER).limit(1).with_for_update(skip_locked=True).cte("pick")
+            row = conn.execute(
+                update(B)
+                .where(B.c.id == pick.c.id)
+                .values(status="claimed", claim_owner=owner, claim_ttl_seconds=ttl, claimed_at=now,
+                        attempts=B.c.attempts + 1, updated_at=now)
+                .returning(*B.c)
+            ).first()
+            if row is None and id is not None:
+                self._fetch(conn, id)  # NotFound if there is no such card
+            return _card(row) if row is not None else None
+
+        return self.db.run(tx)
+
+    def heartbeat(self, card_id: str, owner: str, ttl: int = DEFAULT_TTL) -> Card:
+        """Extend the owner's lease to now + ttl, keeping claimed_at (the lease stays claimed_at + ttl)."""
+        check_id(card_id)
+        owner = check_owner(owner)
+        ttl = check_ttl(ttl)
+        now = self._now()
+
+        def tx(conn: Connection) -> Card:
+            card = self._fetch(conn, card_id, lock=True)
+            if card.status != "claimed":
+                raise Conflict(f"card {card_id!r} is not claimed (it is {card.status})")
+            if card.claim_owner != owner:
+                raise Conflict(f"card {card_id!r} is claimed by {card.claim_owner!r}, not {owner!r}")
+            held = max(0.0, (now - card.claimed_at).total_seconds()) if card.claimed_at else 0.0
+            new_ttl = math.ceil(held) + ttl
+            if new_ttl > _INT32:
+                raise InvalidInput("the lease would be too long")
+            values: dict[str, Any] = {"claim_ttl_seconds": new_ttl, "updated_at": now}
+            if card.claimed_at is None:
+                values = {"claimed_at": now, "claim_ttl_seconds": ttl, "updated_at": now}
+            row = conn.execute(update(B).where(B.c.id == card_id).values(**values).returning(*B.c)).first()
+            return _card(row)
+
+        return self.db.run(tx)
+
+    def reclaim(self, id: str | None = None) -> list[str]:
+        """Release every claim whose lease has ended, or the named claim whatever its lease."""
+        now = self._now()
+        if id is None:
+            return self.db.run(lambda conn: self._reclaim_expired(conn, now))
+        card = self._transition(
+            id, ["claimed"], {"status": "ready", **_CLEAR_CLAIM},
+            lambda c: f"card {c.id!r} is not claimed (it is {c.status})",
+        )
+        return [card.id]
+
+    def release(self, card_id: str) -> Card:
+        self.reclaim(card_id)
+        return self.get(card_id)
+
+    # -- status changes -----------------------------------------------------
+    def block(self, card_id: str) -> Card:
+        return self._transition(
+            card_id, ["ready", "claimed"], {"status": "blocked", **_CLEAR_CLAIM},
+            lambda c: f"card {c.id!r} is already blocked" if c.status == "blocked"
+            else f"card {c.id!r} is done; reopen it before blocking it",
+        )
+
+    def unblock(self, card_id: str) -> Card:
+        return self._transition(
+            card_id, ["blocked"], {"status": "ready"},
+            lambda c: f"card {c.id!r} is not blocked (it is {c.status})",
+        )
+
+    def complete(self, card_id: str, owner: str | None = None) -> Card:
+        if owner is None:
+            return self._transition(
+                card_id, ["ready", "claimed", "blocked"], {"status": "done", **_CLEAR_CLAIM},
+                lambda c: f"card {c.id!r} is already done",
+            )
+        owner = check_owner(owner)
+
+        def refuse(c: Card) -> str:
+            if c.status != "claimed":
+                return f"card {c.id!r} is not claimed (it is {c.status}); {owner!r} does not hold it"
+            return f"card {c.id!r} is claimed by {c.claim_owner!r}, not {owner!r}"
+
+        return self._transition(
+            card_id, ["claimed"], {"status": "done", **_CLEAR_CLAIM}, refuse, extra=B.c.claim_owner == owner
+        )
+
+    def reopen(self, card_id: str) -> Card:
+        return self._transition(
+            card_id, ["done"], {"status": "ready"}, lambda c: f"card {c.id!r} is not done (it is {c.status})"
+        )
+
+    def edit(
+        self,
+        card_id: str,
+        *,
+        expected_updated_at: datetime | None = None,
+        **changes: Any,
+    ) -> Card:
+        """Change title, body, phase, priority or acceptance; refuse if the card changed since ``expected_updated_at``."""
+        check_id(card_id)
+        allowed = {"title", "body", "phase", "priority", "acceptance"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise InvalidInput(f"cannot edit {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        if "title" in changes:
+            values["title"] = check_title(changes["title"])
+        if "body" in changes:
+            values["body"] = check_text(changes["body"], "body")
+        if "phase" in changes:
+            phase = check_text(changes["phase"], "phase")
+            values["phase"] = phase if phase and phase.strip() else None
+        if "priority" in changes:
+            values["priority"] = check_priority(changes["priority"])
+        if "acceptance" in changes:
+            values["acceptance"] = check_acceptance(changes["acceptance"])
+        now = self._now()
+
+        def tx(conn: Connection) -> Card:
+            card = self._fetch(conn, card_id, lock=True)
+            if expected_updated_at is not None and card.updated_at != expected_updated_at:
+                raise Conflict(f"card {card_id!r} was changed by someone else; reload it and try again")
+            if not values:
+                return card
+            row = conn.execute(update(B).where(B.c.id == card_id).values(**values, updated_at=now).returning(*B.c)).first()
+            return _card(row)
+
+        return self.db.run(tx)
+
+    # -- the dependency graph -----------------------------------------------
+    @staticmethod
+    def _reaches(conn: Connection, starts: Sequence[str], target: str) -> bool:
+        """Does any of ``starts`` depend, directly or not, on ``target``? (iterative, any depth)"""
+        up = select(E.c.dep_id.label("id")).where(E.c.card_id.in_(list(starts))).cte("up", recursive=True)
+        up = up.union(select(E.c.dep_id).join(up, E.c.card_id == up.c.id))
+        hit = conn.execute(select(literal_column("1")).select_from(up).where(up.c.id == target).limit(1)).first()
+        return hit is not None or target in starts
+
+    def link(self, from_id: str, to_id: str) -> Card:
+        """``from_id`` depends on ``to_id``. Linking twice is a no-op."""
+        check_id(from_id, "from id")
+        check_id(to_id, "to id")
+        if from_id == to_id:
+            raise InvalidInput(f"card {from_id!r} cannot depend on itself")
+        now = self._now()
+
+        def tx(conn: Connection) -> Card:
+            lock_graph(conn)
+            card = self._fetch(conn, from_id, lock=True)
+            self._fetch(conn, to_id)
+            if to_id in card.depends_on:
+                return card
+            if self._reaches(conn, [to_id], from_id):
+                raise Conflict(f"{from_id!r} cannot depend on {to_id!r}: {to_id!r} already depends on {from_id!r}, a cycle")
+            row = conn.execute(
+                update(B).where(B.c.id == from_id).values(depends_on=[*card.depends_on, to_id], updated_at=now).returning(*B.c)
+            ).first()
+            return _card(row)
+
+        return self.db.run(tx)
+
+    def unlink(self, from_id: str, to_id: str) -> Card:
+        check_id(from_id, "from id")
+        check_id(to_id, "to id")
+        now = self._now()
+
+        def tx(conn: Connection) -> Card:
+            lock_graph(conn)
+            card = self._fetch(conn, from_id, lock=True)
+            if to_id not in card.depends_on:
+                raise NotFound(f"card {from_id!r} does not depend on {to_id!r}")
+            deps = [d for d in card.depends_on if d != to_id]
+            row = conn.execute(update(B).where(B.c.id == from_id).values(depends_on=deps, updated_at=now).returning(*B.c)).first()
+            return _card(row)
+
+        return self.db.run(tx)
+
+    def graph(self, card_id: str) -> tuple[dict[str, Card], list[tuple[str, str]]]:
+        """The card, everything it needs (recursively) and everything it unlocks (recursively).
+
+        Returns the cards by id and the edges ``(card, dependency)`` among them;
+        an edge to an unknown id is kept (its card is absent).
+        """
+        check_id(card_id)
+
+        def tx(conn: Connection):
+            self._fetch(conn, card_id)
+            up = select(E.c.card_id, E.c.dep_id).where(E.c.card_id == card_id).cte("up", recursive=True)
+            up = up.union(select(E.c.card_id, E.c.dep_id).join(up, E.c.card_id == up.c.dep_id))
+            down = select(E.c.card_id, E.c.dep_id).where(E.c.dep_id == card_id).cte("down", recursive=True)
+            down = down.union(select(E.c.card_id, E.c.dep_id).join(down, E.c.dep_id == down.c.card_id))
+            edges = {tuple(r) for r in conn.execute(select(up.c.card_id, up.c.dep_id))}
+            edges |= {tuple(r) for r in conn.execute(select(down.c.card_id, down.c.dep_id))}
+            ids = {card_id} | {a for a, _ in edges} | {b for _, b in edges}
+            cards = {}
+            ids_list = list(ids)
+            for i in range(0, len(ids_list), 500):
+                for r in conn.execute(select(B).where(B.c.id.in_(ids_list[i:i + 500]))):
+                    c = _card(r)
+                    cards[c.id] = c
+            return cards, sorted(edges)
+
+        return self.db.run(tx, write=False)
+
+    def edges(self, ids: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        """Dependency edges ``(card, dependency)``, all of them or those leaving ``ids``."""
+        q = select(E.c.card_id, E.c.dep_id).order_by(E.c.card_id, E.c.dep_id)
+        if ids is not None:
+            q = q.where(E.c.card_id.in_(list(ids)))
+        return [tuple(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
+
+    # -- stats & events -----------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        now = self._now()
+        hour_ago = now - timedelta(hours=1)
+
+        def tx(conn: Connection) -> dict[str, Any]:
+            counts = dict.fromkeys(STATUSES, 0)
+            for status, n in conn.execute(select(B.c.status, func.count()).group_by(B.c.status)):
+                counts[status] = n
+            claimable = conn.execute(select(func.count()).select_from(B).where(CLAIMABLE)).scalar_one()
+            oldest = conn.execute(select(func.min(B.c.created_at)).where(B.c.status == READY)).scalar()
+            expired = conn.execute(
+                select(func.count()).select_from(B).where(B.c.status == CLAIMED, LeaseEnd(B) < now)
+            ).scalar_one()
+            recent = dict(
+                conn.execute(
+                    select(EV.c.kind, func.count())
+                    .where(EV.c.at >= hour_ago, EV.c.kind.in_(["claimed", "completed"]))
+                    .group_by(EV.c.kind)
+                ).all()
+            )
+            return counts, claimable, oldest, expired, recent
+
+        counts, claimable, oldest, expired, recent = self.db.run(tx, write=False)
+        if isinstance(oldest, str):  # aggregate over a typed column comes back raw on SQLite
+            oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
+        return {
+            "counts": counts,
+            "total": sum(counts.values()),
+            "claimable": claimable,
+            "oldestReadyAgeSeconds": None if oldest is None else max(0, int((now - oldest).total_seconds())),
+            "expiredClaimCount": expired,
+            "claimsLastHour": recent.get("claimed", 0),
+            "completionsLastHour": recent.get("completed", 0),
+        }
+
+    def events(self, *, card: str | None = None, since: int | None = None, limit: int | None = None) -> list[Event]:
+        q = select(EV).order_by(EV.c.id)
+        if card is not None:
+            q = q.where(EV.c.card_id == check_id(card))
+        if since is not None:
+            q = q.where(EV.c.id > since)
+        if limit is not None:
+            q = q.limit(limit)
+        return [_event(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
+
+    def last_event_id(self) -> int:
+        return self.db.run(lambda conn: conn.execute(select(func.coalesce(func.max(EV.c.id), 0))).scalar_one(), write=False)
+
+    def schema_version(self) -> str | None:
+        from mosaic_tui.db.schema import current_version
+
+        return self.db.run(current_version, write=False)
+
+    def execute_raw(self, sql: str, params: dict | None = None):  # pragma: no cover - for tests and tools
+        return self.db.run(lambda conn: conn.execute(text(sql), params or {}).all() if sql.lstrip().lower().startswith("select") else conn.execute(text(sql), params or {}).rowcount)
