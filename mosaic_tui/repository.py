@@ -673,6 +673,16 @@ class Backlog:
     def last_event_id(self) -> int:
         return self.db.run(lambda conn: conn.execute(select(func.coalesce(func.max(EV.c.id), 0))).scalar_one(), write=False)
 
+    def feed(self):
+        """A change feed on this backlog (see ``mosaic_tui.db.feed``); close it when done."""
+        from mosaic_tui.db.feed import open_feed
+
+        return open_feed(self.db.target)
+
+    def cursor(self, after: int | None = None) -> EventCursor:
+        """An event cursor starting after event ``after`` (default: the newest now)."""
+        return EventCursor(self, after)
+
     def schema_version(self) -> str | None:
         from mosaic_tui.db.schema import current_version
 
@@ -680,3 +690,42 @@ class Backlog:
 
     def execute_raw(self, sql: str, params: dict | None = None):  # pragma: no cover - for tests and tools
         return self.db.run(lambda conn: conn.execute(text(sql), params or {}).all() if sql.lstrip().lower().startswith("select") else conn.execute(text(sql), params or {}).rowcount)
+
+
+class EventCursor:
+    """Reads the events after the last one seen, none missing, none twice.
+
+    On Postgres, event ids come from a sequence and transactions commit in any
+    order, so an id may become visible after a higher one. The cursor remembers
+    the ids it skipped (gaps) and asks for them again until they appear or
+    ``gap_ttl`` seconds have passed (a rolled-back transaction leaves a gap
+    that never fills). On SQLite ids are assigned under the write lock and
+    gaps do not occur.
+    """
+
+    def __init__(self, backlog: Backlog, after: int | None = None, *, gap_ttl: float = 30.0):
+        self.backlog = backlog
+        self.last = backlog.last_event_id() if after is None else after
+        self.gap_ttl = gap_ttl
+        self._gaps: dict[int, float] = {}
+
+    def fetch(self, *, card: str | None = None, limit: int = 5000) -> list[Event]:
+        import time
+
+        now = time.monotonic()
+        self._gaps = {g: t for g, t in self._gaps.items() if now - t < self.gap_ttl}
+        cond = EV.c.id > self.last
+        if self._gaps:
+            cond = or_(cond, EV.c.id.in_(list(self._gaps)))
+        q = select(EV).where(cond).order_by(EV.c.id).limit(limit)
+        if card is not None:
+            q = q.where(EV.c.card_id == card)
+        events = [_event(r) for r in self.backlog.db.run(lambda conn: conn.execute(q).all(), write=False)]
+        for ev in events:
+            if ev.id in self._gaps:
+                del self._gaps[ev.id]
+            elif ev.id > self.last:
+                for missing in range(self.last + 1, ev.id):
+                    self._gaps[missing] = now
+                self.last = ev.id
+        return events
