@@ -718,8 +718,6 @@ class EventCursor:
         if self._gaps:
             cond = or_(cond, EV.c.id.in_(list(self._gaps)))
         q = select(EV).where(cond).order_by(EV.c.id).limit(limit)
-        if card is not None:
-            q = q.where(EV.c.card_id == card)
         events = [_event(r) for r in self.backlog.db.run(lambda conn: conn.execute(q).all(), write=False)]
         for ev in events:
             if ev.id in self._gaps:
@@ -728,4 +726,6 @@ class EventCursor:
                 for missing in range(self.last + 1, ev.id):
                     self._gaps[missing] = now
                 self.last = ev.id
+        if card is not None:
+            events = [ev for ev in events if ev.card_id == card]
         return events
