@@ -617,6 +617,11 @@ class Backlog:
 
         return self.db.run(tx, write=False)
 
+    def phases(self) -> list[str]:
+        """The distinct phases in use, sorted (cards without a phase are not counted)."""
+        q = select(B.c.phase).where(B.c.phase.is_not(None)).distinct().order_by(B.c.phase)
+        return list(self.db.run(lambda conn: conn.execute(q).scalars().all(), write=False))
+
     def edges(self, ids: Iterable[str] | None = None) -> list[tuple[str, str]]:
         """Dependency edges ``(card, dependency)``, all of them or those leaving ``ids``."""
         q = select(E.c.card_id, E.c.dep_id).order_by(E.c.card_id, E.c.dep_id)
