@@ -373,7 +373,7 @@ class Backlog:
         return [_card(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
 
     def count(self, *, status=None, phase=None, claimable=False, search=None) -> int:
-        q = self._list_query(status, phase, claimable, search).with_only_columns(func.count()).order_by(None)
+        q = self._list_query(status, phase, claimable, search).with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
         return self.db.run(lambda conn: conn.execute(q).scalar_one(), write=False)
 
     # -- claims -------------------------------------------------------------
