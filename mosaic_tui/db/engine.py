@@ -81,7 +81,6 @@ def create(target: Target, *, pool: bool = True) -> Engine:
     return create_engine(
         target.url,
         connect_args={"connect_timeout": 5, "application_name": "mosaic-tui"},
-        pool_pre_ping=True,
         poolclass=None if pool else NullPool,
     )
 

@@ -11,36 +11,31 @@ from __future__ import annotations
 from sqlalchemy import Connection, DateTime, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 
-class LeaseEnd(ColumnElement):
-    """``claimed_at + claim_ttl_seconds``: when a claim's lease ends."""
+class LeaseEnd(FunctionElement):
+    """``claimed_at + claim_ttl_seconds``: when a claim's lease ends. ``LeaseEnd(table)``."""
 
     type = DateTime(timezone=True)
     inherit_cache = True
+    name = "lease_end"
 
     def __init__(self, table):
-        self.table = table
+        super().__init__(table.c.claimed_at, table.c.claim_ttl_seconds)
 
 
 @compiles(LeaseEnd, "postgresql")
 def _lease_end_pg(element, compiler, **kw):
-    t = element.table
-    return (
-        f"({compiler.process(t.c.claimed_at, **kw)} + "
-        f"make_interval(secs => {compiler.process(t.c.claim_ttl_seconds, **kw)}))"
-    )
+    claimed_at, ttl = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({claimed_at} + make_interval(secs => {ttl}))"
 
 
 @compiles(LeaseEnd, "sqlite")
 def _lease_end_sqlite(element, compiler, **kw):
     # Same fixed-width text format as mosaic_tui.db.types.UTCDateTime, so it compares as text.
-    t = element.table
-    return (
-        f"strftime('%Y-%m-%d %H:%M:%f000', {compiler.process(t.c.claimed_at, **kw)}, "
-        f"'+' || {compiler.process(t.c.claim_ttl_seconds, **kw)} || ' seconds')"
-    )
+    claimed_at, ttl = (compiler.process(c, **kw) for c in element.clauses)
+    return f"strftime('%Y-%m-%d %H:%M:%f000', {claimed_at}, '+' || {ttl} || ' seconds')"
 
 
 def insert_or_nothing(conn: Connection, table: Table, conflict_column: str):
