@@ -1,0 +1,306 @@
+"""One kanban column: a ScrollView drawing only its visible rows (Textual's Line API).
+
+A column knows its card count and holds the pages of cards it has been
+shown (``PAGE`` cards each, fetched by the app in a worker). ``render_line``
+draws from those pages through a strip cache, and asks the app for a page it
+does not hold yet; it never has one widget per card.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from mosaic_tui.board.text import duration, lease_left, literal
+
+if TYPE_CHECKING:
+    from mosaic_tui.db.models import Card
+
+PAGE = 200
+ROW_H = 2  # lines per card: the title line and the state line
+
+
+class CardColumn(ScrollView, can_focus=True):
+    """The cards of one status, drawn line by line."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
+
+    COMPONENT_CLASSES = {
+        "card--id", "card--title", "card--meta", "card--cursor", "card--cursor-blur",
+        "card--waiting", "card--expired", "card--owner", "card--priority",
+    }
+
+    DEFAULT_CSS = """
+    CardColumn {
+        width: 1fr;
+        height: 1fr;
+        border: round $panel-lighten-2;
+        border-title-color: $text;
+        border-title-style: bold;
+        scrollbar-size-vertical: 1;
+        overflow-x: hidden;
+    }
+    CardColumn:focus { border: round $accent; }
+    CardColumn > .card--id { color: $accent; text-style: bold; }
+    CardColumn > .card--title { color: $text; }
+    CardColumn > .card--meta { color: $text-muted; }
+    CardColumn > .card--priority { color: $warning; }
+    CardColumn > .card--owner { color: $success; }
+    CardColumn > .card--waiting { color: $warning; text-style: italic; }
+    CardColumn > .card--expired { color: $error; text-style: bold; }
+    CardColumn > .card--cursor { background: $accent 40%; }
+    CardColumn > .card--cursor-blur { background: $panel-lighten-1; }
+    """
+
+    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+
+    class Selected(Message):
+        """The cursor of a column now points at ``card`` (or at nothing)."""
+
+        def __init__(self, column: CardColumn, card: Card | None) -> None:
+            super().__init__()
+            self.column = column
+            self.card = card
+
+    class WantPages(Message):
+        """The column needs pages it does not hold to draw its visible rows."""
+
+        def __init__(self, column: CardColumn, pages: set[int]) -> None:
+            super().__init__()
+            self.column = column
+            self.pages = pages
+
+    def __init__(self, status: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.status = status
+        self.count = 0
+        self.pages: dict[int, list[Card]] = {}
+        self.waits: dict[str, list[str]] = {}
+        self.generation = 0
+        self._requested: set[int] = set()
+        self._cache: LRUCache[tuple, Strip] = LRUCache(2048)
+        self.now_fn = None  # set by the app: () -> datetime
+        self.border_title = status
+
+    # -- data -----------------------------------------------------------------------
+    def set_data(self, count: int, pages: dict[int, list[Card]], waits: dict[str, list[str]], generation: int, *, full: bool) -> None:
+        """New count and pages; redraw only the rows whose card changed (all rows when ``full``)."""
+        old_rows = {} if full else self._row_keys()
+        if full:
+            self.pages = {}
+            self._requested.clear()
+        self.generation = generation
+        self.count = count
+        self.pages.update(pages)
+        self.waits.update(waits)
+        for p in pages:
+            self._requested.discard(p)
+        self.border_title = f"{self.status} ({count:,})"
+        self.virtual_size = Size(self.size.width, count * ROW_H)
+        if self.cursor >= count:
+            self.cursor = max(0, count - 1)
+        if full:
+            self.refresh()
+        else:
+            new_rows = self._row_keys()
+            for row in set(old_rows) | set(new_rows):
+                if old_rows.get(row) != new_rows.get(row):
+                    self.refresh_lines(row * ROW_H, ROW_H)
+        self.post_message(self.Selected(self, self.selected))
+
+    def _row_keys(self) -> dict[int, tuple]:
+        out = {}
+        for p, cards in self.pages.items():
+            for i, c in enumerate(cards):
+                out[p * PAGE + i] = (c.id, c.updated_at, c.unmet_deps, tuple(self.waits.get(c.id, ())))
+        return out
+
+    def replace_card(self, card: Card) -> bool:
+        """Put a re-read ``card`` in place of its old copy; redraw its row only. False if not held here."""
+        for p, cards in self.pages.items():
+            for i, c in enumerate(cards):
+                if c.id == card.id:
+                    cards[i] = card
+                    self.refresh_lines((p * PAGE + i) * ROW_H, ROW_H)
+                    if p * PAGE + i == self.cursor:
+                        self.post_message(self.Selected(self, card))
+                    return True
+        return False
+
+    def find(self, card_id: str) -> tuple[int, Card] | None:
+        for p, cards in self.pages.items():
+            for i, c in enumerate(cards):
+                if c.id == card_id:
+                    return p * PAGE + i, c
+        return None
+
+    def card_at(self, row: int) -> Card | None:
+        page, i = divmod(row, PAGE)
+        cards = self.pages.get(page)
+        if cards is None or i >= len(cards):
+            return None
+        return cards[i]
+
+    @property
+    def selected(self) -> Card | None:
+        return self.card_at(self.cursor) if self.count else None
+
+    def visible_pages(self) -> set[int]:
+        """The pages holding the rows on screen (and the cursor's)."""
+        height = max(self.size.height, 1)
+        first = int(self.scroll_offset.y) // ROW_H
+        last = min(self.count, first + height // ROW_H + 2)
+        pages = {r // PAGE for r in range(first, max(first + 1, last), PAGE // 2 or 1)}
+        pages.add(max(0, last - 1) // PAGE)
+        pages.add(self.cursor // PAGE)
+        return {p for p in pages if p * PAGE < max(self.count, 1)}
+
+    def forget_far_pages(self) -> None:
+        """Keep memory flat while scrolling a huge column: drop pages far from the screen."""
+        keep = self.visible_pages()
+        for p in list(self.pages):
+            if all(abs(p - k) > 2 for k in keep):
+                del self.pages[p]
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    # -- drawing ----------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        line = int(self.scroll_offset.y) + y
+        row, sub = divmod(line, ROW_H)
+        base = self.rich_style
+        if row >= self.count:
+            if self.count == 0 and line == 0:
+                return self._strip(Text(" no cards", style=self.get_component_rich_style("card--meta")), width, base)
+            return Strip.blank(width, base)
+        card = self.card_at(row)
+        if card is None:
+            page = row // PAGE
+            if page not in self._requested:
+                self._requested.add(page)
+                self.call_later(self.post_message, self.WantPages(self, {page}))
+            text = Text(" …" if sub == 0 else "", style=self.get_component_rich_style("card--meta"))
+            return self._strip(text, width, base)
+        selected = row == self.cursor
+        focused = self.has_focus
+        meta = self._meta(card) if sub else None
+        key = (card.id, card.updated_at, card.title, sub, width, selected, focused, meta and meta.plain, self.app.theme)
+        strip = self._cache.get(key)
+        if strip is None:
+            text = self._title(card) if sub == 0 else meta
+            style = base
+            if selected:
+                style = base + self.get_component_rich_style("card--cursor" if focused else "card--cursor-blur")
+            strip = self._strip(text, width, style)
+            self._cache[key] = strip
+        return strip
+
+    def _strip(self, text: Text, width: int, style: Style) -> Strip:
+        text.no_wrap = True
+        text.end = ""
+        text.truncate(width, overflow="ellipsis", pad=True)
+        segments = list(text.render(self.app.console))
+        return Strip(segments, width).apply_style(style).crop(0, width)
+
+    def _title(self, card: Card) -> Text:
+        t = Text()
+        t.append(" ")
+        t.append(literal(card.id), self.get_component_rich_style("card--id"))
+        if card.priority:
+            t.append(f" p{card.priority}", self.get_component_rich_style("card--priority"))
+        t.append(" ")
+        t.append(literal(card.title), self.get_component_rich_style("card--title"))
+        return t
+
+    def _meta(self, card: Card) -> Text:
+        t = Text("   ")
+        dim = self.get_component_rich_style("card--meta")
+        if card.status == "ready":
+            waits = self.waits.get(card.id)
+            if card.unmet_deps > 0 or waits:
+                on = ", ".join(literal(w) for w in waits) if waits else f"{card.unmet_deps} unfinished"
+                t.append(f"⧗ waiting on {on}", self.get_component_rich_style("card--waiting"))
+            else:
+                t.append("claimable", dim)
+        elif card.status == "claimed":
+            now = self.now_fn() if self.now_fn else None
+            left = lease_left(card, now) if now else None
+            t.append(f"@{literal(card.claim_owner) or '?'}", self.get_component_rich_style("card--owner"))
+            if left is None:
+                pass
+            elif left <= 0:
+                t.append(f" EXPIRED {duration(-left)} ago", self.get_component_rich_style("card--expired"))
+            else:
+                t.append(f" · {duration(left)} left", dim)
+        elif card.status == "blocked":
+            t.append(f"blocked · {card.attempts} attempt{'s' if card.attempts != 1 else ''}", dim)
+        else:
+            t.append("done", dim)
+        if card.phase:
+            t.append(f" · {literal(card.phase)}", dim)
+        return t
+
+    # -- cursor -----------------------------------------------------------------------
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh_lines(old * ROW_H, ROW_H)
+        self.refresh_lines(new * ROW_H, ROW_H)
+        self.scroll_to_region(Region(0, new * ROW_H, 1, ROW_H), animate=False, force=True)
+        self.post_message(self.Selected(self, self.selected))
+
+    def _move(self, delta: int) -> None:
+        if self.count:
+            self.cursor = max(0, min(self.count - 1, self.cursor + delta))
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_page_up(self) -> None:
+        self._move(-max(1, self.size.height // ROW_H - 1))
+
+    def action_page_down(self) -> None:
+        self._move(max(1, self.size.height // ROW_H - 1))
+
+    def action_first(self) -> None:
+        self._move(-self.count)
+
+    def action_last(self) -> None:
+        self._move(self.count)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+
+    def on_focus(self) -> None:
+        self.refresh_lines(self.cursor * ROW_H, ROW_H)
+        self.post_message(self.Selected(self, self.selected))
+
+    def on_blur(self) -> None:
+        self.refresh_lines(self.cursor * ROW_H, ROW_H)
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, self.count * ROW_H)
+        self._cache.clear()
+
+
+__all__ = ["PAGE", "ROW_H", "CardColumn", "Segment"]
