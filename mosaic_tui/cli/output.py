@@ -1,0 +1,159 @@
+"""Output for people and for scripts: escaped text, tables, JSON, one-line errors.
+
+Imports nothing heavy (no database, no click): the error path and the claim
+path both use it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import unicodedata
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+# Bidirectional overrides and isolates can make a line read differently from what it holds.
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def safe(value: Any) -> str:
+    """Text for a terminal: control characters (C0, DEL, C1) and bidi controls escaped, never raw."""
+    if value is None:
+        return ""
+    s = str(value)
+    if s.isprintable() and not (_BIDI & set(s)):
+        return s
+    out = []
+    for ch in s:
+        if ch in _NAMED:
+            out.append(_NAMED[ch])
+        elif ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def width(s: str) -> int:
+    w = 0
+    for ch in s:
+        if unicodedata.combining(ch):
+            continue
+        w += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return w
+
+
+def clip(s: str, room: int) -> str:
+    if width(s) <= room:
+        return s
+    if room <= 1:
+        return "…"[:room]
+    out, w = [], 0
+    for ch in s:
+        cw = width(ch)
+        if w + cw > room - 1:
+            break
+        out.append(ch)
+        w += cw
+    return "".join(out) + "…"
+
+
+def pad(s: str, n: int) -> str:
+    return s + " " * max(0, n - width(s))
+
+
+def terminal_width() -> int | None:
+    """Columns of the terminal stdout writes to, or None when it is not a terminal (no clipping)."""
+    try:
+        if not sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def table(headers: list[str], rows: list[list[Any]], *, last_clip: bool = True) -> str:
+    """A plain aligned table; every cell escaped; the last column clipped to the terminal's width."""
+    cells = [[safe(c) for c in row] for row in rows]
+    widths = [width(h) for h in headers]
+    for row in cells:
+        for i, c in enumerate(row[:-1]):
+            widths[i] = max(widths[i], width(c))
+    cols = terminal_width()
+    lead = sum(widths[:-1]) + 2 * (len(headers) - 1)
+    room = None if cols is None or not last_clip else max(10, cols - lead)
+    lines = []
+    for row in [headers, *cells]:
+        parts = [pad(c, widths[i]) for i, c in enumerate(row[:-1])]
+        last = row[-1] if room is None else clip(row[-1], room)
+        lines.append("  ".join([*parts, last]).rstrip())
+    return "\n".join(lines)
+
+
+def when(ts: datetime | None) -> str:
+    if ts is None:
+        return "-"
+    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def ago(seconds: float) -> str:
+    seconds = int(seconds)
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    if seconds < 60:
+        return f"{sign}{seconds}s"
+    if seconds < 3600:
+        return f"{sign}{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{sign}{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{sign}{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(dump(obj) + "\n")
+    sys.stdout.flush()
+
+
+def say(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+
+
+# --------------------------------------------------------------------------- errors
+_USERINFO = re.compile(r"://([^:/@\s]*):([^@\s]+)@")
+
+
+def passwords(*candidates: str | None) -> set[str]:
+    found: set[str] = set()
+    for c in candidates:
+        if not c:
+            continue
+        for m in _USERINFO.finditer(c):
+            found.add(m.group(2))
+            found.add(unquote(m.group(2)))
+    return {p for p in found if p}
+
+
+def scrub(message: str, secrets: set[str]) -> str:
+    for p in sorted(secrets, key=len, reverse=True):
+        message = message.replace(p, "***")
+    message = _USERINFO.sub(r"://\1:***@", message)
+    return " ".join(message.split())
+
+
+def error(code: str, message: str, *, as_json: bool, prog: str = "mosaic-tui") -> None:
+    """Report one error: one line on stderr (or one JSON object), nothing on stdout."""
+    if as_json:
+        sys.stderr.write(dump({"error": {"code": code, "message": message}}) + "\n")
+    else:
+        sys.stderr.write(f"{prog}: error: {safe(message)}\n")
+    sys.stderr.flush()
