@@ -100,66 +100,67 @@ class Database:
         detail = " ".join(str(orig).split()) or type(orig).__name__
         return Unavailable(scrub(f"database unreachable ({self.target.display()}): {detail}", self.target.url))
 
-    @contextlib.contextmanager
-    def _translated(self) -> Iterator[None]:
-        try:
-            yield
-        except OperationalError as exc:
-            code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-            if code in _RETRYABLE:
-                raise
-            raise self.unavailable(exc) from None
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise self.unavailable(exc) from None
-            msg = str(getattr(exc, "orig", exc))
-            if "file is not a database" in msg or "malformed" in msg:
-                raise Unavailable(f"not a backlog: {self.target.display()} ({msg})") from None
-            raise
+    def _translate(self, exc: DBAPIError) -> BaseException:
+        """The error a user sees for a driver error: Unavailable for a lost or bad database."""
+        msg = str(getattr(exc, "orig", exc))
+        if "file is not a database" in msg or "malformed" in msg:
+            return Unavailable(f"not a backlog: {self.target.display()} ({msg})")
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            return self.unavailable(exc)
+        return exc
 
     # -- transactions ---------------------------------------------------------
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite). Prefer :meth:`run`."""
         self.ensure_schema()
-        with self._translated(), self.engine.connect() as conn, conn.begin():
+        with self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        """One read transaction that never takes the SQLite write lock."""
+        """One read transaction that never takes the SQLite write lock. Prefer :meth:`run`."""
         self.ensure_schema()
-        with self._translated(), self.engine.connect() as conn:
+        with self.engine.connect() as conn:
             conn = conn.execution_options(**{_READONLY: True})
             with conn.begin():
                 yield conn
 
     def run(self, fn, *, write: bool = True, attempts: int = 5):
-        """Run ``fn(conn)`` in one transaction, retrying Postgres deadlocks/serialization failures."""
+        """Run ``fn(conn)`` in one transaction.
+
+        Retries Postgres deadlocks and serialization failures, and a read that
+        met a connection the server had dropped (e.g. after a restart; the
+        pool is then refreshed). A write is never retried after a lost
+        connection: it may have committed.
+        """
         for attempt in range(attempts):
             try:
                 with self.write() if write else self.read() as conn:
                     return fn(conn)
-            except OperationalError as exc:
-                code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-                if code in _RETRYABLE and attempt < attempts - 1:
-                    time.sleep(0.005 * (attempt + 1))
-                    continue
-                raise self.unavailable(exc) from None
             except DBAPIError as exc:
                 code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-                if code in _RETRYABLE and attempt < attempts - 1:
+                retry = code in _RETRYABLE or (not write and exc.connection_invalidated and attempt == 0)
+                if retry and attempt < attempts - 1:
                     time.sleep(0.005 * (attempt + 1))
                     continue
-                raise
+                raised = self._translate(exc)
+                if raised is exc:
+                    raise
+                raise raised from None
 
     def ensure_schema(self) -> None:
         if self._schema_checked:
             return
         from mosaic_tui.db import schema
 
-        with self._translated():
+        try:
             schema.ensure(self)
+        except DBAPIError as exc:
+            raised = self._translate(exc)
+            if raised is exc:
+                raise
+            raise raised from None
         self._schema_checked = True
 
     def dispose(self) -> None:
