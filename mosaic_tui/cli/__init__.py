@@ -275,6 +275,8 @@ def create(card_id, title, deps, priority, phase, body, body_file, acceptance, i
             card_id, " ".join(title), body=body, phase=phase, priority=priority, depends_on=_split(deps),
             acceptance=accept, idempotency_key=idempotency_key,
         )
+        if card.depends_on and not _json():
+            card = b.get(card.id)  # SQLite's RETURNING predates the trigger that counts unmet deps
     _print_card(card, "created")
 
 
