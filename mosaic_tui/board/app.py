@@ -156,6 +156,17 @@ class BoardApp(App[int]):
         self._painted = False
         self._seq: dict[str, int] = dict.fromkeys(STATUSES, 0)
 
+    BOARD_ACTIONS = frozenset({
+        "column", "detail", "block", "unblock", "complete", "reopen", "release", "new", "edit",
+        "link", "unlink", "filter", "phase", "graph", "help",
+    })
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Card keys act on the board only, never through a dialog or the full-screen graph."""
+        if action in self.BOARD_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        return True
+
     # -- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static(id="topbar")
@@ -284,9 +295,12 @@ class BoardApp(App[int]):
             return
         cols = self.columns
         for status, (count, pages, waits, seq) in msg.columns.items():
-            if seq < self._seq[status] and not msg.full:
-                continue  # a newer load of this column is on its way
-            cols[status].set_data(count, pages, waits, msg.generation, full=msg.full)
+            col = cols[status]
+            if seq < col.applied_seq and not msg.full:
+                col.fill_pages(pages, waits)  # a newer count is shown already: only add pages it lacks
+                continue
+            col.applied_seq = seq
+            col.set_data(count, pages, waits, msg.generation, full=msg.full)
         if msg.last_event is not None:
             self.last_event = msg.last_event if self.last_event is None else max(self.last_event, msg.last_event) if not msg.full else msg.last_event
         if msg.stats is not None:

@@ -94,6 +94,7 @@ class CardColumn(ScrollView, can_focus=True):
         self.pages: dict[int, list[Card]] = {}
         self.waits: dict[str, list[str]] = {}
         self.generation = 0
+        self.applied_seq = 0
         self._requested: set[int] = set()
         self._cache: LRUCache[tuple, Strip] = LRUCache(2048)
         self.now_fn = None  # set by the app: () -> datetime
@@ -123,6 +124,16 @@ class CardColumn(ScrollView, can_focus=True):
             for row in set(old_rows) | set(new_rows):
                 if old_rows.get(row) != new_rows.get(row):
                     self.refresh_lines(row * ROW_H, ROW_H)
+        self.post_message(self.Selected(self, self.selected))
+
+    def fill_pages(self, pages: dict[int, list[Card]], waits: dict[str, list[str]]) -> None:
+        """Add pages this column does not hold (an older load's pages; its count is not used)."""
+        for p, cards in pages.items():
+            self._requested.discard(p)
+            if p not in self.pages:
+                self.pages[p] = cards
+                self.waits.update(waits)
+                self.refresh_lines(p * PAGE * ROW_H, len(cards) * ROW_H)
         self.post_message(self.Selected(self, self.selected))
 
     def _row_keys(self) -> dict[int, tuple]:
@@ -197,7 +208,9 @@ class CardColumn(ScrollView, can_focus=True):
             page = row // PAGE
             if page not in self._requested:
                 self._requested.add(page)
-                self.call_later(self.post_message, self.WantPages(self, {page}))
+                # Build the message in the callback: made here, its sender would be the screen that
+                # is painting, and the message would stop bubbling there before reaching the app.
+                self.call_later(self._want, page)
             text = Text(" …" if sub == 0 else "", style=self.get_component_rich_style("card--meta"))
             return self._strip(text, width, base)
         selected = row == self.cursor
@@ -213,6 +226,9 @@ class CardColumn(ScrollView, can_focus=True):
             strip = self._strip(text, width, style)
             self._cache[key] = strip
         return strip
+
+    def _want(self, page: int) -> None:
+        self.post_message(self.WantPages(self, {page}))
 
     def _strip(self, text: Text, width: int, style: Style) -> Strip:
         text.no_wrap = True

@@ -51,8 +51,8 @@ def seed(backlog, clock: FixedClock | None = None) -> None:
     tick(60)
     backlog.complete("M1-01")
     backlog.claim("agent-7", ttl=3600, id="M1-02")
-    backlog.claim("agent-3", ttl=600, id="M2-01")
-    tick(900)  # agent-3's lease (600 s) has now ended: expired
     backlog.claim("agent-9", ttl=1800, id="M1-06")
+    backlog.claim("agent-3", ttl=600, id="M2-01")
+    tick(900)  # agent-3's lease (600 s) has now ended: expired; agent-9 has 15 min left
     backlog.block("M2-04")
     backlog.complete("M2-05")

@@ -44,7 +44,7 @@ KEYS = [
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > Vertical { width: 72; height: auto; max-height: 90%; border: round $accent; background: $surface; padding: 0 1; }
@@ -61,7 +61,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical():
             yield Static(t)
 
-    def action_dismiss(self) -> None:  # type: ignore[override]
+    def action_close(self) -> None:
         self.dismiss(None)
 
 
@@ -73,7 +73,7 @@ def _kv(t: Text, k: str, v: str, style: str = "") -> None:
 class DetailScreen(ModalScreen[None]):
     """A card in full: body as markdown, acceptance, dependencies, claim, attempts, history."""
 
-    BINDINGS = [Binding("escape,q,enter", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,q,enter", "close", "Close")]
     DEFAULT_CSS = """
     DetailScreen { align: center middle; }
     DetailScreen > VerticalScroll { width: 90%; height: 90%; border: round $accent; background: $surface; padding: 0 1; }
@@ -156,7 +156,7 @@ class DetailScreen(ModalScreen[None]):
             yield Static(hist)
             yield Static(Text("escape to close", "dim"))
 
-    def action_dismiss(self) -> None:  # type: ignore[override]
+    def action_close(self) -> None:
         self.dismiss(None)
 
 

@@ -1,0 +1,605 @@
+"""The board, driven by its keys (Textual's Pilot): every key, and the backlog's state afterwards.
+
+State-changing keys run on both backends (the ``db_url`` fixture); the
+repository is built with a fixed clock and the fixed demo data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import subprocess
+import sys
+
+import pytest
+
+from mosaic_tui.board import make_app, run_board
+from mosaic_tui.board.demo import FixedClock, seed
+from mosaic_tui.db.engine import open_database
+from mosaic_tui.errors import Unavailable
+from mosaic_tui.repository import Backlog
+
+SIZE = (160, 45)
+
+
+def aio(fn):
+    """Run an ``async def`` test in a fresh event loop (no async plugin needed)."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture
+def board(db_url):
+    clock = FixedClock()
+    backlog = Backlog(open_database(db_url), clock=clock)
+    seed(backlog, clock)
+    yield backlog, clock
+    backlog.close()
+
+
+@pytest.fixture
+def sboard(sqlite_url):
+    clock = FixedClock()
+    backlog = Backlog(open_database(sqlite_url), clock=clock)
+    seed(backlog, clock)
+    yield backlog, clock
+    backlog.close()
+
+
+async def settle(pilot, rounds: int = 3) -> None:
+    for _ in range(rounds):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def select(pilot, status: str, card_id: str) -> None:
+    app = pilot.app
+    col = app.columns[status]
+    col.focus()
+    await pilot.pause()
+    found = col.find(card_id)
+    assert found is not None, f"{card_id} not shown in {status}"
+    col.cursor = found[0]
+    await settle(pilot)
+    assert app.selected_card().id == card_id
+
+
+def notes(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def event_count(backlog) -> int:
+    return len(backlog.events())
+
+
+# --------------------------------------------------------------------------- status keys
+CASES = [
+    # key, column, card, expected status afterwards
+    ("b", "ready", "M2-02", "blocked"),
+    ("b", "claimed", "M1-02", "blocked"),
+    ("u", "blocked", "M2-04", "ready"),
+    ("c", "ready", "M1-03", "done"),
+    ("c", "claimed", "M1-06", "done"),
+    ("o", "done", "M1-01", "ready"),
+    ("r", "claimed", "M1-02", "ready"),
+]
+
+
+@aio
+@pytest.mark.parametrize("key,status,card_id,after", CASES)
+async def test_status_keys_change_the_backlog(board, key, status, card_id, after):
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, status, card_id)
+        await pilot.press(key)
+        await settle(pilot)
+        card = backlog.get(card_id)
+        assert card.status == after
+        if after != "claimed":
+            assert card.claim_owner is None and card.claimed_at is None
+        # the board moved it: shown in its new column, counted there
+        assert app.columns[after].find(card_id) is not None
+        assert app.columns[after].count == backlog.count(status=after)
+        assert app.columns[status].count == backlog.count(status=status)
+        assert not any("refused" in n for n in notes(app))
+
+
+REFUSALS = [
+    ("b", "done", "M1-01", "is done; reopen it before blocking it"),
+    ("u", "ready", "M2-02", "is not blocked (it is ready)"),
+    ("c", "done", "M1-01", "is already done"),
+    ("o", "ready", "M2-02", "is not done (it is ready)"),
+    ("r", "ready", "M2-02", "is not claimed (it is ready)"),
+]
+
+
+@aio
+@pytest.mark.parametrize("key,status,card_id,reason", REFUSALS)
+async def test_refused_keys_say_why_and_change_nothing(board, key, status, card_id, reason):
+    backlog, clock = board
+    before = backlog.get(card_id)
+    events = event_count(backlog)
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, status, card_id)
+        await pilot.press(key)
+        await settle(pilot)
+        assert any(reason in n for n in notes(app)), notes(app)
+    after = backlog.get(card_id)
+    assert after.status == before.status and after.updated_at == before.updated_at
+    assert event_count(backlog) == events
+
+
+@aio
+async def test_a_key_on_an_empty_column_says_so(sqlite_url):
+    backlog = Backlog.open(sqlite_url)
+    app = make_app(backlog)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        assert any("no card selected in ready" in n for n in notes(app))
+    assert backlog.count() == 0
+
+
+# --------------------------------------------------------------------------- n / e
+@aio
+async def test_n_creates_a_card(board):
+    backlog, clock = board
+    app = make_app(backlog, clock=clock, phase="M2")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#id").value = "M2-09"
+        form.query_one("#title").value = "[bold]Made[/] on the board"
+        form.query_one("#priority").value = "7"
+        form.query_one("#body").text = "line one\nline two"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        card = backlog.get("M2-09")
+        assert (card.title, card.priority, card.phase, card.body) == ("[bold]Made[/] on the board", 7, "M2", "line one\nline two")
+        assert app.columns["ready"].find("M2-09") is not None
+
+
+@aio
+async def test_n_with_a_bad_priority_writes_nothing(sboard):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one("#id").value = "X-1"
+        app.screen.query_one("#title").value = "t"
+        app.screen.query_one("#priority").value = "high"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "priority must be an integer" in str(app.screen.query_one("#error").render())
+        await pilot.press("escape")
+        await settle(pilot)
+    assert backlog.count() == 12
+
+
+@aio
+async def test_n_with_a_taken_id_is_refused(sboard):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one("#id").value = "M1-01"
+        app.screen.query_one("#title").value = "again"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert any("already exists" in n for n in notes(app))
+    assert backlog.get("M1-01").title == "Schema and migrations"
+
+
+@aio
+async def test_e_edits_title_body_phase_priority(board):
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "ready", "M2-02")
+        await pilot.press("e")
+        await pilot.pause()
+        f = app.screen
+        f.query_one("#title").value = "Live feed, for real"
+        f.query_one("#phase").value = "M3"
+        f.query_one("#priority").value = "9"
+        f.query_one("#body").text = "**now**"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    card = backlog.get("M2-02")
+    assert (card.title, card.phase, card.priority, card.body) == ("Live feed, for real", "M3", 9, "**now**")
+
+
+@aio
+async def test_e_does_not_overwrite_a_change_made_meanwhile(board):
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "ready", "M2-02")
+        await pilot.press("e")
+        await pilot.pause()
+        clock.advance(5)
+        backlog.edit("M2-02", title="changed by another program")
+        app.screen.query_one("#title").value = "mine"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert any("was changed by someone else" in n for n in notes(app))
+    assert backlog.get("M2-02").title == "changed by another program"
+
+
+# --------------------------------------------------------------------------- d / D
+@aio
+async def test_d_adds_a_dependency_picked_by_fuzzy_search(board):
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "claimed", "M2-01")
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press(*"imprt flt")  # fuzzy: "Import from the fleet"
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+    card = backlog.get("M2-01")
+    assert card.depends_on == ["M2-02"]
+    assert card.unmet_deps == 1
+
+
+@aio
+async def test_d_refuses_a_cycle(board):
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "ready", "M2-02")
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press(*"M2-03")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert any("a cycle" in n for n in notes(app)), notes(app)
+    assert backlog.get("M2-02").depends_on == []
+
+
+@aio
+async def test_D_removes_a_dependency(board):
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "ready", "M1-07")
+        await pilot.press("D")
+        await settle(pilot)
+        await pilot.press(*"M1-05")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+    assert backlog.get("M1-07").depends_on == ["M1-03"]
+
+
+@aio
+async def test_D_without_dependencies_says_so(sboard):
+    backlog, clock = sboard
+    events = event_count(backlog)
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "ready", "M2-02")
+        await pilot.press("D")
+        await settle(pilot)
+        assert any("has no dependencies" in n for n in notes(app))
+    assert event_count(backlog) == events
+
+
+# --------------------------------------------------------------------------- reading keys
+@aio
+async def test_moving_keys(sboard):
+    backlog, clock = sboard
+    events = event_count(backlog)
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.selected_card().id == "M1-03"
+        await pilot.press("j")
+        await settle(pilot)
+        assert app.selected_card().id == "M1-04"
+        await pilot.press("down")
+        await settle(pilot)
+        assert app.selected_card().id == "M1-05"
+        await pilot.press("k")
+        await settle(pilot)
+        assert app.selected_card().id == "M1-04"
+        await pilot.press("up")
+        await settle(pilot)
+        assert app.selected_card().id == "M1-03"
+        await pilot.press("l")
+        await settle(pilot)
+        assert app.focused_column().status == "claimed"
+        await pilot.press("right")
+        await settle(pilot)
+        assert app.focused_column().status == "blocked"
+        await pilot.press("h")
+        await settle(pilot)
+        assert app.focused_column().status == "claimed"
+        await pilot.press("left")
+        await settle(pilot)
+        assert app.focused_column().status == "ready"
+        await pilot.press("end")
+        await settle(pilot)
+        assert app.selected_card().id == backlog.list(status="ready")[-1].id
+        # the graph pane follows the selection
+        assert app.graph_for == app.selected_card().id
+    assert event_count(backlog) == events
+
+
+@aio
+async def test_enter_opens_the_detail(sboard):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "claimed", "M1-02")
+        await pilot.press("enter")
+        await settle(pilot)
+        from mosaic_tui.board.screens import DetailScreen
+
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.card.id == "M1-02"
+        assert [e.kind for e in app.screen.events] == ["created", "claimed"]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, DetailScreen)
+
+
+@aio
+async def test_question_mark_opens_help_and_card_keys_do_nothing_there(sboard):
+    backlog, clock = sboard
+    events = event_count(backlog)
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        from mosaic_tui.board.screens import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("c")  # not through the help screen
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, HelpScreen)
+    assert event_count(backlog) == events
+
+
+@aio
+async def test_slash_filters_by_text(sboard):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await pilot.press(*"board")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.search == "board"
+        assert app.columns["ready"].count == 1
+        assert app.selected_card().id == "M1-04"
+        assert app.columns["done"].count == 0
+        await pilot.press("slash")
+        app.query_one("#filter").value = ""
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.search is None and app.columns["ready"].count == backlog.count(status="ready") == 6
+    assert backlog.count() == 12
+
+
+@aio
+async def test_p_chooses_a_phase(sboard):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        await pilot.press("down", "down", "enter")  # all, M1, M2
+        await settle(pilot)
+        assert app.phase == "M2"
+        assert app.columns["ready"].count == backlog.count(status="ready", phase="M2") == 2
+        assert app.columns["claimed"].count == 1
+
+
+@aio
+async def test_g_opens_the_full_screen_graph(sboard):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock, phase="M1")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("g")
+        await settle(pilot)
+        from mosaic_tui.board.screens import GraphScreen
+
+        assert isinstance(app.screen, GraphScreen)
+        text = app.screen.text.plain
+        assert "layer 4" in text and "M2-01" not in text
+        assert text.index("M1-01") < text.index("M1-02") < text.index("M1-04") < text.index("M1-05") < text.index("M1-07")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, GraphScreen)
+
+
+@aio
+async def test_q_quits(sboard):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+@aio
+async def test_every_action_is_in_the_command_palette(sboard):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for t in ["Card detail", "Block card", "Unblock card", "Complete card", "Reopen card", "Release claim", "New card",
+                  "Edit card", "Add dependency", "Remove dependency", "Filter", "Choose phase", "Full-screen graph", "Help"]:
+            assert t in titles
+        # and they act: complete through the palette's callback
+        await select(pilot, "ready", "M2-02")
+        cmd = next(c for c in app.get_system_commands(app.screen) if c.title == "Complete card")
+        cmd.callback()
+        await settle(pilot)
+    assert backlog.get("M2-02").status == "done"
+
+
+# --------------------------------------------------------------------------- other programs
+@aio
+async def test_a_change_by_another_program_is_shown_and_reported(board):
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "claimed", "M1-06")
+        other = Backlog.open(str(backlog.db.target.url.render_as_string(hide_password=False)))
+        other.complete("M1-06")
+        other.close()
+        app.check_for_changes()
+        await settle(pilot)
+        assert any("M1-06 was completed by another program" in n for n in notes(app)), notes(app)
+        assert app.columns["done"].find("M1-06") is not None
+        assert app.columns["claimed"].count == backlog.count(status="claimed") == 2
+
+
+@aio
+async def test_a_heartbeat_redraws_only_its_row(sboard):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        col = app.columns["claimed"]
+        calls = []
+        original = col.set_data
+        col.set_data = lambda *a, **k: (calls.append(a), original(*a, **k))
+        backlog.heartbeat("M1-06", "agent-9", ttl=7200)
+        app.check_for_changes()
+        await settle(pilot)
+        assert calls == []  # no column reload: the card was replaced in place
+        assert col.find("M1-06")[1].claim_ttl_seconds == backlog.get("M1-06").claim_ttl_seconds
+
+
+@aio
+async def test_many_changes_fall_back_to_a_full_reload(sboard):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        gen = app.generation
+        for i in range(210):
+            backlog.create(f"Z-{i:03d}", f"bulk {i}")
+        app.check_for_changes()
+        await settle(pilot)
+        assert app.generation == gen + 1
+        assert app.columns["ready"].count == 6 + 210
+
+
+@aio
+async def test_large_column_loads_pages_as_it_scrolls(sqlite_url):
+    backlog = Backlog.open(sqlite_url)
+    with backlog.db.write() as conn:
+        from mosaic_tui.db.models import Card
+
+        now = backlog.clock()
+        conn.execute(Card.__table__.insert(), [
+            dict(id=f"C{i:05d}", title=f"card {i}", priority=0, status="ready", depends_on=[], attempts=0,
+                 created_at=now, updated_at=now) for i in range(1000)
+        ])
+    app = make_app(backlog)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        col = app.columns["ready"]
+        assert col.count == 1000
+        assert set(col.pages) == {0}  # only what is shown was loaded
+        await pilot.press("end")
+        await settle(pilot)
+        assert app.selected_card().id == "C00999"
+        assert 0 not in col.pages  # far pages are dropped
+
+
+# --------------------------------------------------------------------------- the database away
+@aio
+async def test_disconnected_banner_and_catch_up(sboard, monkeypatch):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        real_run = backlog.db.run
+
+        def down(*a, **k):
+            raise Unavailable("database unreachable (test): connection refused")
+
+        monkeypatch.setattr(backlog.db, "run", down)
+        app.check_for_changes()
+        await settle(pilot)
+        assert app.disconnected and app.query_one("#topbar").has_class("disconnected")
+        assert "DISCONNECTED" in str(app.query_one("#topbar").render())
+        monkeypatch.setattr(backlog.db, "run", real_run)
+        backlog.complete("M2-02")  # happened while we were away
+        app.check_for_changes()
+        await settle(pilot)
+        assert not app.disconnected and not app.query_one("#topbar").has_class("disconnected")
+        assert app.columns["done"].find("M2-02") is not None
+
+
+def test_run_board_unreachable_database_exits_5(capsys):
+    code = run_board("postgresql://nobody:s3cret@127.0.0.1:1/nothing")
+    err = capsys.readouterr().err
+    assert code == 5
+    assert err.count("\n") == 1 and "unreachable" in err and "s3cret" not in err
+
+
+def test_run_board_bad_url_exits_2(capsys):
+    code = run_board("mysql://x@y/z")
+    assert code == 2
+    assert capsys.readouterr().err.startswith("mosaic-tui: ")
+
+
+def test_the_repository_does_not_import_textual():
+    code = "import sys, mosaic_tui.repository, mosaic_tui.db.engine; print(sorted(m for m in ('textual','click','rich') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_importing_the_board_package_is_cheap():
+    code = "import sys, mosaic_tui.board; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_literal_shows_control_characters():
+    from mosaic_tui.board.text import literal
+
+    assert literal("a\x1b[31mred\x07\tb\u202e") == "a\\e[31mred\\x07\\tb\\u202e"
+    assert literal("[bold]x[/bold]") == "[bold]x[/bold]"
