@@ -109,8 +109,8 @@ class BoardApp(App[int]):
     #topbar.disconnected { background: $error; color: $text; text-style: bold; }
     #main { height: 1fr; }
     #columns { width: 7fr; height: 1fr; }
-    #graphpane { width: 3fr; height: 1fr; border: round $panel-lighten-2; border-title-style: bold; overflow-x: auto; }
-    #graph { width: auto; }
+    #graphpane { width: 3fr; height: 1fr; border: round $panel-lighten-2; border-title-style: bold; overflow-x: hidden; scrollbar-size-vertical: 1; }
+    #graph { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     Screen.narrow #graphpane { display: none; }
     #stats { height: 1; background: $boost; color: $text-muted; padding: 0 1; }
     #filter { dock: bottom; display: none; }
@@ -202,6 +202,8 @@ class BoardApp(App[int]):
 
     def _apply_width(self, width: int) -> None:
         self.screen.set_class(width < 110, "narrow")
+        if self._painted or self.stats is not None:
+            self._draw_stats()
 
     def _where(self) -> str:
         target = self.backlog.db.target
@@ -230,6 +232,15 @@ class BoardApp(App[int]):
         t = Text()
         if s is None:
             t.append("loading…")
+        elif self.size.width < 130:
+            c = s["counts"]
+            exp = s["expiredClaimCount"]
+            age = s["oldestReadyAgeSeconds"]
+            t.append(f"R{c['ready']:,} C{c['claimed']:,} B{c['blocked']:,} D{c['done']:,}")
+            t.append(f" · claimable {s['claimable']:,}")
+            t.append(f" · expired {exp:,}", "bold red" if exp else "")
+            t.append(f" · oldest {duration(age) if age is not None else '—'}")
+            t.append(f" · 1h: {s.get('claimsLastHour', 0):,}↑ {s.get('completionsLastHour', 0):,}✓")
         else:
             c = s["counts"]
             t.append("backlog ", "bold")
@@ -246,7 +257,7 @@ class BoardApp(App[int]):
     def full_reload(self) -> None:
         """Counts, visible pages and stats of every column, from scratch (filters changed, too many events)."""
         self.generation += 1
-        spec = {s: {0} | col.visible_pages() for s, col in self.columns.items()} if self.is_mounted else {s: {0} for s in STATUSES}
+        spec = {s: {0} | col.visible_pages() for s, col in self.columns.items()}
         self._load(self.generation, spec, full=True, with_stats=True, mark_events=True)
 
     def reload_columns(self, statuses: Iterable[str], *, with_stats: bool = True) -> None:

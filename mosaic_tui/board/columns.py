@@ -254,7 +254,7 @@ class CardColumn(ScrollView, can_focus=True):
             waits = self.waits.get(card.id)
             if card.unmet_deps > 0 or waits:
                 on = ", ".join(literal(w) for w in waits) if waits else f"{card.unmet_deps} unfinished"
-                t.append(f"⧗ waiting on {on}", self.get_component_rich_style("card--waiting"))
+                t.append(f"⧗ waits on {on}", self.get_component_rich_style("card--waiting"))
             else:
                 t.append("claimable", dim)
         elif card.status == "claimed":

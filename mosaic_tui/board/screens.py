@@ -47,7 +47,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: 72; height: auto; max-height: 90%; border: round $accent; background: $surface; padding: 0 1; }
+    HelpScreen > Vertical { width: 84; height: auto; max-height: 90%; border: round $accent; background: $surface; padding: 0 1; }
     """
 
     def compose(self) -> ComposeResult:
@@ -370,7 +370,7 @@ class GraphScreen(Screen[None]):
     BINDINGS = [Binding("escape,q,g", "close", "Close")]
     DEFAULT_CSS = """
     GraphScreen VerticalScroll { height: 1fr; }
-    GraphScreen Static { width: auto; }
+    GraphScreen Static { width: auto; text-wrap: nowrap; }
     """
 
     def __init__(self, text: Text) -> None:

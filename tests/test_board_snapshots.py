@@ -1,0 +1,128 @@
+"""Screenshots of the board (``snap_compare``), deterministic: fixed clock, fixed data, workers awaited.
+
+SQLite only (the pictures do not depend on the backend). Update them with
+``pytest tests/test_board_snapshots.py --snapshot-update`` and look at each one.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mosaic_tui.board import make_app
+from mosaic_tui.board.demo import FIXED_NOW, FixedClock, seed
+from mosaic_tui.db.engine import open_database
+from mosaic_tui.errors import Unavailable
+from mosaic_tui.repository import Backlog
+
+WIDE = (160, 40)
+
+
+@pytest.fixture
+def demo(sqlite_url):
+    clock = FixedClock()
+    backlog = Backlog(open_database(sqlite_url), clock=clock)
+    seed(backlog, clock)
+    # the triggers stamp events with the wall clock: pin them for the pictures
+    backlog.execute_raw("UPDATE backlog_events SET at = :at", {"at": FIXED_NOW.strftime("%Y-%m-%d %H:%M:%S.000")})
+    yield backlog, clock
+    backlog.close()
+
+
+async def settle(pilot) -> None:
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def select(status: str, card_id: str | None = None, *keys: str):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        col = pilot.app.columns[status]
+        col.focus()
+        await pilot.pause()
+        if card_id is not None:
+            col.cursor = col.find(card_id)[0]
+        await settle(pilot)
+        if keys:
+            await pilot.press(*keys)
+            await settle(pilot)
+
+    return run_before
+
+
+def test_empty_backlog(snap_compare, sqlite_url):
+    backlog = Backlog(open_database(sqlite_url), clock=FixedClock())
+    assert snap_compare(make_app(backlog, clock=FixedClock()), terminal_size=WIDE, run_before=select("ready"))
+
+
+def test_populated_board(snap_compare, demo):
+    backlog, clock = demo
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready"))
+
+
+def test_waiting_card(snap_compare, demo):
+    backlog, clock = demo
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready", "M1-07"))
+
+
+def test_expired_claim(snap_compare, demo):
+    backlog, clock = demo
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("claimed", "M2-01"))
+
+
+def test_graph_pane(snap_compare, demo):
+    backlog, clock = demo
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready", "M1-05"))
+
+
+def test_full_screen_graph(snap_compare, demo):
+    backlog, clock = demo
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready", None, "g"))
+
+
+def test_card_detail(snap_compare, demo):
+    backlog, clock = demo
+    backlog.edit("M1-02", body="## Plan\n\n- one code path\n- `SKIP LOCKED` on Postgres\n\n[bold]not markup[/bold]")
+    backlog.execute_raw("UPDATE backlog_events SET at = :at", {"at": FIXED_NOW.strftime("%Y-%m-%d %H:%M:%S.000")})
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("claimed", "M1-02", "enter"))
+
+
+def test_help_screen(snap_compare, demo):
+    backlog, clock = demo
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready", None, "question_mark"))
+
+
+def test_filter_in_effect(snap_compare, demo):
+    backlog, clock = demo
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE,
+                        run_before=select("ready", None, "slash", *"graph", "enter"))
+
+
+def test_markup_and_control_characters_in_a_title(snap_compare, sqlite_url):
+    clock = FixedClock()
+    backlog = Backlog(open_database(sqlite_url), clock=clock)
+    backlog.create("X-1", "[bold red]not bold[/] \x1b[2J\x1b[Hcleared? \x07bell\ttab \u202eevil", priority=1)
+    backlog.create("X-2", "[link=http://x]click[/link] :smile: $var ${x}", depends_on=["X-1"])
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready", "X-2"))
+
+
+def test_narrow_terminal(snap_compare, demo):
+    backlog, clock = demo
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=(80, 24), run_before=select("ready"))
+
+
+def test_disconnected_banner(snap_compare, demo, monkeypatch):
+    backlog, clock = demo
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+
+        def down(*a, **k):
+            raise Unavailable("database unreachable (sqlite · backlog.db): disk I/O error")
+
+        monkeypatch.setattr(backlog.db, "run", down)
+        pilot.app.check_for_changes()
+        await settle(pilot)
+
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=run_before)
