@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""Claim throughput: the repository's claim path against the raw-SQL limit.
+
+N worker PROCESSES claim-and-complete until nothing is claimable, once through
+``mosaic_tui.repository.Backlog`` and once, in the same run and on a freshly
+populated copy of the same backlog, through the bare driver (``sqlite3`` /
+``psycopg``) issuing the very statements the repository issues (read off
+``echo=True``): on SQLite ``BEGIN IMMEDIATE``, the reclaim-expired UPDATE that
+claim runs first, the claim's ``WITH pick ... UPDATE ... RETURNING`` and
+``COMMIT``; then the owner-checked complete. On Postgres the same statements
+with ``FOR UPDATE SKIP LOCKED``.
+
+Cases: backend (sqlite, pg) x cards (1,000 / 20,000 / 100,000) x backlog shape:
+
+* ``plain``   -- every card ready, priorities 0..99;
+* ``waiting`` -- half of the highest-priority cards (the top quartile, priority
+  >= 75) depend on an unfinished low-priority card (priority < 25, ready), so
+  they wait until the drain reaches and completes it;
+* ``done90``  -- 90% of the cards are already done.
+
+One JSON line per case on stdout: claims per second, p50/p95 claim latency (ms,
+the claim transaction alone), duplicates (must be 0) and cards lost (must be 0)
+(must be 0), for the repository and the raw baseline, and their ratio. Exits 1
+if any duplicate or lost card is seen. ``--quick`` runs 1,000 cards only (under
+a minute). ``--explain N`` prints the claim's query plan on both backends at N
+cards instead of benchmarking.
+
+Postgres: the admin URL ``MOSAIC_TEST_PG_URL`` (default
+postgresql://postgres@127.0.0.1:5432/test); each run gets a database of its
+own, dropped after. Skip it with ``--backends sqlite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+TS_FMT = "%Y-%m-%d %H:%M:%S.%f"  # mosaic_tui.db.types.SQLITE_TS_FORMAT
+SIZES = (1_000, 20_000, 100_000)
+SHAPES = ("plain", "waiting", "done90")
+ADMIN_URL = os.environ.get("MOSAIC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test").replace(
+    "postgresql+psycopg", "postgresql"
+)
+
+COLS = (
+    "id, title, body, phase, priority, status, depends_on, claim_owner, claim_ttl_seconds, claimed_at, "
+    "attempts, idempotency_key, acceptance, created_at, updated_at, unmet_deps"
+)
+PG_COLS = ", ".join(f"backlog.{c.strip()}" for c in COLS.split(","))
+
+# --- the repository's statements, as emitted (SQLAlchemy 2.x, echo=True) ----------------------
+SQLITE_RECLAIM = (
+    "UPDATE backlog SET status=?, claim_owner=?, claim_ttl_seconds=?, claimed_at=?, updated_at=? "
+    "WHERE backlog.id IN (SELECT backlog.id \nFROM backlog \nWHERE backlog.status = 'claimed' AND "
+    "strftime('%Y-%m-%d %H:%M:%f000', backlog.claimed_at, '+' || backlog.claim_ttl_seconds || ' seconds') < ?) "
+    "RETURNING id"
+)
+SQLITE_CLAIM = (
+    "WITH pick AS \n(SELECT backlog.id AS id \nFROM backlog \nWHERE backlog.status = 'ready' AND "
+    "backlog.unmet_deps = 0 ORDER BY backlog.priority DESC, backlog.created_at, backlog.id\n LIMIT ? OFFSET ?)\n "
+    "UPDATE backlog SET status=?, claim_owner=?, claim_ttl_seconds=?, claimed_at=?, "
+    "attempts=(backlog.attempts + ?), updated_at=? FROM pick WHERE backlog.id = pick.id RETURNING " + COLS
+)
+SQLITE_COMPLETE = (
+    "UPDATE backlog SET status=?, claim_owner=?, claim_ttl_seconds=?, claimed_at=?, updated_at=? "
+    "WHERE backlog.id = ? AND backlog.status IN (?) AND backlog.claim_owner = ? RETURNING " + COLS
+)
+PG_RECLAIM = (
+    "UPDATE backlog SET status=%(status)s, claim_owner=%(claim_owner)s::VARCHAR, "
+    "claim_ttl_seconds=%(claim_ttl_seconds)s::INTEGER, claimed_at=%(claimed_at)s::TIMESTAMP WITH TIME ZONE, "
+    "updated_at=%(updated_at)s::TIMESTAMP WITH TIME ZONE WHERE backlog.id IN (SELECT backlog.id \nFROM backlog \n"
+    "WHERE backlog.status = 'claimed' AND (backlog.claimed_at + make_interval(secs => backlog.claim_ttl_seconds)) "
+    "< %(param_1)s::TIMESTAMP WITH TIME ZONE FOR UPDATE SKIP LOCKED) RETURNING backlog.id"
+)
+PG_CLAIM = (
+    "WITH pick AS \n(SELECT backlog.id AS id \nFROM backlog \nWHERE backlog.status = 'ready' AND "
+    "backlog.unmet_deps = 0 ORDER BY backlog.priority DESC, backlog.created_at, backlog.id \n "
+    "LIMIT %(param_1)s::INTEGER FOR UPDATE SKIP LOCKED)\n UPDATE backlog SET status=%(status)s, "
+    "claim_owner=%(claim_owner)s::VARCHAR, claim_ttl_seconds=%(claim_ttl_seconds)s::INTEGER, "
+    "claimed_at=%(claimed_at)s::TIMESTAMP WITH TIME ZONE, attempts=(backlog.attempts + %(attempts_1)s::INTEGER), "
+    "updated_at=%(updated_at)s::TIMESTAMP WITH TIME ZONE FROM pick WHERE backlog.id = pick.id RETURNING " + PG_COLS
+)
+PG_COMPLETE = (
+    "UPDATE backlog SET status=%(status)s, claim_owner=%(claim_owner)s::VARCHAR, "
+    "claim_ttl_seconds=%(claim_ttl_seconds)s::INTEGER, claimed_at=%(claimed_at)s::TIMESTAMP WITH TIME ZONE, "
+    "updated_at=%(updated_at)s::TIMESTAMP WITH TIME ZONE WHERE backlog.id = %(id_1)s::VARCHAR AND backlog.status "
+    "IN (%(status_1_1)s) AND backlog.claim_owner = %(claim_owner_1)s::VARCHAR RETURNING " + PG_COLS
+)
+# Not timed: is anything claimable, or still in flight (a claimed dependency may unlock more)?
+OPEN_WORK = "SELECT count(*) FROM backlog WHERE status = 'claimed' OR (status = 'ready' AND unmet_deps = 0)"
+TTL = 900
+
+
+# --------------------------------------------------------------------------- population
+def card_rows(n: int, shape: str, seed: int = 7):
+    """(id, priority, status, depends_on json, created_at) for a backlog of ``n`` cards."""
+    rng = random.Random(seed)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    prio = [rng.randrange(100) for _ in range(n)]
+    ids = [f"C{i:06d}" for i in range(n)]
+    deps: dict[int, str] = {}
+    status = ["ready"] * n
+    if shape == "waiting":
+        low = [i for i in range(n) if prio[i] < 25]
+        high = [i for i in range(n) if prio[i] >= 75]
+        for k, i in enumerate(high[::2]):
+            deps[i] = ids[low[k % len(low)]]
+    elif shape == "done90":
+        for i in rng.sample(range(n), n * 9 // 10):
+            status[i] = "done"
+    for i in range(n):
+        yield ids[i], prio[i], status[i], json.dumps([deps[i]] if i in deps else []), base + timedelta(microseconds=i)
+
+
+def populate(url: str, backend: str, n: int, shape: str) -> int:
+    """Create the schema through the project, then bulk-insert ``n`` cards in one driver transaction."""
+    from mosaic_tui.repository import Backlog
+
+    b = Backlog.open(url)
+    b.db.ensure_schema()
+    b.close()
+    rows = list(card_rows(n, shape))
+    if backend == "sqlite":
+        import sqlite3
+
+        con = sqlite3.connect(url, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        con.executemany(
+            "INSERT INTO backlog (id, title, priority, status, depends_on, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ((i, f"card {i}", p, s, d, c.strftime(TS_FMT), c.strftime(TS_FMT)) for i, p, s, d, c in rows),
+        )
+        con.execute("COMMIT")
+        con.execute("ANALYZE")
+        con.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(url) as con:
+            with con.cursor() as cur, cur.copy(
+                "COPY backlog (id, title, priority, status, depends_on, created_at, updated_at) FROM STDIN"
+            ) as cp:
+                for i, p, s, d, c in rows:
+                    cp.write_row((i, f"card {i}", p, s, d, c, c))
+            con.commit()
+            con.autocommit = True
+            con.execute("VACUUM ANALYZE backlog")
+            con.execute("ANALYZE backlog_deps")
+    return sum(1 for r in rows if r[2] != "done")
+
+
+# --------------------------------------------------------------------------- workers
+def _take(budget) -> bool:
+    """One more claim allowed under --max-claims (a shared countdown; -1 means no cap)."""
+    with budget.get_lock():
+        if budget.value == 0:
+            return False
+        if budget.value > 0:
+            budget.value -= 1
+        return True
+
+
+def _worker_repo(url, owner, ready, go, out, budget):
+    from mosaic_tui.repository import Backlog
+
+    b = Backlog.open(url)
+    b.db.ensure_schema()
+    b.count()  # warm the pool and the statement cache
+    ids, lat = [], []
+    ready.release()
+    go.wait()
+    while _take(budget):
+        t0 = time.perf_counter()
+        card = b.claim(owner, ttl=TTL)
+        t1 = time.perf_counter()
+        if card is None:
+            if b.count(status="claimed") + b.count(claimable=True) == 0:
+                break
+            time.sleep(0.002)
+            continue
+        lat.append(t1 - t0)
+        ids.append(card.id)
+        b.complete(card.id, owner=owner)
+    b.close()
+    out.put((owner, ids, lat))
+
+
+def _worker_raw(url, backend, owner, ready, go, out, budget):
+    ids, lat = [], []
+    if backend == "sqlite":
+        import sqlite3
+
+        con = sqlite3.connect(url, timeout=60.0, isolation_level=None, check_same_thread=False)
+        con.execute("PRAGMA busy_timeout = 60000")
+        if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA synchronous = NORMAL")
+
+        def claim():
+            now = datetime.now(UTC).strftime(TS_FMT)
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.execute(SQLITE_RECLAIM, ("ready", None, None, None, now, now)).fetchall()
+                row = con.execute(SQLITE_CLAIM, (1, 0, "claimed", owner, TTL, now, 1, now)).fetchone()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return row
+
+        def complete(card_id):
+            now = datetime.now(UTC).strftime(TS_FMT)
+            con.execute("BEGIN IMMEDIATE")
+            row = con.execute(SQLITE_COMPLETE, ("done", None, None, None, now, card_id, "claimed", owner)).fetchone()
+            con.execute("COMMIT")
+            assert row is not None
+
+        def open_work():
+            con.execute("BEGIN")
+            n = con.execute(OPEN_WORK).fetchone()[0]
+            con.execute("COMMIT")
+            return n
+    else:
+        import psycopg
+
+        con = psycopg.connect(url, application_name="mosaic-bench-raw")
+
+        def claim():
+            now = datetime.now(UTC)
+            con.execute(PG_RECLAIM, dict(status="ready", claim_owner=None, claim_ttl_seconds=None, claimed_at=None,
+                                         updated_at=now, param_1=now)).fetchall()
+            row = con.execute(PG_CLAIM, dict(param_1=1, status="claimed", claim_owner=owner, claim_ttl_seconds=TTL,
+                                             claimed_at=now, attempts_1=1, updated_at=now)).fetchone()
+            con.commit()
+            return row
+
+        def complete(card_id):
+            now = datetime.now(UTC)
+            row = con.execute(PG_COMPLETE, dict(status="done", claim_owner=None, claim_ttl_seconds=None,
+                                                claimed_at=None, updated_at=now, id_1=card_id,
+                                                status_1_1="claimed", claim_owner_1=owner)).fetchone()
+            con.commit()
+            assert row is not None
+
+        def open_work():
+            n = con.execute(OPEN_WORK).fetchone()[0]
+            con.commit()
+            return n
+
+    open_work()
+    ready.release()
+    go.wait()
+    while _take(budget):
+        t0 = time.perf_counter()
+        row = claim()
+        t1 = time.perf_counter()
+        if row is None:
+            if open_work() == 0:
+                break
+            time.sleep(0.002)
+            continue
+        lat.append(t1 - t0)
+        ids.append(row[0])
+        complete(row[0])
+    con.close()
+    out.put((owner, ids, lat))
+
+
+def drain(url: str, backend: str, mode: str, workers: int, max_claims: int | None = None) -> dict:
+    ctx = mp.get_context("spawn")
+    ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+    budget = ctx.Value("q", -1 if max_claims is None else max_claims)
+    procs = []
+    for w in range(workers):
+        owner = f"{mode}-w{w}"
+        args = (url, owner, ready, go, out, budget) if mode == "repo" else (url, backend, owner, ready, go, out, budget)
+        p = ctx.Process(target=_worker_repo if mode == "repo" else _worker_raw, args=args, daemon=True)
+        p.start()
+        procs.append(p)
+    for _ in procs:
+        if not ready.acquire(timeout=120):
+            raise SystemExit("a worker did not start")
+    t0 = time.perf_counter()
+    go.set()
+    results = [out.get(timeout=3600) for _ in procs]
+    wall = time.perf_counter() - t0
+    for p in procs:
+        p.join(timeout=30)
+        if p.exitcode != 0:
+            raise SystemExit(f"a {mode} worker failed (exit code {p.exitcode})")
+    ids = [i for _, got, _ in results for i in got]
+    lat = sorted(x for _, _, got in results for x in got)
+    return {"claims": len(ids), "ids": ids, "wall": wall, "lat": lat}
+
+
+def pct(sorted_values, q):
+    if not sorted_values:
+        return None
+    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+def final_counts(url: str, backend: str) -> dict:
+    """After a drain: cards done, still claimed, still claimable."""
+    sql = (
+        "SELECT sum(CASE WHEN status = 'done' THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN status = 'claimed' THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN status = 'ready' AND unmet_deps = 0 THEN 1 ELSE 0 END) FROM backlog"
+    )
+    if backend == "sqlite":
+        import sqlite3
+
+        con = sqlite3.connect(url)
+        row = con.execute(sql).fetchone()
+        con.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(url) as con:
+            row = con.execute(sql).fetchone()
+    return dict(zip(("done", "claimed", "claimable"), (int(x or 0) for x in row)))
+
+
+# --------------------------------------------------------------------------- databases
+class Place:
+    """A fresh database for one drain: a SQLite file in a temp dir, or a Postgres database of its own."""
+
+    def __init__(self, backend: str, root: str):
+        self.backend = backend
+        if backend == "sqlite":
+            self.url = os.path.join(root, f"bench-{uuid.uuid4().hex[:8]}.db")
+            self.name = None
+        else:
+            import psycopg
+            from sqlalchemy.engine import make_url
+
+            self.name = f"mosaic_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+            with psycopg.connect(ADMIN_URL, autocommit=True) as con:
+                con.execute(f'CREATE DATABASE "{self.name}"')  # a name we made, not user input
+            self.url = make_url(ADMIN_URL).set(database=self.name).render_as_string(hide_password=False)
+
+    def drop(self):
+        if self.backend == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.remove(self.url + suffix)
+                except FileNotFoundError:
+                    pass
+        else:
+            import psycopg
+
+            with psycopg.connect(ADMIN_URL, autocommit=True) as con:
+                con.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def run_mode(backend, n, shape, mode, workers, root, max_claims=None):
+    place = Place(backend, root)
+    try:
+        t = time.perf_counter()
+        open_cards = populate(place.url, backend, n, shape)
+        populate_s = time.perf_counter() - t
+        r = drain(place.url, backend, mode, workers, max_claims)
+        end = final_counts(place.url, backend)
+        distinct = len(set(r["ids"]))
+        capped = max_claims is not None and r["claims"] >= max_claims
+        # Lost: a claimed card not done, a claim not matched by a completion, or (full drain) a card never claimed.
+        r["lost"] = end["claimed"] + abs(end["done"] - (n - open_cards) - distinct) + (
+            0 if capped else end["claimable"] + (open_cards - distinct)
+        )
+        r["capped"] = capped
+        r["populate_s"] = populate_s
+        return r
+    finally:
+        place.drop()
+
+
+def summary(r):
+    ids = r["ids"]
+    return {
+        "claims": r["claims"],
+        "claims_per_s": round(r["claims"] / r["wall"], 1) if r["wall"] > 0 else None,
+        "p50_ms": round(pct(r["lat"], 0.50) * 1000, 3) if r["lat"] else None,
+        "p95_ms": round(pct(r["lat"], 0.95) * 1000, 3) if r["lat"] else None,
+        "duplicates": len(ids) - len(set(ids)),
+        "lost": r["lost"],
+        "drained": not r["capped"],
+        "wall_s": round(r["wall"], 2),
+        "populate_s": round(r["populate_s"], 2),
+    }
+
+
+def bench_case(backend, n, shape, workers, root, max_claims=None):
+    repo = summary(run_mode(backend, n, shape, "repo", workers, root, max_claims))
+    raw = summary(run_mode(backend, n, shape, "raw", workers, root, max_claims))
+    ratio = round(repo["claims_per_s"] / raw["claims_per_s"], 3) if repo["claims_per_s"] and raw["claims_per_s"] else None
+    return {
+        "case": f"{backend}/{n}/{shape}",
+        "backend": backend,
+        "cards": n,
+        "shape": shape,
+        "workers": workers,
+        "repo": repo,
+        "raw": raw,
+        "ratio": ratio,
+        "duplicates": repo["duplicates"] + raw["duplicates"],
+        "lost": repo["lost"] + raw["lost"],
+        "load": round(os.getloadavg()[0], 2),
+    }
+
+
+# --------------------------------------------------------------------------- EXPLAIN
+def explain(backends, n, root):
+    for backend in backends:
+        place = Place(backend, root)
+        try:
+            populate(place.url, backend, n, "waiting")
+            print(f"== {backend}, {n} cards (shape 'waiting') ==")
+            now = datetime.now(UTC)
+            if backend == "sqlite":
+                import sqlite3
+
+                con = sqlite3.connect(place.url)
+                for label, sql, params in (
+                    ("reclaim", SQLITE_RECLAIM, ("ready", None, None, None, now.strftime(TS_FMT), now.strftime(TS_FMT))),
+                    ("claim", SQLITE_CLAIM, (1, 0, "claimed", "x", TTL, now.strftime(TS_FMT), 1, now.strftime(TS_FMT))),
+                ):
+                    print(f"-- {label}")
+                    for row in con.execute("EXPLAIN QUERY PLAN " + sql, params):
+                        print("  ", row[-1])
+                con.close()
+            else:
+                import psycopg
+
+                with psycopg.connect(place.url) as con:
+                    for label, sql, params in (
+                        ("reclaim", PG_RECLAIM, dict(status="ready", claim_owner=None, claim_ttl_seconds=None,
+                                                     claimed_at=None, updated_at=now, param_1=now)),
+                        ("claim", PG_CLAIM, dict(param_1=1, status="claimed", claim_owner="x", claim_ttl_seconds=TTL,
+                                                 claimed_at=now, attempts_1=1, updated_at=now)),
+                    ):
+                        print(f"-- {label}")
+                        for (line,) in con.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params):
+                            print("  ", line)
+                    con.rollback()
+        finally:
+            place.drop()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="1,000 cards only, 2 workers (under a minute)")
+    ap.add_argument("--workers", type=int, default=None, help="worker processes (default 4; --quick: 2)")
+    ap.add_argument("--sizes", default=None, help="comma-separated card counts (default 1000,20000,100000)")
+    ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated: plain,waiting,done90")
+    ap.add_argument("--backends", default="sqlite,pg", help="comma-separated: sqlite,pg")
+    ap.add_argument("--max-claims", type=int, default=None,
+                    help="stop each drain after this many claims (default: drain completely)")
+    ap.add_argument("--explain", type=int, metavar="N", default=None, help="print the claim's plans at N cards")
+    args = ap.parse_args(argv)
+
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if not set(backends) <= {"sqlite", "pg"}:
+        ap.error("--backends takes sqlite and/or pg")
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    if not set(shapes) <= set(SHAPES):
+        ap.error(f"--shapes takes {', '.join(SHAPES)}")
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([1_000] if args.quick else list(SIZES))
+    workers = args.workers or (2 if args.quick else 4)
+
+    root = tempfile.mkdtemp(prefix="mosaic-bench-")
+    try:
+        if args.explain:
+            explain(backends, args.explain, root)
+            return 0
+        bad = 0
+        for backend in backends:
+            for n in sizes:
+                for shape in shapes:
+                    line = bench_case(backend, n, shape, workers, root, args.max_claims)
+                    print(json.dumps(line), flush=True)
+                    if line["duplicates"] or line["lost"]:
+                        bad += 1
+                        print(f"FAIL {line['case']}: duplicates={line['duplicates']} lost={line['lost']}",
+                              file=sys.stderr, flush=True)
+        return 1 if bad else 0
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
