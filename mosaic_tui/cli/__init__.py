@@ -227,7 +227,7 @@ def _open_board(phase: str | None) -> int:
     return run_board(st.db, phase=phase) or 0
 
 
-@cli.command()
+@cli.command(short_help="Open the board.")
 @common
 @click.option("--phase", metavar="PHASE", help="Show only cards of this phase.")
 def board(phase: str | None) -> int:
@@ -236,7 +236,7 @@ def board(phase: str | None) -> int:
 
 
 # --------------------------------------------------------------------------- create / read
-@cli.command()
+@cli.command(short_help="Create a card.")
 @common
 @click.argument("card_id", metavar="ID")
 @click.argument("title", nargs=-1, required=True)
@@ -296,7 +296,7 @@ def show(card_id: str) -> None:
         _show(card, waiting)
 
 
-@cli.command("list")
+@cli.command("list", short_help="List cards in claim order.")
 @common
 @click.option("--status", multiple=True, metavar="S[,S]", help="ready, claimed, blocked or done (repeatable, or comma-separated).")
 @click.option("--phase", metavar="PHASE", help="Only this phase.")
@@ -319,7 +319,7 @@ def list_(status, phase, claimable, search, limit) -> None:
 
 
 # --------------------------------------------------------------------------- claims
-@cli.command()
+@cli.command(short_help="Take the next claimable card.")
 @common
 @click.option("--owner", required=True, metavar="OWNER", help="Who claims (an agent's name).")
 @click.option("--ttl", default="900", show_default=True, metavar="SECONDS", help="Lease length in seconds.")
@@ -376,7 +376,7 @@ def heartbeat(card_id, owner, ttl) -> None:
         out.say(f"heartbeat {out.safe(card.id)}: {_lease(card)}")
 
 
-@cli.command()
+@cli.command(short_help="Release claims whose lease has ended.")
 @common
 @click.option("--id", "card_id", metavar="ID", help="Release this claim whether or not its lease has ended.")
 def reclaim(card_id) -> None:
@@ -397,7 +397,10 @@ def reclaim(card_id) -> None:
 @click.argument("from_id", metavar="FROM")
 @click.argument("to_id", metavar="TO")
 def link(from_id, to_id) -> None:
-    """FROM depends on TO (linking twice is a no-op; a cycle is refused)."""
+    """Make FROM depend on TO.
+
+    Linking twice is a no-op; a link that would close a cycle is refused (exit 4).
+    """
     with _Open() as b:
         card = b.link(from_id, to_id)
     if _json():
@@ -452,7 +455,7 @@ reopen = _transition("reopen", "reopened", "Put done card ID back to ready.")
 
 
 # --------------------------------------------------------------------------- stats / events
-@cli.command()
+@cli.command(short_help="Counts, claimable cards, oldest ready, ended leases.")
 @common
 def stats() -> None:
     """Counts per status, claimable cards, the oldest ready card's age, ended leases."""
@@ -477,7 +480,7 @@ def _event_row(ev) -> list[Any]:
 _EVENT_HEADERS = ["ID", "AT (UTC)", "CARD", "KIND", "STATUS", "OWNER"]
 
 
-@cli.command()
+@cli.command(short_help="The change history (--follow: live).")
 @common
 @click.option("--card", "card_id", metavar="ID", help="Only the events of card ID.")
 @click.option("--since", type=click.IntRange(min=0), metavar="EVENT_ID", help="Only events after EVENT_ID.")
@@ -539,7 +542,7 @@ def _follow(b, card_id: str | None, since: int | None) -> None:
 
 
 # --------------------------------------------------------------------------- transfer
-@cli.command("export")
+@cli.command("export", short_help="Write the whole backlog as JSON Lines.")
 @common
 @click.argument("file", required=False, metavar="[FILE]")
 def export_(file: str | None) -> None:
@@ -569,7 +572,7 @@ def export_(file: str | None) -> None:
         out.say(f"exported {counts['cards']} cards and {counts['events']} events to {out.safe(file)}")
 
 
-@cli.command("import")
+@cli.command("import", short_help="Read an export back in (all or nothing).")
 @common
 @click.argument("file", metavar="FILE")
 @click.option("--on-existing", type=click.Choice(["skip", "replace", "fail"]), default="skip", show_default=True,
@@ -605,7 +608,7 @@ def import_(file: str, on_existing: str) -> None:
     out.say(", ".join(parts))
 
 
-@cli.command()
+@cli.command(short_help="Copy the backlog into another database, verified.")
 @common
 @click.option("--to", "to_url", required=True, metavar="URL", help="The target database (e.g. a Postgres server).")
 @click.option("--merge", is_flag=True, help="Allow a non-empty target: add what it lacks, refuse cards that differ.")
@@ -638,7 +641,7 @@ def migrate(to_url: str, merge: bool, replace: bool) -> None:
                 + (f" ({result['unchanged']} were there already)" if result["unchanged"] else ""))
 
 
-@cli.command()
+@cli.command(short_help="Which backlog: backend, URL, file, schema version.")
 @common
 def db() -> None:
     """Which backlog: backend, URL (password hidden), file, schema version."""
