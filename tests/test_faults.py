@@ -1,0 +1,277 @@
+"""Crashes and contention with real processes: SIGKILL mid-transaction, an 8-process
+SQLite hammer, two processes racing the first migration (both backends)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from mosaic_tui.db.schema import HEAD
+from mosaic_tui.repository import Backlog, utcnow
+
+# A child that runs one repository call and stops INSIDE its transaction: the
+# row a claim/complete returns is turned into a card (repository._card) before
+# COMMIT, so that is where it announces itself and waits to be killed.
+KILL_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from mosaic_tui import repository
+    from mosaic_tui.repository import Backlog
+    url, op, card_id = sys.argv[1], sys.argv[2], sys.argv[3]
+    b = Backlog.open(url)
+    if op == "complete":
+        got = b.claim("victim", ttl=60, id=card_id)
+        assert got is not None and got.id == card_id
+    real = repository._card
+    def stall(row):
+        card = real(row)
+        print("IN-TX", card.id, card.status, flush=True)
+        time.sleep(120)
+        return card
+    repository._card = stall
+    if op == "claim":
+        b.claim("victim", ttl=60)
+    else:
+        b.complete(card_id, owner="victim")
+    print("COMMITTED", flush=True)  # never reached: killed first
+    """
+)
+
+
+def _kill_in_transaction(url: str, op: str, card_id: str = "-") -> str:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_CHILD, url, op, card_id],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("IN-TX"), f"child did not reach its transaction: {line!r} {proc.stderr.read()}"
+        return line
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _drainer(url, name, results):
+    b = Backlog.open(url)
+    taken = []
+    while (card := b.claim(name, ttl=600)) is not None:
+        taken.append(card.id)
+        b.complete(card.id, owner=name)
+    results.put((name, taken))
+    b.close()
+
+
+def _drain_with_processes(url: str, workers: int) -> list[str]:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_drainer, args=(url, f"d{i}", results)) for i in range(workers)]
+    for p in procs:
+        p.start()
+    taken = [cid for _ in procs for cid in results.get(timeout=120)[1]]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    return taken
+
+
+def test_sigkill_mid_claim_and_mid_complete_loses_and_doubles_nothing(db_url):
+    repo = Backlog.open(db_url)
+    ids = [f"K{i:02d}" for i in range(12)]
+    for i, cid in enumerate(ids):
+        repo.create(cid, f"card {cid}", priority=100 - i)
+    before = repo.last_event_id()
+
+    # 1. Killed inside the claim's transaction: the claim never happened.
+    line = _kill_in_transaction(db_url, "claim")
+    assert line.split()[1:] == ["K00", "claimed"]  # it had claimed K00, uncommitted
+    k00 = repo.get("K00")
+    assert (k00.status, k00.claim_owner, k00.attempts) == ("ready", None, 0)
+    assert repo.events(since=before) == []
+    # The lock the dead transaction held is gone: the same card is claimable now, at once.
+    t0 = time.monotonic()
+    got = repo.claim("survivor", ttl=60)
+    assert got.id == "K00" and time.monotonic() - t0 < 5
+    repo.release("K00")
+
+    # 2. Killed inside complete's transaction: the card is still claimed by the dead worker...
+    line = _kill_in_transaction(db_url, "complete", "K01")
+    assert line.split()[1:] == ["K01", "done"]
+    k01 = repo.get("K01")
+    assert (k01.status, k01.claim_owner, k01.attempts) == ("claimed", "victim", 1)
+    # ...only until its lease ends: then reclaim hands it back, and nothing else.
+    assert repo.reclaim() == []
+    later = Backlog.open(db_url, clock=lambda: utcnow() + timedelta(seconds=61))
+    assert later.reclaim() == ["K01"]
+    k01 = repo.get("K01")
+    assert (k01.status, k01.claim_owner, k01.claimed_at) == ("ready", None, None)
+    assert repo.stats()["expiredClaimCount"] == 0
+
+    # 3. Survivors drain the rest: every card exactly once, none left claimed.
+    taken = _drain_with_processes(db_url, 3)
+    assert sorted(taken) == sorted(set(taken)) == ids
+    assert {c.status for c in repo.list()} == {"done"}
+    completed = Counter(e.card_id for e in repo.events() if e.kind == "completed")
+    assert completed == Counter(ids)
+    assert Counter(e.card_id for e in repo.events() if e.kind == "claimed")["K01"] == 2  # victim, then a drainer
+    later.close()
+    repo.close()
+
+
+# --------------------------------------------------------------------------- SQLite hammer
+def _hammer(url, name, rounds, results):
+    import random
+
+    from mosaic_tui.errors import MosaicError
+
+    rnd = random.Random(name)
+    b = Backlog.open(url)
+    errors: list[str] = []
+    done = 0
+    for i in range(rounds):
+        try:
+            op = rnd.random()
+            if op < 0.25:
+                b.create(f"{name}-{i}", f"made by {name}", priority=rnd.randrange(5))
+            elif op < 0.65:
+                card = b.claim(name, ttl=300)
+                if card is not None:
+                    b.heartbeat(card.id, name, ttl=300)
+                    b.complete(card.id, owner=name)
+                    done += 1
+            elif op < 0.8:
+                b.stats()
+            elif op < 0.9:
+                b.list(claimable=True, limit=20)
+            else:
+                cards = b.list(limit=5)
+                if len(cards) >= 2:
+                    try:
+                        b.link(cards[0].id, cards[-1].id)
+                    except MosaicError as exc:  # a cycle or a race on ids: expected refusals
+                        if exc.exit_code not in (3, 4):
+                            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is reported to the parent
+            errors.append(f"{type(exc).__name__}: {exc}")
+    results.put((name, done, errors))
+    b.close()
+
+
+def test_sqlite_eight_processes_hammering_one_file_never_locked_and_file_intact(sqlite_url):
+    import multiprocessing as mp
+
+    b = Backlog.open(sqlite_url)
+    for i in range(40):
+        b.create(f"seed-{i}", f"seed {i}", priority=i % 3)
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_hammer, args=(sqlite_url, f"h{i}", 60, results)) for i in range(8)]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    errors = [e for _, _, errs in outcomes for e in errs]
+    assert not [e for e in errors if "locked" in e.lower() or "busy" in e.lower()], errors
+    assert errors == []
+    completed = sum(done for _, done, _ in outcomes)
+    assert completed > 0
+    assert Counter(e.kind for e in b.events())["completed"] == completed
+    assert b.count(status="claimed") == 0
+    b.close()
+    con = sqlite3.connect(sqlite_url)
+    assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+    con.close()
+
+
+# --------------------------------------------------------------------------- first migration race
+MIGRATE_CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    from mosaic_tui.db import schema
+    from mosaic_tui.repository import Backlog
+    url, name, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    seen = {"migrate_called": False, "upgraded": False}
+    real_upgrade, real_migrate = schema._upgrade, schema.migrate
+    def upgrade(conn):
+        seen["upgraded"] = True
+        time.sleep(1.5)  # hold the migration lock long enough for the other process to arrive
+        real_upgrade(conn)
+    def migrate(db):
+        seen["migrate_called"] = True
+        return real_migrate(db)
+    schema._upgrade, schema.migrate = upgrade, migrate
+    while time.time() < start_at:
+        time.sleep(0.005)
+    b = Backlog.open(url)
+    card = b.create(name, "made by " + name)
+    seen["count"] = b.count()
+    seen["version"] = b.schema_version()
+    print(json.dumps(seen), flush=True)
+    """
+)
+
+
+@pytest.fixture
+def fresh_db_url(request, tmp_path):
+    """A database never migrated: a new SQLite path, or a brand-new Postgres database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "fresh" / "backlog.db")
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    request.getfixturevalue("pg_server")  # skips (or fails under MOSAIC_REQUIRE_PG=1) without a server
+    admin = os.environ.get("MOSAIC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    admin = admin.replace("postgresql+psycopg", "postgresql")
+    name = f"mosaic_fresh_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # a name made here, not user input
+    try:
+        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("fresh_db_url", ["sqlite", "pg"], indirect=True)
+def test_two_processes_run_the_first_migration_at_once_one_migrates_the_other_waits(fresh_db_url):
+    start_at = time.time() + 2.0  # both are imported and waiting by then
+    procs = [
+        subprocess.Popen([sys.executable, "-c", MIGRATE_CHILD, fresh_db_url, name, str(start_at)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name in ("first", "second")
+    ]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert "Traceback" not in err
+        outs.append(json.loads(out))
+    assert sorted(o["upgraded"] for o in outs) == [False, True]  # exactly one migrated
+    assert all(o["migrate_called"] for o in outs)  # the other came in during it, and waited
+    assert all(o["version"] == HEAD for o in outs)
+    assert sorted(o["count"] for o in outs)[-1] == 2
+    b = Backlog.open(fresh_db_url)
+    assert sorted(c.id for c in b.list()) == ["first", "second"]
+    rows = b.execute_raw("SELECT version_num FROM mosaic_tui_alembic_version")
+    assert [tuple(r) for r in rows] == [(HEAD,)]
+    b.close()
