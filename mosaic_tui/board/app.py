@@ -150,6 +150,7 @@ class BoardApp(App[int]):
         self.stats: dict | None = None
         self.graph_for: str | None = None
         self._graph_busy = False
+        self._graph_lines = -1
         self._graph_pending: str | None = None
         self._own: dict[str, int] = {}
         self._checking = False
@@ -473,13 +474,20 @@ class BoardApp(App[int]):
             return
         self.graph_for = card_id
         if card_id is None:
-            self.query_one("#graph", Static).update(Text("no card selected", "dim"))
+            self._show_graph(Text("no card selected", "dim"))
             return
         if self._graph_busy:
             self._graph_pending = card_id
             return
         self._graph_busy = True
         self._load_graph(card_id)
+
+    def _show_graph(self, text: Text) -> None:
+        """Update the pane; re-layout only when its height changes (a layout repaints the whole screen)."""
+        graph = self.query_one("#graph", Static)
+        lines = text.plain.count("\n")
+        graph.update(text, layout=lines != self._graph_lines)
+        self._graph_lines = lines
 
     @work(thread=True, group="graph")
     def _load_graph(self, card_id: str) -> None:
@@ -497,7 +505,7 @@ class BoardApp(App[int]):
     def _graph_loaded(self, msg: GraphLoaded) -> None:
         self._graph_busy = False
         if msg.card_id == self.graph_for:
-            self.query_one("#graph", Static).update(msg.text)
+            self._show_graph(msg.text)
         pending, self._graph_pending = self._graph_pending, None
         if pending is not None and pending == self.graph_for and pending != msg.card_id:
             self._graph_busy = True

@@ -26,7 +26,7 @@ from mosaic_tui.board.text import duration, lease_left, literal
 if TYPE_CHECKING:
     from mosaic_tui.db.models import Card
 
-PAGE = 200
+PAGE = 50  # cards per page: about two screens of a tall terminal
 ROW_H = 2  # lines per card: the title line and the state line
 
 
@@ -97,6 +97,7 @@ class CardColumn(ScrollView, can_focus=True):
         self.applied_seq = 0
         self._requested: set[int] = set()
         self._cache: LRUCache[tuple, Strip] = LRUCache(2048)
+        self._styles: dict[str, Style] = {}
         self.now_fn = None  # set by the app: () -> datetime
         self.border_title = status
 
@@ -192,16 +193,28 @@ class CardColumn(ScrollView, can_focus=True):
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._styles.clear()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._cache.clear()
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(name) if name != "base" else self.rich_style
+        return style
 
     # -- drawing ----------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         line = int(self.scroll_offset.y) + y
         row, sub = divmod(line, ROW_H)
-        base = self.rich_style
+        base = self._style("base")
         if row >= self.count:
             if self.count == 0 and line == 0:
-                return self._strip(Text(" no cards", style=self.get_component_rich_style("card--meta")), width, base)
+                return self._strip(Text(" no cards", style=self._style("card--meta")), width, base)
             return Strip.blank(width, base)
         card = self.card_at(row)
         if card is None:
@@ -211,7 +224,7 @@ class CardColumn(ScrollView, can_focus=True):
                 # Build the message in the callback: made here, its sender would be the screen that
                 # is painting, and the message would stop bubbling there before reaching the app.
                 self.call_later(self._want, page)
-            text = Text(" …" if sub == 0 else "", style=self.get_component_rich_style("card--meta"))
+            text = Text(" …" if sub == 0 else "", style=self._style("card--meta"))
             return self._strip(text, width, base)
         selected = row == self.cursor
         focused = self.has_focus
@@ -222,7 +235,7 @@ class CardColumn(ScrollView, can_focus=True):
             text = self._title(card) if sub == 0 else meta
             style = base
             if selected:
-                style = base + self.get_component_rich_style("card--cursor" if focused else "card--cursor-blur")
+                style = base + self._style("card--cursor" if focused else "card--cursor-blur")
             strip = self._strip(text, width, style)
             self._cache[key] = strip
         return strip
@@ -240,31 +253,31 @@ class CardColumn(ScrollView, can_focus=True):
     def _title(self, card: Card) -> Text:
         t = Text()
         t.append(" ")
-        t.append(literal(card.id), self.get_component_rich_style("card--id"))
+        t.append(literal(card.id), self._style("card--id"))
         if card.priority:
-            t.append(f" p{card.priority}", self.get_component_rich_style("card--priority"))
+            t.append(f" p{card.priority}", self._style("card--priority"))
         t.append(" ")
-        t.append(literal(card.title), self.get_component_rich_style("card--title"))
+        t.append(literal(card.title), self._style("card--title"))
         return t
 
     def _meta(self, card: Card) -> Text:
         t = Text("   ")
-        dim = self.get_component_rich_style("card--meta")
+        dim = self._style("card--meta")
         if card.status == "ready":
             waits = self.waits.get(card.id)
             if card.unmet_deps > 0 or waits:
                 on = ", ".join(literal(w) for w in waits) if waits else f"{card.unmet_deps} unfinished"
-                t.append(f"⧗ waits on {on}", self.get_component_rich_style("card--waiting"))
+                t.append(f"⧗ waits on {on}", self._style("card--waiting"))
             else:
                 t.append("claimable", dim)
         elif card.status == "claimed":
             now = self.now_fn() if self.now_fn else None
             left = lease_left(card, now) if now else None
-            t.append(f"@{literal(card.claim_owner) or '?'}", self.get_component_rich_style("card--owner"))
+            t.append(f"@{literal(card.claim_owner) or '?'}", self._style("card--owner"))
             if left is None:
                 pass
             elif left <= 0:
-                t.append(f" EXPIRED {duration(-left)} ago", self.get_component_rich_style("card--expired"))
+                t.append(f" EXPIRED {duration(-left)} ago", self._style("card--expired"))
             else:
                 t.append(f" · {duration(left)} left", dim)
         elif card.status == "blocked":
