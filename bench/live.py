@@ -1,0 +1,190 @@
+"""Live board benchmarks (issue 5), on both backends, with a populated backlog.
+
+1. latency: another process claims cards, one after another, while a board
+   is open; for each claim, the time from the writer's
+   commit to the moment the board's column holds the new state (and has asked
+   for a repaint). p50 and p95.
+2. throughput: 4 worker processes claim-and-complete for a fixed time, with
+   no board open, then with a board open and following the feed; runs
+   alternate (A B A B) and the ratio of the means is reported.
+
+    python bench/live.py [--cards 100000] [--changes 100] [--seconds 8] [--backend sqlite|pg|both]
+
+Prints one JSON line per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import fresh_url, populate  # noqa: E402
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+# --------------------------------------------------------------------------- latency
+def writer(url: str, changes: int, gap: float) -> None:
+    """Claim ``changes`` distinct cards, one every ``gap`` seconds, printing each commit time."""
+    from mosaic_tui.repository import Backlog
+
+    b = Backlog.open(url)
+    for _ in range(changes):
+        card = b.claim("bench-writer", ttl=3600)
+        print(json.dumps({"card": card.id, "status": "claimed", "t": time.time()}), flush=True)
+        time.sleep(gap)
+    b.close()
+
+
+async def latency(url: str, changes: int, gap: float) -> list[float]:
+    from mosaic_tui.board import make_app
+    from mosaic_tui.repository import Backlog
+
+    backlog = Backlog.open(url)
+    app = make_app(backlog)
+    lines: list[dict] = []
+    async with app.run_test(size=(160, 45)) as pilot:
+        while not getattr(app, "_painted", False):
+            await pilot.pause(0.05)
+        await pilot.pause(0.5)
+        proc = subprocess.Popen([sys.executable, __file__, "writer", url, str(changes), str(gap)],
+                                stdout=subprocess.PIPE, text=True)
+
+        def read():
+            for line in proc.stdout:
+                lines.append(json.loads(line))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        seen: list[float] = []
+        i = 0
+        deadline = time.monotonic() + changes * gap * 3 + 60
+        while i < changes and time.monotonic() < deadline:
+            if i < len(lines):
+                change = lines[i]
+                if app.columns["claimed"].find(change["card"]) is not None:
+                    seen.append((time.time() - change["t"]) * 1000)
+                    i += 1
+                    continue
+            await pilot.pause(0.002)
+        proc.wait()
+    backlog.close()
+    if i < changes:
+        raise SystemExit(f"the board showed only {i} of {changes} changes")
+    return seen
+
+
+# --------------------------------------------------------------------------- throughput
+def _worker(url: str, name: str, seconds: float, start, out) -> None:
+    from mosaic_tui.repository import Backlog
+
+    b = Backlog.open(url)
+    b.db.ensure_schema()
+    start.wait()
+    n = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        card = b.claim(name, ttl=600)
+        if card is None:
+            break
+        b.complete(card.id, owner=name)
+        n += 1
+    out.put(n)
+    b.close()
+
+
+def board_process(url: str) -> None:
+    from mosaic_tui.board import make_app
+    from mosaic_tui.repository import Backlog
+
+    async def main():
+        app = make_app(Backlog.open(url))
+        async with app.run_test(size=(160, 45)) as pilot:
+            while not getattr(app, "_painted", False):
+                await pilot.pause(0.05)
+            print("painted", flush=True)
+            while True:
+                await pilot.pause(1)
+
+    asyncio.run(main())
+
+
+def throughput(url: str, seconds: float, with_board: bool, workers: int = 4) -> float:
+    ctx = mp.get_context("spawn")
+    board = None
+    if with_board:
+        board = subprocess.Popen([sys.executable, __file__, "board", url], stdout=subprocess.PIPE, text=True)
+        assert board.stdout.readline().strip() == "painted"
+    start = ctx.Barrier(workers + 1)
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(url, f"w{i}", seconds, start, out)) for i in range(workers)]
+    for p in procs:
+        p.start()
+    start.wait()
+    t0 = time.monotonic()
+    total = sum(out.get() for _ in procs)
+    elapsed = time.monotonic() - t0
+    for p in procs:
+        p.join()
+    if board is not None:
+        board.terminate()
+        board.wait()
+    return total / elapsed
+
+
+def run(backend: str, cards: int, changes: int, seconds: float, gap: float) -> None:
+    url, drop = fresh_url(backend)
+    try:
+        t = time.monotonic()
+        populate(url, cards)
+        load = time.monotonic() - t
+        lat = asyncio.run(latency(url, changes, gap))
+        print(json.dumps({"case": "latency", "backend": backend, "cards": cards, "changes": len(lat),
+                          "p50_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 0.95), 1),
+                          "max_ms": round(max(lat), 1), "populate_s": round(load, 1),
+                          "load": os.getloadavg()[0]}), flush=True)
+        runs = {False: [], True: []}
+        for with_board in (False, True, False, True):
+            runs[with_board].append(throughput(url, seconds, with_board))
+        base, board = statistics.mean(runs[False]), statistics.mean(runs[True])
+        print(json.dumps({"case": "throughput", "backend": backend, "cards": cards, "workers": 4,
+                          "claims_per_s_without_board": round(base, 1), "claims_per_s_with_board": round(board, 1),
+                          "ratio": round(board / base, 3), "runs": {str(k): [round(x, 1) for x in v] for k, v in runs.items()},
+                          "load": os.getloadavg()[0]}), flush=True)
+    finally:
+        drop()
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "writer":
+        writer(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "board":
+        board_process(sys.argv[2])
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cards", type=int, default=100_000)
+    ap.add_argument("--changes", type=int, default=100)
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--gap", type=float, default=0.15, help="seconds between the writer's changes")
+    ap.add_argument("--backend", choices=["sqlite", "pg", "both"], default="both")
+    args = ap.parse_args()
+    for backend in (["sqlite", "pg"] if args.backend == "both" else [args.backend]):
+        run(backend, args.cards, args.changes, args.seconds, args.gap)
+
+
+if __name__ == "__main__":
+    main()
