@@ -370,3 +370,51 @@ def test_no_command_without_a_board_explains_the_commands(mt, monkeypatch):
     monkeypatch.setitem(sys.modules, "mosaic_tui.board", None)  # as if the board were not built
     r = mt()
     assert r.code == 0 and "use the commands" in r.out and "claim" in r.out and r.err == ""
+
+
+# --------------------------------------------------------------------------- export / import / migrate
+def test_export_import_and_migrate_commands(mt, b, tmp_path):
+    b.create("a", "Alpha")
+    b.create("b", "Beta", depends_on=["a"])
+    b.claim("w", 60, "a")
+    path = tmp_path / "out.jsonl"
+    r = mt("export", str(path))
+    assert r.code == 0 and r.out == f"exported 2 cards and 3 events to {path}\n"
+    assert (path.stat().st_mode & 0o777) == 0o600  # an export may hold private text
+    assert mt("export", str(path), "--json").json() == {"exported": {"cards": 2, "events": 3, "file": str(path)}}
+    whole = mt("export")
+    assert whole.code == 0 and whole.out == path.read_text().replace(
+        path.read_text().splitlines()[0], whole.out.splitlines()[0])  # the same, but for exportedAt
+
+    other = str(tmp_path / "other.db")
+    r = mt("import", str(path), "--json", db=other)
+    assert r.json()["imported"] == {"inserted": 2, "replaced": 0, "unchanged": 0, "kept": 0, "keptIds": [],
+                                    "events": 3, "eventIdsKept": True, "verified": False}
+    r = mt("import", "-", db=other, stdin=path.read_text())
+    assert r.code == 0 and r.out == "imported 0 cards, 0 events, 2 already there\n"
+    b.edit("b", title="Beta, edited")
+    edited = mt("export").out
+    r = mt("import", "-", db=other, stdin=edited)
+    assert r.out == "imported 0 cards, 0 events, 1 already there, kept 1 existing that differ: b\n"
+    r = mt("import", "-", "--on-existing", "fail", "--json", db=other, stdin=edited)
+    assert r.code == 4 and r.error()["code"] == "conflict"
+    r = mt("import", "-", "--on-existing", "replace", db=other, stdin=edited)
+    assert r.code == 0 and "replaced 1" in r.out
+    r = mt("import", str(tmp_path / "missing.jsonl"))
+    assert r.code == 2 and "cannot read" in r.err
+    r = mt("import", "-", "--json", stdin='{"id": "x", "title": "ok"}\n{"id": "y"}\n')
+    assert r.code == 2 and r.error()["message"] == "line 2: title must not be empty"
+    assert b.count() == 2  # nothing written
+
+    target = str(tmp_path / "target.db")
+    r = mt("migrate", "--to", target, "--json")
+    m = r.json()["migrated"]
+    assert (m["inserted"], m["cards"], m["targetCards"], m["events"], m["verified"]) == (2, 2, 2, 4, True)
+    r = mt("migrate", "--to", target)
+    assert r.code == 4 and "not empty" in r.err and "--merge" in r.err
+    r = mt("migrate", "--to", target, "--merge")
+    assert r.code == 0 and "(2 were there already)" in r.out
+    r = mt("migrate", "--to", target, "--replace")
+    assert r.code == 2 and "--replace only makes sense with --merge" in r.err
+    r = mt("migrate", "--to", mt.url)
+    assert r.code == 2 and "same database" in r.err
