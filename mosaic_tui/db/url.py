@@ -90,7 +90,7 @@ def parse(raw: str, source: str = "flag") -> Target:
         return Target(URL.create("sqlite", database=str(path)), "sqlite", source)
     try:
         url = make_url(raw)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
         raise InvalidInput(f"not a database URL: {redact(raw)}") from None
     name = url.get_backend_name()
     if name in ("postgres", "postgresql"):
