@@ -512,8 +512,10 @@ async def test_a_heartbeat_redraws_only_its_row(sboard):
 
 @aio
 async def test_many_changes_fall_back_to_a_full_reload(sboard):
+    from mosaic_tui.board.app import BoardApp
+
     backlog, clock = sboard
-    app = make_app(backlog, clock=clock)
+    app = BoardApp(backlog, clock=clock, poll=None)  # no timer: the check below sees all 210 at once
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         gen = app.generation

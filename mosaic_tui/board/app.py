@@ -28,6 +28,7 @@ from textual.widgets import Footer, Input, Static
 
 from mosaic_tui.board.columns import PAGE, CardColumn
 from mosaic_tui.board.graph import layered, neighbourhood
+from mosaic_tui.board.messages import Call
 from mosaic_tui.board.text import duration, literal
 from mosaic_tui.errors import MosaicError, Unavailable
 
@@ -154,6 +155,7 @@ class BoardApp(App[int]):
         self._graph_pending: str | None = None
         self._own: dict[str, int] = {}
         self._checking = False
+        self._recheck = False
         self._painted = False
         self._seq: dict[str, int] = dict.fromkeys(STATUSES, 0)
 
@@ -170,26 +172,32 @@ class BoardApp(App[int]):
 
     # -- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(id="topbar")
+        # Kept by reference: a query from the app searches the screen on top (maybe a dialog).
+        self._columns = {s: CardColumn(s, id=f"col-{s}") for s in STATUSES}
+        self._topbar = Static(id="topbar")
+        self._graph = Static(Text("select a card", "dim"), id="graph")
+        self._stats = Static(id="stats")
+        self._filter = Input(placeholder="filter by text in ids and titles (enter applies, empty clears, escape cancels)", id="filter")
+        self._graphpane = VerticalScroll(id="graphpane")
+        yield self._topbar
         with Horizontal(id="main"):
             with Horizontal(id="columns"):
-                for s in STATUSES:
-                    yield CardColumn(s, id=f"col-{s}")
-            with VerticalScroll(id="graphpane"):
-                yield Static(Text("select a card", "dim"), id="graph")
-        yield Static(id="stats")
-        yield Input(placeholder="filter by text in ids and titles (enter applies, empty clears, escape cancels)", id="filter")
+                yield from self._columns.values()
+            with self._graphpane:
+                yield self._graph
+        yield self._stats
+        yield self._filter
         yield Footer()
 
     @property
     def columns(self) -> dict[str, CardColumn]:
-        return {s: self.query_one(f"#col-{s}", CardColumn) for s in STATUSES}
+        return self._columns
 
     def on_mount(self) -> None:
-        self.query_one("#graphpane").border_title = "dependencies"
+        self._graphpane.border_title = "dependencies"
         for col in self.columns.values():
             col.now_fn = self.clock
-        self.query_one("#col-ready").focus()
+        self._columns["ready"].focus()
         self._apply_width(self.size.width)
         self._draw_topbar()
         self._draw_stats()
@@ -215,7 +223,7 @@ class BoardApp(App[int]):
         return f"postgres · {url.host or 'localhost'}/{url.database or ''}"
 
     def _draw_topbar(self) -> None:
-        bar = self.query_one("#topbar", Static)
+        bar = self._topbar
         t = Text(" mosaic board", "bold")
         t.append(f"  {self._where()}", "dim" if not self.disconnected else "")
         t.append(f"  phase: {literal(self.phase) if self.phase else 'all'}")
@@ -252,7 +260,7 @@ class BoardApp(App[int]):
             age = s["oldestReadyAgeSeconds"]
             t.append(f" · oldest ready {duration(age) if age is not None else '—'}")
             t.append(f"  │ last hour: {s.get('claimsLastHour', 0):,} claims, {s.get('completionsLastHour', 0):,} completions")
-        self.query_one("#stats", Static).update(t)
+        self._stats.update(t)
 
     # -- loading ----------------------------------------------------------------------
     def full_reload(self) -> None:
@@ -338,10 +346,20 @@ class BoardApp(App[int]):
     # -- the incremental refresh (the one place that checks for changes) --------------
     def check_for_changes(self) -> None:
         """Look for changes made by anyone since the last event seen; a change feed may call this instead of the timer."""
-        if self._checking or self.last_event is None and not self.disconnected:
+        if self.last_event is None and not self.disconnected:
+            return
+        if self._checking:
+            self._recheck = True  # look again as soon as the running check is done
             return
         self._checking = True
+        self._recheck = False
         self._read_changes(self.last_event)
+
+    def _check_done(self) -> None:
+        self._checking = False
+        if self._recheck:
+            self._recheck = False
+            self.check_for_changes()
 
     @work(thread=True, group="changes")
     def _read_changes(self, since: int | None) -> None:
@@ -354,12 +372,12 @@ class BoardApp(App[int]):
             cards = {} if overflow or not events else b.get_many({e.card_id for e in events})
         except Unavailable as exc:
             self.post_message(Disconnected(str(exc)))
-            self._checking = False
+            self.post_message(Call(self._check_done))
             return
         if self.disconnected:
             self.post_message(Reconnected())
         self.post_message(ChangesFound(events, cards, overflow))
-        self._checking = False
+        self.post_message(Call(self._check_done))
 
     @on(ChangesFound)
     def _changes(self, msg: ChangesFound) -> None:
@@ -421,11 +439,15 @@ class BoardApp(App[int]):
         except Unavailable as exc:
             self.post_message(Disconnected(str(exc)))
             return
-        self.call_from_thread(self._set_stats, stats)
+        self.post_message(Call(self._set_stats, stats))
 
     def _set_stats(self, stats: dict) -> None:
         self.stats = stats
         self._draw_stats()
+
+    @on(Call)
+    def _call(self, msg: Call) -> None:
+        msg.run()
 
     @on(Disconnected)
     def _disconnected(self, msg: Disconnected) -> None:
@@ -484,7 +506,7 @@ class BoardApp(App[int]):
 
     def _show_graph(self, text: Text) -> None:
         """Update the pane; re-layout only when its height changes (a layout repaints the whole screen)."""
-        graph = self.query_one("#graph", Static)
+        graph = self._graph
         lines = text.plain.count("\n")
         graph.update(text, layout=lines != self._graph_lines)
         self._graph_lines = lines
@@ -546,7 +568,6 @@ class BoardApp(App[int]):
             if msg.own_upto is not None:
                 self._own[cid] = msg.own_upto
         self.notify(msg.note, timeout=3, markup=False)
-        self._checking = False
         self.check_for_changes()
 
     @on(ActionRefused)
@@ -652,7 +673,7 @@ class BoardApp(App[int]):
             if dep:
                 self._do(f"{card.id} no longer depends on {dep}", lambda: self.backlog.unlink(card.id, dep), [card.id])
 
-        self.call_from_thread(self.push_screen, PickCardScreen(self.backlog, f"remove a dependency of {literal(card.id)}", choices=choices), picked)
+        self.post_message(Call(self.push_screen, PickCardScreen(self.backlog, f"remove a dependency of {literal(card.id)}", choices=choices), picked))
 
     def action_detail(self) -> None:
         card = self._card_or_say()
@@ -673,10 +694,10 @@ class BoardApp(App[int]):
         except MosaicError as exc:
             self.post_message(ActionRefused(str(exc)))
             return
-        self.call_from_thread(self.push_screen, DetailScreen(card, deps, events, self.clock()))
+        self.post_message(Call(self.push_screen, DetailScreen(card, deps, events, self.clock())))
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._filter
         box.value = self.search or ""
         box.add_class("shown")
         box.focus()
@@ -689,13 +710,13 @@ class BoardApp(App[int]):
         self.full_reload()
 
     def _close_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._filter
         box.remove_class("shown")
         col = self.focused_column() or self.columns["ready"]
         col.focus()
 
     def on_key(self, event) -> None:
-        if event.key == "escape" and self.focused is self.query_one("#filter", Input):
+        if event.key == "escape" and self.focused is self._filter:
             event.stop()
             self._close_filter()
 
@@ -719,7 +740,7 @@ class BoardApp(App[int]):
             self._draw_topbar()
             self.full_reload()
 
-        self.call_from_thread(self.push_screen, PhaseScreen(phases, self.phase), chosen)
+        self.post_message(Call(self.push_screen, PhaseScreen(phases, self.phase), chosen))
 
     def action_graph(self) -> None:
         self._open_graph()
@@ -745,7 +766,7 @@ class BoardApp(App[int]):
         if self.search:
             scope += f', filter "{literal(self.search)}"'
         text = layered(cards, edges, title=f"Dependency graph · {scope} · dependencies above dependents", truncated=max(0, total - GRAPH_LIMIT))
-        self.call_from_thread(self.push_screen, GraphScreen(text))
+        self.post_message(Call(self.push_screen, GraphScreen(text)))
 
     def action_help(self) -> None:
         from mosaic_tui.board.screens import HelpScreen

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from mosaic_tui.board.messages import Call
 from mosaic_tui.board.text import duration, lease_left, literal, literal_block
 from mosaic_tui.errors import MosaicError
 
@@ -295,7 +296,7 @@ class PickCardScreen(ModalScreen[str | None]):
                 if query:
                     pool += self.backlog.list(search=query, limit=200)
         except MosaicError as exc:
-            self.app.call_from_thread(self.app.notify, str(exc), severity="error", markup=False)
+            self.post_message(Call(self.app.notify, str(exc), severity="error", markup=False))
             return
         seen: set[str] = set()
         scored = []
@@ -309,7 +310,12 @@ class PickCardScreen(ModalScreen[str | None]):
             if score > 0:
                 scored.append((-score, c.id, c))
         scored.sort(key=lambda x: (x[0], x[1]))
-        self.app.call_from_thread(self._show, [c for _, _, c in scored[:200]])
+        self.post_message(Call(self._show, [c for _, _, c in scored[:200]]))
+
+    @on(Call)
+    def _call(self, msg: Call) -> None:
+        msg.stop()
+        msg.run()
 
     def _show(self, cards: list[Card]) -> None:
         ol = self.query_one(OptionList)
