@@ -21,8 +21,9 @@ Cases: backend (sqlite, pg) x cards (1,000 / 20,000 / 100,000) x backlog shape:
 One JSON line per case on stdout: claims per second, p50/p95 claim latency (ms,
 the claim transaction alone), duplicates (must be 0) and cards lost (must be 0)
 (must be 0), for the repository and the raw baseline, and their ratio. Exits 1
-if any duplicate or lost card is seen. ``--quick`` runs 1,000 cards only (under
-a minute). ``--explain N`` prints the claim's query plan on both backends at N
+if any duplicate or lost card is seen. ``--quick`` runs 1,000 cards only, two
+workers, at most 300 claims per drain (under a minute). ``--max-claims K`` stops
+each drain after K claims (the big backlogs: see docs/performance.md). ``--explain N`` prints the claim's query plan on both backends at N
 cards instead of benchmarking.
 
 Postgres: the admin URL ``MOSAIC_TEST_PG_URL`` (default
@@ -458,7 +459,7 @@ def explain(backends, n, root):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="1,000 cards only, 2 workers (under a minute)")
+    ap.add_argument("--quick", action="store_true", help="1,000 cards, 2 workers, at most 300 claims per drain (under a minute)")
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default 4; --quick: 2)")
     ap.add_argument("--sizes", default=None, help="comma-separated card counts (default 1000,20000,100000)")
     ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated: plain,waiting,done90")
@@ -476,6 +477,8 @@ def main(argv=None) -> int:
         ap.error(f"--shapes takes {', '.join(SHAPES)}")
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([1_000] if args.quick else list(SIZES))
     workers = args.workers or (2 if args.quick else 4)
+    if args.quick and args.max_claims is None:
+        args.max_claims = 300
 
     root = tempfile.mkdtemp(prefix="mosaic-bench-")
     try:
