@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import sysconfig
-import time
 from pathlib import Path
 
 import pytest
@@ -176,19 +175,26 @@ def test_the_claim_path_imports_neither_textual_nor_alembic(db_url):
 
 
 def test_events_follow_prints_new_events_and_stops_cleanly_on_ctrl_c(db_url):
+    import threading
+
     b = Backlog.open(db_url)
     b.create("old", "Before following")
-    proc = subprocess.Popen([MT, "events", "--follow", "--json", "--db", db_url],
+    since = b.last_event_id()
+    b.create("new", "After --since")
+    proc = subprocess.Popen([MT, "events", "--follow", "--json", "--since", str(since), "--db", db_url],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(90, proc.kill)  # a broken follower fails the test instead of hanging it
+    watchdog.start()
     try:
-        time.sleep(1.5)  # let it start (it follows from now on)
-        b.create("new", "While following")
-        b.claim("w", 60, "new")
-        got = [json.loads(proc.stdout.readline()) for _ in range(2)]
-        assert [(e["cardId"], e["kind"]) for e in got] == [("new", "created"), ("new", "claimed")]
+        first = json.loads(proc.stdout.readline())  # it is running once it printed this
+        assert (first["cardId"], first["kind"]) == ("new", "created")
+        b.claim("w", 60, "new")  # committed while it follows: the feed wakes it
+        live = json.loads(proc.stdout.readline())
+        assert (live["cardId"], live["kind"], live["owner"]) == ("new", "claimed", "w")
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=30)
+        watchdog.cancel()
         b.close()
     assert proc.returncode == 0 and err == "" and out == ""
 
