@@ -554,18 +554,20 @@ def export_(file: str | None) -> None:
         if file is None or file == "-":
             transfer.write_export(b, sys.stdout)
             return
-        tmp = f"{file}.tmp-{os.getpid()}"
+        tmp = f"{file}.tmp-{os.getpid()}"  # written whole, then renamed: never a half export under FILE
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with open(fd, "w", encoding="utf-8") as fh:
                 counts = transfer.write_export(b, fh)
             os.replace(tmp, file)
-        except OSError as exc:
+        except BaseException as exc:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
-            raise InvalidInput(f"cannot write {file}: {exc.strerror}") from None
+            if isinstance(exc, OSError):
+                raise InvalidInput(f"cannot write {file}: {exc.strerror or exc}") from None
+            raise
     if _json():
         out.emit_json({"exported": {**counts, "file": file}})
     else:
