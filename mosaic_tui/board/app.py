@@ -156,6 +156,7 @@ class BoardApp(App[int]):
         self._own: dict[str, int] = {}
         self._checking = False
         self._recheck = False
+        self._pending_focus: str | None = None
         self._painted = False
         self._seq: dict[str, int] = dict.fromkeys(STATUSES, 0)
 
@@ -326,6 +327,14 @@ class BoardApp(App[int]):
         if msg.stats is not None:
             self.stats = msg.stats
             self._draw_stats()
+        if self._pending_focus is not None:
+            for col in cols.values():
+                found = col.find(self._pending_focus)
+                if found is not None:
+                    self._pending_focus = None
+                    col.focus()
+                    col.cursor = found[0]
+                    break
         if msg.full and not self._painted:
             self._painted = True
             self.call_after_refresh(self._first_paint)
@@ -564,6 +573,7 @@ class BoardApp(App[int]):
 
     @on(ActionDone)
     def _done(self, msg: ActionDone) -> None:
+        self._pending_focus = msg.focus
         for cid in msg.card_ids:
             if msg.own_upto is not None:
                 self._own[cid] = msg.own_upto
@@ -609,6 +619,7 @@ class BoardApp(App[int]):
                 f"{v['id']} created",
                 lambda: self.backlog.create(v["id"], v["title"], body=v["body"], phase=v["phase"], priority=v["priority"]),
                 [v["id"]],
+                focus=v["id"],
             )
 
         self.push_screen(CardForm(None, phase=self.phase), made)
@@ -628,6 +639,7 @@ class BoardApp(App[int]):
                 f"{card.id} saved",
                 lambda: self.backlog.edit(card.id, expected_updated_at=seen, title=v["title"], body=v["body"], phase=v["phase"], priority=v["priority"]),
                 [card.id],
+                focus=card.id,
             )
 
         self.push_screen(CardForm(card), edited)

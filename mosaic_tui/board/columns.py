@@ -232,7 +232,7 @@ class CardColumn(ScrollView, can_focus=True):
         key = (card.id, card.updated_at, card.title, sub, width, selected, focused, meta and meta.plain, self.app.theme)
         strip = self._cache.get(key)
         if strip is None:
-            text = self._title(card) if sub == 0 else meta
+            text = self._title(card, selected and focused) if sub == 0 else meta
             style = base
             if selected:
                 style = base + self._style("card--cursor" if focused else "card--cursor-blur")
@@ -250,9 +250,9 @@ class CardColumn(ScrollView, can_focus=True):
         segments = list(text.render(self.app.console))
         return Strip(segments, width).apply_style(style).crop(0, width)
 
-    def _title(self, card: Card) -> Text:
+    def _title(self, card: Card, marked: bool = False) -> Text:
         t = Text()
-        t.append(" ")
+        t.append("▶" if marked else " ", self._style("card--id"))  # visible without colours too
         t.append(literal(card.id), self._style("card--id"))
         if card.priority:
             t.append(f" p{card.priority}", self._style("card--priority"))

@@ -168,7 +168,9 @@ class CardForm(ModalScreen[dict | None]):
     DEFAULT_CSS = """
     CardForm { align: center middle; }
     CardForm > Vertical { width: 80; height: auto; max-height: 95%; border: round $accent; background: $surface; padding: 0 1; }
-    CardForm Input { margin: 0; }
+    CardForm Input { margin: 0; width: 1fr; }
+    CardForm .row { height: 3; }
+    CardForm .row > Label { width: 10; padding-top: 1; text-style: bold; }
     CardForm TextArea { height: 8; }
     CardForm #error { color: $error; }
     CardForm Horizontal { height: auto; }
@@ -184,11 +186,19 @@ class CardForm(ModalScreen[dict | None]):
         with Vertical():
             yield Label(Text(f"Edit {literal(c.id)}" if c else "New card", "bold"))
             if c is None:
-                yield Input(placeholder="id, e.g. A4-07", id="id")
-            yield Input(value=c.title if c else "", placeholder="title", id="title")
-            yield Input(value=(c.phase or "") if c else (self.default_phase or ""), placeholder="phase (empty: none)", id="phase")
-            yield Input(value=str(c.priority) if c else "0", placeholder="priority (integer)", id="priority")
-            yield Label("body (markdown)")
+                with Horizontal(classes="row"):
+                    yield Label("id")
+                    yield Input(placeholder="e.g. A4-07", id="id")
+            with Horizontal(classes="row"):
+                yield Label("title")
+                yield Input(value=c.title if c else "", placeholder="one line", id="title")
+            with Horizontal(classes="row"):
+                yield Label("phase")
+                yield Input(value=(c.phase or "") if c else (self.default_phase or ""), placeholder="empty: none", id="phase")
+            with Horizontal(classes="row"):
+                yield Label("priority")
+                yield Input(value=str(c.priority) if c else "0", placeholder="an integer, higher first", id="priority")
+            yield Label("body (markdown) · tab moves on · ctrl+s saves · escape cancels")
             yield TextArea(c.body or "" if c else "", id="body", soft_wrap=True)
             yield Label("", id="error")
             with Horizontal():
