@@ -54,8 +54,9 @@ class Loaded(Message):
 
 
 class ChangesFound(Message):
-    def __init__(self, events: list, cards: dict, overflow: bool) -> None:
+    def __init__(self, events: list, cards: dict, overflow: bool, waits: dict | None = None) -> None:
         super().__init__()
+        self.waits = waits or {}
         self.events = events
         self.cards = cards
         self.overflow = overflow
@@ -379,13 +380,14 @@ class BoardApp(App[int]):
             events = b.events(since=since, limit=MAX_INCREMENTAL + 1)
             overflow = len(events) > MAX_INCREMENTAL
             cards = {} if overflow or not events else b.get_many({e.card_id for e in events})
+            waits = self._waits(list(cards.values()))
         except Unavailable as exc:
             self.post_message(Disconnected(str(exc)))
             self.post_message(Call(self._check_done))
             return
         if self.disconnected:
             self.post_message(Reconnected())
-        self.post_message(ChangesFound(events, cards, overflow))
+        self.post_message(ChangesFound(events, cards, overflow, waits))
         self.post_message(Call(self._check_done))
 
     @on(ChangesFound)
@@ -419,7 +421,7 @@ class BoardApp(App[int]):
             in_place = False
             for s, (_row, old) in held:
                 if s == card.status and old.priority == card.priority and old.created_at == card.created_at:
-                    cols[s].replace_card(card)
+                    cols[s].replace_card(card, msg.waits.get(card.id))
                     in_place = True
                 else:
                     reload.add(s)

@@ -144,8 +144,12 @@ class CardColumn(ScrollView, can_focus=True):
                 out[p * PAGE + i] = (c.id, c.updated_at, c.unmet_deps, tuple(self.waits.get(c.id, ())))
         return out
 
-    def replace_card(self, card: Card) -> bool:
+    def replace_card(self, card: Card, waits: list[str] | None = None) -> bool:
         """Put a re-read ``card`` in place of its old copy; redraw its row only. False if not held here."""
+        if waits:
+            self.waits[card.id] = waits
+        else:
+            self.waits.pop(card.id, None)
         for p, cards in self.pages.items():
             for i, c in enumerate(cards):
                 if c.id == card.id:
