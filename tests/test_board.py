@@ -122,8 +122,8 @@ REFUSALS = [
 
 @aio
 @pytest.mark.parametrize("key,status,card_id,reason", REFUSALS)
-async def test_refused_keys_say_why_and_change_nothing(board, key, status, card_id, reason):
-    backlog, clock = board
+async def test_refused_keys_say_why_and_change_nothing(sboard, key, status, card_id, reason):
+    backlog, clock = sboard
     before = backlog.get(card_id)
     events = event_count(backlog)
     app = make_app(backlog, clock=clock)
