@@ -216,14 +216,11 @@ done
 
 def test_four_agent_processes_drain_a_backlog_in_dependency_order(db_url, tmp_path):
     b = Backlog.open(db_url)
-    deps: dict[str, list[str]] = {}
-    chain = [f"chain-{i}" for i in range(3)]
-    for i, cid in enumerate(chain):  # chain-2 -> chain-1 -> chain-0
-        deps[cid] = [chain[i - 1]] if i else []
-    for i in range(3):
-        deps[f"free-{i}"] = []
-    deps["join"] = ["chain-1", "free-1"]
-    deps["last"] = ["join", "chain-2"]
+    deps: dict[str, list[str]] = {f"free-{i}": [] for i in range(3)}
+    deps["chain-0"] = []
+    deps["chain-1"] = ["chain-0"]
+    deps["chain-2"] = ["chain-1"]  # three levels: chain-0, then chain-1 and join, then chain-2
+    deps["join"] = ["chain-0", "free-0"]
     for cid, d in deps.items():
         b.create(cid, f"Card {cid}", depends_on=d, priority=len(d))
     script = tmp_path / "agent.sh"
