@@ -361,7 +361,8 @@ def test_no_command_opens_the_board(mt, monkeypatch):
     assert mt().code == 0
     assert mt("--phase", "M1").code == 0
     assert mt("board", "--phase", "M2").code == 0
-    assert calls == [(mt.url, None), (mt.url, "M1"), (mt.url, "M2")]
+    assert mt("--phase", "M3", "board").code == 0
+    assert calls == [(mt.url, None), (mt.url, "M1"), (mt.url, "M2"), (mt.url, "M3")]
     fake.run_board = lambda db_url, phase=None: 5
     assert mt("board").code == 5
 

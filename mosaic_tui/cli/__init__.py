@@ -56,6 +56,7 @@ class State:
     def __init__(self) -> None:
         self.db: str | None = None
         self.json = False
+        self.phase: str | None = None
         self.secrets: set[str] = set()
 
     def note(self, url: str | None) -> None:
@@ -206,7 +207,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.version_option(package_name="mosaic-tui", prog_name="mosaic-tui")
 @click.pass_context
 def cli(ctx: click.Context, phase: str | None) -> int | None:
-    ctx.ensure_object(State)
+    ctx.ensure_object(State).phase = phase
     if ctx.invoked_subcommand is None:
         return _open_board(phase)
     return None
@@ -232,7 +233,7 @@ def _open_board(phase: str | None) -> int:
 @click.option("--phase", metavar="PHASE", help="Show only cards of this phase.")
 def board(phase: str | None) -> int:
     """Open the board (the same as running mosaic-tui with no command)."""
-    return _open_board(phase)
+    return _open_board(phase or _state().phase)
 
 
 # --------------------------------------------------------------------------- create / read
