@@ -236,7 +236,7 @@ class BoardApp(App[int]):
             t.append("   ⚠ DISCONNECTED — retrying: ", "bold")
             t.append(literal(self.disconnected))
         bar.set_class(bool(self.disconnected), "disconnected")
-        bar.update(t)
+        bar.update(t, layout=False)  # one line, always
 
     def _draw_stats(self) -> None:
         s = self.stats
@@ -262,7 +262,7 @@ class BoardApp(App[int]):
             age = s["oldestReadyAgeSeconds"]
             t.append(f" · oldest ready {duration(age) if age is not None else '—'}")
             t.append(f"  │ last hour: {s.get('claimsLastHour', 0):,} claims, {s.get('completionsLastHour', 0):,} completions")
-        self._stats.update(t)
+        self._stats.update(t, layout=False)  # one line, always
 
     # -- loading ----------------------------------------------------------------------
     def full_reload(self) -> None:
