@@ -605,3 +605,22 @@ def test_literal_shows_control_characters():
 
     assert literal("a\x1b[31mred\x07\tb\u202e") == "a\\e[31mred\\x07\\tb\\u202e"
     assert literal("[bold]x[/bold]") == "[bold]x[/bold]"
+
+
+@aio
+async def test_an_unexpected_error_is_one_line_not_a_crash(sboard, monkeypatch):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "ready", "M2-02")
+
+        def broken(*a, **k):
+            raise RuntimeError("boom\nsecond line")
+
+        monkeypatch.setattr(backlog, "block", broken)
+        await pilot.press("b")
+        await settle(pilot)
+        assert any(n == "unexpected error: RuntimeError: boom second line" for n in notes(app)), notes(app)
+        assert app.is_running
+    assert backlog.get("M2-02").status == "ready"

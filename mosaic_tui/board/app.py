@@ -11,6 +11,7 @@ instead.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -40,6 +41,27 @@ GRAPH_LIMIT = 2000
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def guarded(fn):
+    """A worker that reports any unexpected failure as one line instead of ending the app with a traceback."""
+
+    @functools.wraps(fn)
+    def run(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the board must survive anything a worker meets
+            app = self if isinstance(self, App) else self.app
+            detail = " ".join(str(exc).split())[:300]
+            url = getattr(getattr(getattr(app, "backlog", None), "db", None), "target", None)
+            if url is not None:
+                from mosaic_tui.db.url import scrub
+
+                detail = scrub(detail, url.url)
+            app.post_message(ActionRefused(f"unexpected error: {type(exc).__name__}: {detail}"))
+            return None
+
+    return run
 
 
 # --------------------------------------------------------------------------- messages
@@ -285,6 +307,7 @@ class BoardApp(App[int]):
         return {c.id: [d for d in c.depends_on if d not in deps or deps[d].status != "done"] for c in waiting}
 
     @work(thread=True, group="load")
+    @guarded
     def _load(self, generation: int, spec: dict[str, set[int]], *, full: bool, with_stats: bool, mark_events: bool) -> None:
         b = self.backlog
         try:
@@ -372,7 +395,14 @@ class BoardApp(App[int]):
             self.check_for_changes()
 
     @work(thread=True, group="changes")
+    @guarded
     def _read_changes(self, since: int | None) -> None:
+        try:
+            self._read_changes_now(since)
+        finally:
+            self.post_message(Call(self._check_done))
+
+    def _read_changes_now(self, since: int | None) -> None:
         b = self.backlog
         try:
             if since is None:
@@ -383,12 +413,10 @@ class BoardApp(App[int]):
             waits = self._waits(list(cards.values()))
         except Unavailable as exc:
             self.post_message(Disconnected(str(exc)))
-            self.post_message(Call(self._check_done))
             return
         if self.disconnected:
             self.post_message(Reconnected())
         self.post_message(ChangesFound(events, cards, overflow, waits))
-        self.post_message(Call(self._check_done))
 
     @on(ChangesFound)
     def _changes(self, msg: ChangesFound) -> None:
@@ -444,6 +472,7 @@ class BoardApp(App[int]):
         return True
 
     @work(thread=True, group="stats", exclusive=True)
+    @guarded
     def _reload_stats(self) -> None:
         try:
             stats = self.backlog.stats()
@@ -523,6 +552,7 @@ class BoardApp(App[int]):
         self._graph_lines = lines
 
     @work(thread=True, group="graph")
+    @guarded
     def _load_graph(self, card_id: str) -> None:
         try:
             cards, edges = self.backlog.graph(card_id)
@@ -560,6 +590,7 @@ class BoardApp(App[int]):
         return card
 
     @work(thread=True, group="action")
+    @guarded
     def _do(self, note: str, fn: Callable[[], Any], card_ids: Iterable[str], focus: str | None = None) -> None:
         try:
             fn()
@@ -671,6 +702,7 @@ class BoardApp(App[int]):
         self._open_unlink(card)
 
     @work(thread=True, group="action")
+    @guarded
     def _open_unlink(self, card) -> None:
         from types import SimpleNamespace
 
@@ -695,6 +727,7 @@ class BoardApp(App[int]):
             self._open_detail(card.id)
 
     @work(thread=True, group="action")
+    @guarded
     def _open_detail(self, card_id: str) -> None:
         from mosaic_tui.board.screens import DetailScreen
 
@@ -738,6 +771,7 @@ class BoardApp(App[int]):
         self._open_phases()
 
     @work(thread=True, group="action")
+    @guarded
     def _open_phases(self) -> None:
         from mosaic_tui.board.screens import PhaseScreen
 
@@ -760,6 +794,7 @@ class BoardApp(App[int]):
         self._open_graph()
 
     @work(thread=True, group="action")
+    @guarded
     def _open_graph(self) -> None:
         from mosaic_tui.board.screens import GraphScreen
 

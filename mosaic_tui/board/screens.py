@@ -19,6 +19,12 @@ from mosaic_tui.board.messages import Call
 from mosaic_tui.board.text import duration, lease_left, literal, literal_block
 from mosaic_tui.errors import MosaicError
 
+
+def guarded(fn):
+    from mosaic_tui.board.app import guarded as g
+
+    return g(fn)
+
 if TYPE_CHECKING:
     from mosaic_tui.db.models import Card
 
@@ -295,6 +301,7 @@ class PickCardScreen(ModalScreen[str | None]):
         self.query_one(OptionList).action_cursor_up()
 
     @work(thread=True, exclusive=True, group="pick")
+    @guarded
     def search(self, query: str) -> None:
         try:
             if self.fixed is not None:
