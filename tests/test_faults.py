@@ -20,26 +20,27 @@ import pytest
 from mosaic_tui.db.schema import HEAD
 from mosaic_tui.repository import Backlog, utcnow
 
-# A child that runs one repository call and stops INSIDE its transaction: the
-# row a claim/complete returns is turned into a card (repository._card) before
-# COMMIT, so that is where it announces itself and waits to be killed.
+# A child that runs one repository call and stops INSIDE its transaction: every
+# operation is one Database.run(fn) = BEGIN; fn(conn); COMMIT. The stand-in runs
+# fn, announces itself and waits to be killed before the COMMIT.
 KILL_CHILD = textwrap.dedent(
     """
     import sys, time
-    from mosaic_tui import repository
+    from mosaic_tui.db.engine import Database
     from mosaic_tui.repository import Backlog
     url, op, card_id = sys.argv[1], sys.argv[2], sys.argv[3]
     b = Backlog.open(url)
     if op == "complete":
         got = b.claim("victim", ttl=60, id=card_id)
         assert got is not None and got.id == card_id
-    real = repository._card
-    def stall(row):
-        card = real(row)
-        print("IN-TX", card.id, card.status, flush=True)
-        time.sleep(120)
-        return card
-    repository._card = stall
+    def stall(self, fn, *, write=True, attempts=5):
+        with self.write() if write else self.read() as conn:
+            result = fn(conn)
+            if write:
+                print("IN-TX", getattr(result, "id", None) or result[0], getattr(result, "status", None) or "?", flush=True)
+                time.sleep(120)
+            return result
+    Database.run = stall
     if op == "claim":
         b.claim("victim", ttl=60)
     else:

@@ -37,6 +37,11 @@ def _pg_ctl(action: str) -> None:
     )
 
 
+def _done(logs) -> int:
+    return sum(1 for log in logs if log.exists() for line in log.read_text().splitlines()
+               if json.loads(line)["args"][0] == "complete" and json.loads(line)["rc"] == 0)
+
+
 def _pg_ready(timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -124,13 +129,20 @@ def test_postgres_restart_while_four_agents_drain(restartable_pg, tmp_path):
         # Let the drain get going, then take the server away under it.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            done = sum(1 for log in logs if log.exists() for line in log.read_text().splitlines()
-                       if json.loads(line)["args"][0] == "complete" and json.loads(line)["rc"] == 0)
-            if done >= 3:
+            if _done(logs) >= 3:
                 break
             time.sleep(0.2)
+        assert all(a.poll() is None for a in agents), "the agents finished before the outage"
         _pg_ctl("stop")
-        time.sleep(2)  # every agent meets the outage
+        # Keep the server down at least 2 s, and until an agent has met the outage (an
+        # agent's command must fail promptly, not hang: at most 30 s).
+        down_at = time.monotonic()
+        while time.monotonic() - down_at < 30:
+            met = any(json.loads(line)["rc"] == UNREACHABLE for log in logs if log.exists()
+                      for line in log.read_text().splitlines())
+            if met and time.monotonic() - down_at >= 2:
+                break
+            time.sleep(0.2)
         _pg_ctl("start")
         assert _pg_ready(60), "Postgres did not come back"
         for a in agents:
