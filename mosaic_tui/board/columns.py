@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -321,9 +320,6 @@ class CardColumn(ScrollView, can_focus=True):
     def action_last(self) -> None:
         self._move(self.count)
 
-    def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)
-
     def on_focus(self) -> None:
         self.refresh_lines(self.cursor * ROW_H, ROW_H)
         self.post_message(self.Selected(self, self.selected))
@@ -336,4 +332,4 @@ class CardColumn(ScrollView, can_focus=True):
         self._cache.clear()
 
 
-__all__ = ["PAGE", "ROW_H", "CardColumn", "Segment"]
+__all__ = ["PAGE", "ROW_H", "CardColumn"]
