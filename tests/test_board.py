@@ -624,3 +624,15 @@ async def test_an_unexpected_error_is_one_line_not_a_crash(sboard, monkeypatch):
         assert any(n == "unexpected error: RuntimeError: boom second line" for n in notes(app)), notes(app)
         assert app.is_running
     assert backlog.get("M2-02").status == "ready"
+
+
+@aio
+async def test_a_click_selects_a_card(sboard):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        col = app.columns["claimed"]
+        await pilot.click(col, offset=(5, 1 + 2 * 1))  # border line, then the second card's first line
+        await settle(pilot)
+        assert app.focused is col and app.selected_card().id == backlog.list(status="claimed")[1].id

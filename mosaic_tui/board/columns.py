@@ -320,6 +320,11 @@ class CardColumn(ScrollView, can_focus=True):
     def action_last(self) -> None:
         self._move(self.count)
 
+    def on_click(self, event) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None and self.count:
+            self.cursor = min(self.count - 1, (offset.y + int(self.scroll_offset.y)) // ROW_H)
+
     def on_focus(self) -> None:
         self.refresh_lines(self.cursor * ROW_H, ROW_H)
         self.post_message(self.Selected(self, self.selected))
