@@ -636,3 +636,25 @@ async def test_a_click_selects_a_card(sboard):
         await pilot.click(col, offset=(5, 1 + 2 * 1))  # border line, then the second card's first line
         await settle(pilot)
         assert app.focused is col and app.selected_card().id == backlog.list(status="claimed")[1].id
+
+
+@aio
+async def test_a_change_to_a_card_not_loaded_still_moves_the_counts(sqlite_url):
+    backlog = Backlog.open(sqlite_url)
+    with backlog.db.write() as conn:
+        from mosaic_tui.db.models import Card
+
+        now = backlog.clock()
+        conn.execute(Card.__table__.insert(), [
+            dict(id=f"C{i:05d}", title=f"card {i}", priority=0, status="ready", depends_on=[], attempts=0,
+                 created_at=now, updated_at=now) for i in range(300)
+        ])
+    app = make_app(backlog)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.columns["ready"].find("C00299") is None  # far below the screen: not loaded
+        backlog.complete("C00299")
+        app.check_for_changes()
+        await settle(pilot)
+        assert app.columns["ready"].count == 299
+        assert app.columns["done"].count == 1 and app.columns["done"].find("C00299") is not None

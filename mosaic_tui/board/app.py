@@ -432,8 +432,11 @@ class BoardApp(App[int]):
         done_moved = False
         selected = self.selected_card()
         for ev in msg.events:
-            if "done" in (ev.old_status, ev.new_status) and ev.old_status != ev.new_status:
-                done_moved = True
+            if ev.old_status != ev.new_status:
+                # both columns' counts change, wherever the card sits (loaded page or not)
+                reload.update(st for st in (ev.old_status, ev.new_status) if st in STATUSES)
+                if "done" in (ev.old_status, ev.new_status):
+                    done_moved = True
             ours = ev.card_id in self._own and ev.id <= self._own[ev.card_id]
             if not ours and ev.kind != "heartbeat" and selected is not None and ev.card_id == selected.id:
                 word = KIND_WORDS.get(ev.kind, ev.kind)
