@@ -33,7 +33,7 @@ KILL_CHILD = textwrap.dedent(
     if op == "complete":
         got = b.claim("victim", ttl=60, id=card_id)
         assert got is not None and got.id == card_id
-    def stall(self, fn, *, write=True, attempts=5):
+    def stall(self, fn, *, write=True, **_):
         with self.write() if write else self.read() as conn:
             result = fn(conn)
             if write:
