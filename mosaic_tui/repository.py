@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal_column, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, func, literal_column, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from mosaic_tui.db.engine import Database, open_database
-from mosaic_tui.db.models import STATUSES, Card, Edge, Event
-from mosaic_tui.db.sql import LeaseEnd, insert_or_nothing, lock_graph
+from mosaic_tui.db.models import STATUSES, Card, Edge, Event, build
+from mosaic_tui.db.prepared import Prepared
+from mosaic_tui.db.sql import LeaseEnd, insert_or_nothing, lock_graph, plan_graph_walk
+from mosaic_tui.db.types import UTCDateTime
 from mosaic_tui.errors import Conflict, InvalidInput, NotFound
 
 DEFAULT_TTL = 900
@@ -35,9 +37,86 @@ EV = Event.__table__
 # partial index's predicate in the query to use the index.
 READY = literal_column("'ready'")
 CLAIMED = literal_column("'claimed'")
+STATUS_LITERALS = {
+    "ready": READY,
+    "claimed": CLAIMED,
+    "blocked": literal_column("'blocked'"),
+    "done": literal_column("'done'"),
+}
 CLAIMABLE = and_(B.c.status == READY, B.c.unmet_deps == literal_column("0"))
 LIST_ORDER = (B.c.priority.desc(), B.c.created_at, B.c.id)
 _CLEAR_CLAIM = {"claim_owner": None, "claim_ttl_seconds": None, "claimed_at": None}
+
+# --------------------------------------------------------------------------- the hot path's statements
+# Written once, for both backends, and run as Prepared statements (compiled
+# once per dialect, straight through the driver): see mosaic_tui.db.prepared.
+NOW = bindparam("now", type_=UTCDateTime())
+CARD_ID = bindparam("card_id", type_=B.c.id.type)
+OWNER = bindparam("owner", type_=B.c.claim_owner.type)
+
+FETCH = Prepared(select(B).where(B.c.id == CARD_ID))
+FETCH_LOCKED = Prepared(select(B).where(B.c.id == CARD_ID).with_for_update())
+
+
+def _reclaim_statement(to_status: str, capped: bool) -> Prepared:
+    """Ended leases back to ``to_status`` (those claimed ``max_attempts`` times or more, if ``capped``)."""
+    expired = (
+        select(B.c.id)
+        .where(B.c.status == CLAIMED, LeaseEnd(B) < NOW)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    cond = B.c.id.in_(expired)
+    if capped:
+        cond = and_(cond, B.c.attempts >= bindparam("max_attempts", type_=B.c.attempts.type))
+    return Prepared(update(B).where(cond).values(status=to_status, updated_at=NOW, **_CLEAR_CLAIM).returning(B.c.id))
+
+
+RECLAIM = _reclaim_statement("ready", capped=False)
+RECLAIM_CAPPED = _reclaim_statement("blocked", capped=True)
+
+
+def _claim_statement(by_id: bool) -> Prepared:
+    pick = select(B.c.id).where(CLAIMABLE)
+    if by_id:
+        pick = pick.where(B.c.id == CARD_ID)
+    pick = pick.order_by(*LIST_ORDER).limit(1).with_for_update(skip_locked=True).cte("pick")
+    return Prepared(
+        update(B)
+        .where(B.c.id == pick.c.id)
+        .values(status="claimed", claim_owner=OWNER, claim_ttl_seconds=bindparam("ttl", type_=B.c.claim_ttl_seconds.type),
+                claimed_at=NOW, attempts=B.c.attempts + 1, updated_at=NOW)
+        .returning(*B.c)
+    )
+
+
+CLAIM = _claim_statement(by_id=False)
+CLAIM_BY_ID = _claim_statement(by_id=True)
+
+HEARTBEAT = Prepared(
+    update(B).where(B.c.id == CARD_ID)
+    .values(claim_ttl_seconds=bindparam("ttl", type_=B.c.claim_ttl_seconds.type), updated_at=NOW)
+    .returning(*B.c)
+)
+HEARTBEAT_UNSTAMPED = Prepared(  # a claimed card without claimed_at (written by another program)
+    update(B).where(B.c.id == CARD_ID)
+    .values(claimed_at=NOW, claim_ttl_seconds=bindparam("ttl", type_=B.c.claim_ttl_seconds.type), updated_at=NOW)
+    .returning(*B.c)
+)
+
+_TRANSITIONS: dict[tuple, Prepared] = {}
+
+
+def _transition_statement(allowed: tuple[str, ...], values: dict[str, Any], owned: bool) -> Prepared:
+    """``UPDATE backlog SET values WHERE id = :card_id AND status IN (allowed) [AND claim_owner = :owner]``, once per shape."""
+    key = (allowed, tuple(values.items()), owned)
+    stmt = _TRANSITIONS.get(key)
+    if stmt is None:
+        cond = and_(B.c.id == CARD_ID, B.c.status.in_([STATUS_LITERALS[s] for s in allowed]))
+        if owned:
+            cond = and_(cond, B.c.claim_owner == OWNER)
+        stmt = _TRANSITIONS[key] = Prepared(update(B).where(cond).values(**values, updated_at=NOW).returning(*B.c))
+    return stmt
 
 
 def utcnow() -> datetime:
@@ -173,12 +252,15 @@ def lease_end(card: Card) -> datetime | None:
     return card.claimed_at + timedelta(seconds=card.claim_ttl_seconds)
 
 
+def _card_of(values: dict[str, Any]) -> Card:
+    if not isinstance(values["depends_on"], list):
+        values["depends_on"] = []
+    return build(Card, values)
+
+
 def _card(row) -> Card:
     m = row._mapping
-    card = Card(**{c.name: m[c] for c in B.c})
-    if card.depends_on is None or not isinstance(card.depends_on, list):
-        card.depends_on = []
-    return card
+    return _card_of({c.name: m[c] for c in B.c})
 
 
 def _event(row) -> Event:
@@ -233,6 +315,18 @@ class Backlog:
             raise NotFound(f"no card {card_id!r}")
         return _card(row)
 
+    def _loaded(self, stmt: Prepared, row) -> Card:
+        """The Card of a raw row a Prepared statement returned (built after the transaction)."""
+        return _card_of(stmt.decode(self.db.dialect, row))
+
+    def _fetched(self, tx, card_id: str, *, lock: bool = False) -> Card:
+        """:meth:`_fetch` inside a driver transaction (``Database.run(driver=True)``)."""
+        stmt = FETCH_LOCKED if lock else FETCH
+        row = stmt.first(tx, card_id=card_id)
+        if row is None:
+            raise NotFound(f"no card {card_id!r}")
+        return self._loaded(stmt, row)
+
     @staticmethod
     def _missing(conn: Connection, ids: Iterable[str]) -> list[str]:
         ids = list(dict.fromkeys(ids))
@@ -247,22 +341,20 @@ class Backlog:
         allowed: Sequence[str],
         values: dict[str, Any],
         refuse: Callable[[Card], str],
-        extra=None,
+        owner: str | None = None,
     ) -> Card:
-        """Move a card between statuses atomically, or explain why not."""
+        """Move a card between statuses atomically (held by ``owner`` if given), or explain why not."""
         check_id(card_id)
-        now = self._now()
+        stmt = _transition_statement(tuple(allowed), values, owned=owner is not None)
+        params = {"card_id": card_id, "now": self._now(), "owner": owner}
 
-        def tx(conn: Connection) -> Card:
-            cond = and_(B.c.id == card_id, B.c.status.in_(allowed))
-            if extra is not None:
-                cond = and_(cond, extra)
-            row = conn.execute(update(B).where(cond).values(**values, updated_at=now).returning(*B.c)).first()
+        def tx(conn):
+            row = stmt.first(conn, **params)
             if row is not None:
-                return _card(row)
-            raise Conflict(refuse(self._fetch(conn, card_id)))
+                return row
+            raise Conflict(refuse(self._fetched(conn, card_id)))
 
-        return self.db.run(tx)
+        return self._loaded(stmt, self.db.run(tx, driver=True))
 
     # -- create / read ------------------------------------------------------
     def create(
@@ -323,7 +415,10 @@ class Backlog:
                 card = existing(conn)
                 assert card is not None
                 return card
-            return _card(row)
+            card = _card(row)
+            if deps:  # SQLite's AFTER INSERT trigger counts unmet_deps after RETURNING produced the row
+                card.unmet_deps = conn.execute(select(B.c.unmet_deps).where(B.c.id == id)).scalar_one()
+            return card
 
         return self.db.run(tx)
 
@@ -377,24 +472,12 @@ class Backlog:
         return self.db.run(lambda conn: conn.execute(q).scalar_one(), write=False)
 
     # -- claims -------------------------------------------------------------
-    def _reclaim_expired(self, conn: Connection, now: datetime) -> list[str]:
-        expired = (
-            select(B.c.id)
-            .where(B.c.status == CLAIMED, LeaseEnd(B) < now)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
+    def _reclaim_expired(self, tx, now: datetime) -> list[str]:
+        """Ended leases back to ready (to blocked under the attempts cap); inside a driver transaction."""
         released: list[str] = []
         if self.max_attempts is not None:
-            released += conn.execute(
-                update(B)
-                .where(B.c.id.in_(expired), B.c.attempts >= self.max_attempts)
-                .values(status="blocked", updated_at=now, **_CLEAR_CLAIM)
-                .returning(B.c.id)
-            ).scalars().all()
-        released += conn.execute(
-            update(B).where(B.c.id.in_(expired)).values(status="ready", updated_at=now, **_CLEAR_CLAIM).returning(B.c.id)
-        ).scalars().all()
+            released += [r[0] for r in RECLAIM_CAPPED.all(tx, now=now, max_attempts=self.max_attempts)]
+        released += [r[0] for r in RECLAIM.all(tx, now=now)]
         return sorted(released)
 
     def claim(self, owner: str, ttl: int = DEFAULT_TTL, id: str | None = None) -> Card | None:
@@ -409,24 +492,17 @@ class Backlog:
             check_id(id)
         now = self._now()
 
-        def tx(conn: Connection) -> Card | None:
-            self._reclaim_expired(conn, now)
-            pick = select(B.c.id).where(CLAIMABLE)
-            if id is not None:
-                pick = pick.where(B.c.id == id)
-            pick = pick.order_by(*LIST_ORDER).limit(1).with_for_update(skip_locked=True).cte("pick")
-            row = conn.execute(
-                update(B)
-                .where(B.c.id == pick.c.id)
-                .values(status="claimed", claim_owner=owner, claim_ttl_seconds=ttl, claimed_at=now,
-                        attempts=B.c.attempts + 1, updated_at=now)
-                .returning(*B.c)
-            ).first()
-            if row is None and id is not None:
-                self._fetch(conn, id)  # NotFound if there is no such card
-            return _card(row) if row is not None else None
+        stmt = CLAIM if id is None else CLAIM_BY_ID
 
-        return self.db.run(tx)
+        def tx(conn):
+            self._reclaim_expired(conn, now)
+            row = stmt.first(conn, owner=owner, ttl=ttl, now=now, card_id=id)
+            if row is None and id is not None:
+                self._fetched(conn, id)  # NotFound if there is no such card
+            return row
+
+        row = self.db.run(tx, driver=True)
+        return None if row is None else self._loaded(stmt, row)
 
     def heartbeat(self, card_id: str, owner: str, ttl: int = DEFAULT_TTL) -> Card:
         """Extend the owner's lease to now + ttl, keeping claimed_at (the lease stays claimed_at + ttl)."""
@@ -435,29 +511,27 @@ class Backlog:
         ttl = check_ttl(ttl)
         now = self._now()
 
-        def tx(conn: Connection) -> Card:
-            card = self._fetch(conn, card_id, lock=True)
+        def tx(conn):
+            card = self._fetched(conn, card_id, lock=True)
             if card.status != "claimed":
                 raise Conflict(f"card {card_id!r} is not claimed (it is {card.status})")
             if card.claim_owner != owner:
                 raise Conflict(f"card {card_id!r} is claimed by {card.claim_owner!r}, not {owner!r}")
-            held = max(0.0, (now - card.claimed_at).total_seconds()) if card.claimed_at else 0.0
-            new_ttl = math.ceil(held) + ttl
+            if card.claimed_at is None:
+                return HEARTBEAT_UNSTAMPED, HEARTBEAT_UNSTAMPED.first(conn, card_id=card_id, ttl=ttl, now=now)
+            new_ttl = math.ceil(max(0.0, (now - card.claimed_at).total_seconds())) + ttl
             if new_ttl > _INT32:
                 raise InvalidInput("the lease would be too long")
-            values: dict[str, Any] = {"claim_ttl_seconds": new_ttl, "updated_at": now}
-            if card.claimed_at is None:
-                values = {"claimed_at": now, "claim_ttl_seconds": ttl, "updated_at": now}
-            row = conn.execute(update(B).where(B.c.id == card_id).values(**values).returning(*B.c)).first()
-            return _card(row)
+            return HEARTBEAT, HEARTBEAT.first(conn, card_id=card_id, ttl=new_ttl, now=now)
 
-        return self.db.run(tx)
+        stmt, row = self.db.run(tx, driver=True)
+        return self._loaded(stmt, row)
 
     def reclaim(self, id: str | None = None) -> list[str]:
         """Release every claim whose lease has ended, or the named claim whatever its lease."""
         now = self._now()
         if id is None:
-            return self.db.run(lambda conn: self._reclaim_expired(conn, now))
+            return self.db.run(lambda tx: self._reclaim_expired(tx, now), driver=True)
         card = self._transition(
             id, ["claimed"], {"status": "ready", **_CLEAR_CLAIM},
             lambda c: f"card {c.id!r} is not claimed (it is {c.status})",
@@ -495,9 +569,7 @@ class Backlog:
                 return f"card {c.id!r} is not claimed (it is {c.status}); {owner!r} does not hold it"
             return f"card {c.id!r} is claimed by {c.claim_owner!r}, not {owner!r}"
 
-        return self._transition(
-            card_id, ["claimed"], {"status": "done", **_CLEAR_CLAIM}, refuse, extra=B.c.claim_owner == owner
-        )
+        return self._transition(card_id, ["claimed"], {"status": "done", **_CLEAR_CLAIM}, refuse, owner=owner)
 
     def reopen(self, card_id: str) -> Card:
         return self._transition(
@@ -546,6 +618,7 @@ class Backlog:
     @staticmethod
     def _reaches(conn: Connection, starts: Sequence[str], target: str) -> bool:
         """Does any of ``starts`` depend, directly or not, on ``target``? (iterative, any depth)"""
+        plan_graph_walk(conn)
         up = select(E.c.dep_id.label("id")).where(E.c.card_id.in_(list(starts))).cte("up", recursive=True)
         up = up.union(select(E.c.dep_id).join(up, E.c.card_id == up.c.id))
         hit = conn.execute(select(literal_column("1")).select_from(up).where(up.c.id == target).limit(1)).first()
@@ -600,6 +673,7 @@ class Backlog:
 
         def tx(conn: Connection):
             self._fetch(conn, card_id)
+            plan_graph_walk(conn)
             up = select(E.c.card_id, E.c.dep_id).where(E.c.card_id == card_id).cte("up", recursive=True)
             up = up.union(select(E.c.card_id, E.c.dep_id).join(up, E.c.card_id == up.c.dep_id))
             down = select(E.c.card_id, E.c.dep_id).where(E.c.dep_id == card_id).cte("down", recursive=True)
