@@ -37,7 +37,7 @@ def _fetchall(cursor):
 class _Compiled:
     """One statement compiled for one dialect: the SQL text and how to bind and decode."""
 
-    __slots__ = ("sql", "positional", "binds", "decoders", "driver_error")
+    __slots__ = ("sql", "positional", "binds", "order", "decoders", "driver_error")
 
     def __init__(self, statement, dialect):
         compiled = statement.compile(dialect=dialect)
@@ -48,11 +48,13 @@ class _Compiled:
         self.positional = dialect.positional
         by_name = {name: bind for bind, name in compiled.bind_names.items()}  # as rendered in the SQL
         names = list(compiled.positiontup) if dialect.positional else list(by_name)
-        self.binds = []  # (name, default or _NO_DEFAULT, bind processor or None), in placeholder order
-        for name in names:
+        self.binds = []  # (name, default or _NO_DEFAULT, bind processor or None), each name once
+        for name in dict.fromkeys(names):
             bind = by_name[name]
             default = _NO_DEFAULT if bind.required else bind.effective_value
             self.binds.append((name, default, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+        # Positional: where each placeholder's value is in self.binds (a name may be used twice, e.g. "now").
+        self.order = [list(dict.fromkeys(names)).index(n) for n in names] if self.positional else None
         self.decoders = [
             (i, proc)
             for i, col in enumerate(statement.exported_columns)
@@ -66,7 +68,7 @@ class _Compiled:
             value = given[name] if default is _NO_DEFAULT else given.get(name, default)
             values.append(proc(value) if proc is not None else value)
         if self.positional:
-            return tuple(values)
+            return tuple([values[i] for i in self.order])
         return dict(zip((name for name, _, _ in self.binds), values))
 
 
