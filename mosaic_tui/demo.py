@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mosaic_tui.errors import MosaicError
+from mosaic_tui.errors import InvalidInput, MosaicError
 from mosaic_tui.repository import Backlog
 
 PHASES = {
@@ -106,7 +106,7 @@ def demo_location(path: str | None) -> Path:
         return folder / "backlog.db"
     p = Path(path).expanduser().absolute()
     if p.exists() and p.stat().st_size > 0:
-        raise MosaicError(f"{p} exists already; the demo needs a fresh file (give a new path, or none for a temporary one)")
+        raise InvalidInput(f"{p} exists already; the demo needs a fresh file (give a new path, or none for a temporary one)")
     return p
 
 

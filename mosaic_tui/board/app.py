@@ -5,8 +5,11 @@ interface thread only draws. Refresh is incremental and lives in one place,
 :meth:`BoardApp.check_for_changes`: it reads the events written since the last
 one seen, re-reads only the cards they name, and redraws only their rows
 (columns whose order changed reload only their visible pages, and redraw only
-the rows that differ). Today a timer calls it; a change feed can call it
-instead.
+the rows that differ). The change feed (LISTEN/NOTIFY on Postgres, PRAGMA
+data_version on SQLite) calls it the moment another program commits; a slow
+timer is the backstop. Counts move by the events' status deltas at once and
+are re-counted exactly (with the stats) at most every few seconds, so a single
+change elsewhere costs the board a few rows of work, whatever the backlog's size.
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ from mosaic_tui.board.text import duration, literal
 from mosaic_tui.errors import MosaicError, Unavailable
 
 STATUSES = ("ready", "claimed", "blocked", "done")
-POLL_S = 0.5
+POLL_S = 0.5  # the backstop timer when there is no feed; with a feed, FEED_BACKSTOP_S
+FEED_BACKSTOP_S = 2.0
+RESYNC_S = 3.0  # exact counts and stats, at most this often while changes come in
+FLASH_S = 1.5  # how long a card that just changed stays highlighted
 MAX_INCREMENTAL = 200  # more events than this since the last check: reload everything shown
 GRAPH_LIMIT = 2000
 
@@ -99,6 +105,12 @@ class Disconnected(Message):
 
 class Reconnected(Message):
     pass
+
+
+class FeedStatus(Message):
+    def __init__(self, status: str) -> None:
+        super().__init__()
+        self.status = status
 
 
 class ActionDone(Message):
@@ -182,6 +194,9 @@ class BoardApp(App[int]):
         self._pending_focus: str | None = None
         self._painted = False
         self._seq: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        self._cursor = None  # the EventCursor after the last full load
+        self.feed_status = "polling" if backlog.db.target.backend == "sqlite" else "connecting"
+        self._resync_due: float | None = None  # when exact counts/stats are next wanted
 
     BOARD_ACTIONS = frozenset({
         "column", "detail", "block", "unblock", "complete", "reopen", "release", "new", "edit",
@@ -227,7 +242,8 @@ class BoardApp(App[int]):
         self._draw_stats()
         self.full_reload()
         if self.poll:
-            self.set_interval(self.poll, self.check_for_changes)
+            self._follow_feed()
+            self.set_interval(max(self.poll, FEED_BACKSTOP_S), self.check_for_changes)
             self.set_interval(1.0, self._tick)
 
     def on_resize(self, event) -> None:
@@ -254,11 +270,22 @@ class BoardApp(App[int]):
         if self.search:
             t.append("  filter: ")
             t.append(f'"{literal(self.search)}"', "bold")
+        t.append("  ")
+        t.append_text(self._feed_badge())
         if self.disconnected:
             t.append("   ⚠ DISCONNECTED — retrying: ", "bold")
             t.append(literal(self.disconnected))
         bar.set_class(bool(self.disconnected), "disconnected")
         bar.update(t, layout=False)  # one line, always
+
+    def _feed_badge(self) -> Text:
+        if self.poll is None:
+            return Text("")
+        return {
+            "live": Text("● live", "bold green"),
+            "polling": Text("◌ polling", "yellow"),
+            "connecting": Text("◌ connecting", "dim"),
+        }.get(self.feed_status, Text("✕ feed lost", "bold red"))
 
     def _draw_stats(self) -> None:
         s = self.stats
@@ -293,10 +320,11 @@ class BoardApp(App[int]):
         spec = {s: {0} | col.visible_pages() for s, col in self.columns.items()}
         self._load(self.generation, spec, full=True, with_stats=True, mark_events=True)
 
-    def reload_columns(self, statuses: Iterable[str], *, with_stats: bool = True) -> None:
+    def reload_columns(self, statuses: Iterable[str], *, with_stats: bool = True, counts: dict[str, int] | None = None) -> None:
+        """Reload the visible pages of ``statuses``; ``counts`` known already are not counted again."""
         cols = self.columns
         spec = {s: cols[s].visible_pages() or {0} for s in statuses}
-        self._load(self.generation, spec, full=False, with_stats=with_stats, mark_events=False)
+        self._load(self.generation, spec, full=False, with_stats=with_stats, mark_events=False, counts=counts)
 
     def _waits(self, cards: list) -> dict[str, list[str]]:
         """For each waiting ready card, the dependencies that are not done (missing ones included)."""
@@ -308,14 +336,18 @@ class BoardApp(App[int]):
 
     @work(thread=True, group="load")
     @guarded
-    def _load(self, generation: int, spec: dict[str, set[int]], *, full: bool, with_stats: bool, mark_events: bool) -> None:
+    def _load(self, generation: int, spec: dict[str, set[int]], *, full: bool, with_stats: bool, mark_events: bool,
+              counts: dict[str, int] | None = None) -> None:
         b = self.backlog
         try:
             last = b.last_event_id() if mark_events else None
             out = {}
             for status, pages in spec.items():
                 seq = self._seq[status] = self._seq[status] + 1
-                count = b.count(status=status, phase=self.phase, search=self.search)
+                if counts is not None and status in counts:
+                    count = counts[status]
+                else:
+                    count = b.count(status=status, phase=self.phase, search=self.search)
                 got = {}
                 waits: dict[str, list[str]] = {}
                 for p in sorted(pages):
@@ -348,6 +380,8 @@ class BoardApp(App[int]):
             col.set_data(count, pages, waits, msg.generation, full=msg.full)
         if msg.last_event is not None:
             self.last_event = msg.last_event if self.last_event is None else max(self.last_event, msg.last_event) if not msg.full else msg.last_event
+            if msg.full:
+                self._cursor = self.backlog.cursor(after=self.last_event)
         if msg.stats is not None:
             self.stats = msg.stats
             self._draw_stats()
@@ -407,7 +441,9 @@ class BoardApp(App[int]):
         try:
             if since is None:
                 raise Unavailable("not loaded yet")
-            events = b.events(since=since, limit=MAX_INCREMENTAL + 1)
+            if self._cursor is None:
+                self._cursor = b.cursor(after=since)
+            events = self._cursor.fetch(limit=MAX_INCREMENTAL + 1)
             overflow = len(events) > MAX_INCREMENTAL
             cards = {} if overflow or not events else b.get_many({e.card_id for e in events})
             waits = self._waits(list(cards.values()))
@@ -426,17 +462,26 @@ class BoardApp(App[int]):
             self.notify(f"more than {MAX_INCREMENTAL} changes since the last look: reloaded", timeout=3)
             self.full_reload()
             return
-        self.last_event = max(self.last_event or 0, msg.events[-1].id)
+        self.last_event = max(self.last_event or 0, max(e.id for e in msg.events))
         cols = self.columns
         reload: set[str] = set()
         done_moved = False
         selected = self.selected_card()
+        unfiltered = self.phase is None and not self.search
+        deltas: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for ev in msg.events:
             if ev.old_status != ev.new_status:
                 # both columns' counts change, wherever the card sits (loaded page or not)
                 reload.update(st for st in (ev.old_status, ev.new_status) if st in STATUSES)
+                if ev.old_status in deltas:
+                    deltas[ev.old_status] -= 1
+                if ev.new_status in deltas:
+                    deltas[ev.new_status] += 1
                 if "done" in (ev.old_status, ev.new_status):
                     done_moved = True
+            if self.stats is not None and ev.kind in ("claimed", "completed"):
+                key = "claimsLastHour" if ev.kind == "claimed" else "completionsLastHour"
+                self.stats[key] = self.stats.get(key, 0) + 1
             ours = ev.card_id in self._own and ev.id <= self._own[ev.card_id]
             if not ours and ev.kind != "heartbeat" and selected is not None and ev.card_id == selected.id:
                 word = KIND_WORDS.get(ev.kind, ev.kind)
@@ -449,6 +494,9 @@ class BoardApp(App[int]):
             if card is None:  # deleted
                 reload.update(s for s, _ in held)
                 continue
+            for s, _ in held:
+                cols[s].flash_card(card_id, FLASH_S)
+            cols[card.status].flash_card(card_id, FLASH_S)
             in_place = False
             for s, (_row, old) in held:
                 if s == card.status and old.priority == card.priority and old.created_at == card.created_at:
@@ -460,10 +508,18 @@ class BoardApp(App[int]):
                 reload.add(card.status)
         if done_moved:
             reload.add("ready")  # waiting marks follow their dependencies
+        counts = None
+        if unfiltered:
+            # The counts move by the events' deltas now; an exact recount follows (see _resync).
+            counts = {s: max(0, cols[s].count + deltas[s]) for s in reload}
+            if self.stats is not None:
+                for s, d in deltas.items():
+                    self.stats["counts"][s] = max(0, self.stats["counts"][s] + d)
+                self.stats["total"] = sum(self.stats["counts"].values())
+                self._draw_stats()
         if reload:
-            self.reload_columns(reload)
-        else:
-            self._reload_stats()
+            self.reload_columns(reload, with_stats=False, counts=counts)
+        self._want_resync()
         if self.graph_for is not None:
             self._follow_selection(force=True)
 
@@ -473,6 +529,63 @@ class BoardApp(App[int]):
         if self.search and self.search.lower() not in f"{card.id}\n{card.title}".lower():
             return False
         return True
+
+    def _want_resync(self) -> None:
+        """Ask for exact counts and stats soon, but not more than once per RESYNC_S."""
+        if self._resync_due is None:
+            self._resync_due = time.monotonic() + RESYNC_S
+            self.set_timer(RESYNC_S, self._resync)
+
+    def _resync(self) -> None:
+        self._resync_due = None
+        if self.phase is None and not self.search:
+            self.reload_columns(STATUSES, with_stats=True)
+        else:
+            self._reload_stats()
+
+    # -- the change feed -------------------------------------------------------------------
+    def _follow_feed(self) -> None:
+        """Wake the refresh the moment another program commits.
+
+        A daemon thread of its own rather than a Textual worker: it lives as
+        long as the board, and awaiting the workers (tests, actions) must not
+        wait for it. It holds no lock and no open transaction between waits.
+        """
+        import threading
+
+        self._feed_stop = threading.Event()
+        threading.Thread(target=self._feed_loop, args=(self._feed_stop,), name="mosaic-feed", daemon=True).start()
+
+    def _feed_loop(self, stop) -> None:
+        try:
+            feed = self.backlog.feed()
+        except Exception:  # noqa: BLE001 - no feed: the backstop timer still refreshes
+            self.post_message(FeedStatus("lost"))
+            return
+        status = None
+        try:
+            while not stop.is_set():
+                changed = feed.wait(0.25)
+                if feed.status != status:
+                    status = feed.status
+                    self.post_message(FeedStatus(status))
+                if changed:
+                    self.post_message(Call(self.check_for_changes))
+        except Exception:  # noqa: BLE001 - never a traceback from the feed; the timer stays
+            self.post_message(FeedStatus("lost"))
+        finally:
+            feed.close()
+
+    def on_unmount(self) -> None:
+        stop = getattr(self, "_feed_stop", None)
+        if stop is not None:
+            stop.set()
+
+    @on(FeedStatus)
+    def _feed_status(self, msg: FeedStatus) -> None:
+        if msg.status != self.feed_status:
+            self.feed_status = msg.status
+            self._draw_topbar()
 
     @work(thread=True, group="stats", exclusive=True)
     @guarded

@@ -8,6 +8,7 @@ does not hold yet; it never has one widget per card.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from rich.style import Style
@@ -43,7 +44,7 @@ class CardColumn(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES = {
         "card--id", "card--title", "card--meta", "card--cursor", "card--cursor-blur",
-        "card--waiting", "card--expired", "card--owner", "card--priority",
+        "card--waiting", "card--expired", "card--owner", "card--priority", "card--flash",
     }
 
     DEFAULT_CSS = """
@@ -66,6 +67,7 @@ class CardColumn(ScrollView, can_focus=True):
     CardColumn > .card--expired { color: $error; text-style: bold; }
     CardColumn > .card--cursor { background: $accent 40%; }
     CardColumn > .card--cursor-blur { background: $panel-lighten-1; }
+    CardColumn > .card--flash { background: $warning 25%; }
     """
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
@@ -98,6 +100,7 @@ class CardColumn(ScrollView, can_focus=True):
         self._cache: LRUCache[tuple, Strip] = LRUCache(2048)
         self._styles: dict[str, Style] = {}
         self.now_fn = None  # set by the app: () -> datetime
+        self.flash: dict[str, float] = {}  # card id -> until (monotonic): just changed, highlighted
         self.border_title = status
 
     # -- data -----------------------------------------------------------------------
@@ -158,6 +161,23 @@ class CardColumn(ScrollView, can_focus=True):
                         self.post_message(self.Selected(self, card))
                     return True
         return False
+
+    def flash_card(self, card_id: str, seconds: float) -> None:
+        """Highlight a card that just changed, for a moment (its row now, and again when it fades)."""
+        self.flash[card_id] = time.monotonic() + seconds
+        self._refresh_card(card_id)
+        self.set_timer(seconds + 0.05, lambda: self._unflash(card_id))
+
+    def _unflash(self, card_id: str) -> None:
+        until = self.flash.get(card_id)
+        if until is not None and until <= time.monotonic():
+            del self.flash[card_id]
+            self._refresh_card(card_id)
+
+    def _refresh_card(self, card_id: str) -> None:
+        found = self.find(card_id)
+        if found is not None:
+            self.refresh_lines(found[0] * ROW_H, ROW_H)
 
     def find(self, card_id: str) -> tuple[int, Card] | None:
         for p, cards in self.pages.items():
@@ -231,12 +251,15 @@ class CardColumn(ScrollView, can_focus=True):
             return self._strip(text, width, base)
         selected = row == self.cursor
         focused = self.has_focus
+        hot = card.id in self.flash and self.flash[card.id] > time.monotonic()
         meta = self._meta(card) if sub else None
-        key = (card.id, card.updated_at, card.title, sub, width, selected, focused, meta and meta.plain, self.app.theme)
+        key = (card.id, card.updated_at, card.title, sub, width, selected, focused, hot, meta and meta.plain, self.app.theme)
         strip = self._cache.get(key)
         if strip is None:
             text = self._title(card, selected and focused) if sub == 0 else meta
             style = base
+            if hot:
+                style = base + self._style("card--flash")
             if selected:
                 style = base + self._style("card--cursor" if focused else "card--cursor-blur")
             strip = self._strip(text, width, style)
