@@ -23,7 +23,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
@@ -629,8 +629,15 @@ class BoardApp(App[int]):
             claimed.refresh()
 
     # -- selection and the graph pane -------------------------------------------------
+    def _focused_widget(self):
+        """The focused widget, or None while the app is shutting down (no screen left)."""
+        try:
+            return self.focused
+        except ScreenStackError:
+            return None
+
     def focused_column(self) -> CardColumn | None:
-        f = self.focused
+        f = self._focused_widget()
         if isinstance(f, CardColumn):
             return f
         return getattr(self, "_last_column", None)
@@ -641,7 +648,7 @@ class BoardApp(App[int]):
 
     @on(CardColumn.Selected)
     def _selected(self, msg: CardColumn.Selected) -> None:
-        if msg.column is self.focused:
+        if msg.column is self._focused_widget():
             self._last_column = msg.column
             self._follow_selection()
 
