@@ -485,8 +485,8 @@ class BoardApp(App[int]):
             ours = ev.card_id in self._own and ev.id <= self._own[ev.card_id]
             if not ours and ev.kind != "heartbeat" and selected is not None and ev.card_id == selected.id:
                 word = KIND_WORDS.get(ev.kind, ev.kind)
-                by = f" by {literal(ev.owner)}" if ev.owner and ev.kind == "claimed" else ""
-                self.notify(f"{literal(ev.card_id)} was {word}{by} by another program", severity="warning", markup=False, timeout=6)
+                who = literal(ev.owner) if ev.owner and ev.kind == "claimed" else "another program"
+                self.notify(f"{literal(ev.card_id)} was {word} by {who}", severity="warning", markup=False, timeout=6)
         for card_id in {e.card_id for e in msg.events}:
             card = msg.cards.get(card_id)
             held = [(s, col.find(card_id)) for s, col in cols.items()]
