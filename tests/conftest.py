@@ -8,6 +8,7 @@ server is configured or answering, and fail instead when MOSAIC_REQUIRE_PG=1.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -32,6 +33,23 @@ def _pg_problem() -> str | None:
         return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
 
+@contextlib.contextmanager
+def new_pg_database(prefix: str = "mosaic_t") -> Iterator[str]:
+    """A brand-new database on the test server (never migrated), dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"  # made here, not user input
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """The URL of a fresh database of this session's own, on the test server."""
@@ -42,19 +60,8 @@ def pg_server() -> Iterator[str]:
         if not os.environ.get("MOSAIC_TEST_PG_URL"):
             pytest.skip(f"no Postgres server answered. {PG_HINT}")
         pytest.skip(f"Postgres at MOSAIC_TEST_PG_URL is unavailable ({problem}). {PG_HINT}")
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    name = f"mosaic_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    try:
+    with new_pg_database() as url:
         yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def pg_reset(url: str) -> None:

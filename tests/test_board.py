@@ -512,19 +512,23 @@ async def test_a_heartbeat_redraws_only_its_row(sboard):
 
 @aio
 async def test_many_changes_fall_back_to_a_full_reload(sboard):
-    from mosaic_tui.board.app import BoardApp
+    from mosaic_tui.board.app import MAX_INCREMENTAL, BoardApp
 
     backlog, clock = sboard
-    app = BoardApp(backlog, clock=clock, poll=None)  # no timer: the check below sees all 210 at once
+    many = MAX_INCREMENTAL + 10
+    app = BoardApp(backlog, clock=clock, poll=None)  # no timer: the check below sees them all at once
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         gen = app.generation
-        for i in range(210):
-            backlog.create(f"Z-{i:03d}", f"bulk {i}")
+        with backlog.db.engine.begin() as conn:
+            from sqlalchemy import text
+
+            conn.execute(text("INSERT INTO backlog (id, title) VALUES (:id, :t)"),
+                         [{"id": f"Z-{i:04d}", "t": f"bulk {i}"} for i in range(many)])
         app.check_for_changes()
         await settle(pilot)
         assert app.generation == gen + 1
-        assert app.columns["ready"].count == 6 + 210
+        assert app.columns["ready"].count == 6 + many
 
 
 @aio

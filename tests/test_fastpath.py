@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import new_pg_database
 from sqlalchemy import bindparam, select, update
 
 from mosaic_tui.db.models import Card, build
@@ -100,19 +99,8 @@ def test_build_makes_what_the_constructor_makes():
 @pytest.fixture
 def unanalyzed_pg_url(pg_server):
     """A brand-new Postgres database whose tables are never analysed (autovacuum off for them)."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = os.environ.get("MOSAIC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    admin = admin.replace("postgresql+psycopg", "postgresql")
-    name = f"mosaic_nostats_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # a name made here, not user input
-    try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_pg_database("mosaic_nostats") as url:
+        yield url
 
 
 CHAIN = 10_000

@@ -11,11 +11,11 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections import Counter
 from datetime import timedelta
 
 import pytest
+from conftest import new_pg_database
 
 from mosaic_tui.db.schema import HEAD
 from mosaic_tui.repository import Backlog, utcnow
@@ -237,20 +237,9 @@ def fresh_db_url(request, tmp_path):
     if request.param == "sqlite":
         yield str(tmp_path / "fresh" / "backlog.db")
         return
-    import psycopg
-    from sqlalchemy.engine import make_url
-
     request.getfixturevalue("pg_server")  # skips (or fails under MOSAIC_REQUIRE_PG=1) without a server
-    admin = os.environ.get("MOSAIC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    admin = admin.replace("postgresql+psycopg", "postgresql")
-    name = f"mosaic_fresh_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # a name made here, not user input
-    try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_pg_database("mosaic_fresh") as url:
+        yield url
 
 
 @pytest.mark.parametrize("fresh_db_url", ["sqlite", "pg"], indirect=True)

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from conftest import new_pg_database
 from mosaic_tui.db import schema
-from mosaic_tui.db.engine import open_database
 from mosaic_tui.db.url import default_sqlite_path, parse, redact, resolve
 from mosaic_tui.errors import InvalidInput, Unavailable
 from mosaic_tui.repository import Backlog, card_json
@@ -45,17 +45,8 @@ CREATE TABLE backlog (
 @pytest.fixture
 def fresh_pg(pg_server):
     """An empty database (no schema at all) on the test server."""
-    import uuid
-
-    from sqlalchemy.engine import make_url
-
-    name = f"mosaic_fresh_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(pg_server).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_pg_database("mosaic_fresh") as url:
+        yield url
 
 
 def _columns(url):

@@ -101,6 +101,7 @@ class CardColumn(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self.now_fn = None  # set by the app: () -> datetime
         self.flash: dict[str, float] = {}  # card id -> until (monotonic): just changed, highlighted
+        self._fade_timer_set = False
         self.border_title = status
 
     # -- data -----------------------------------------------------------------------
@@ -163,16 +164,29 @@ class CardColumn(ScrollView, can_focus=True):
         return False
 
     def flash_card(self, card_id: str, seconds: float) -> None:
-        """Highlight a card that just changed, for a moment (its row now, and again when it fades)."""
-        self.flash[card_id] = time.monotonic() + seconds
-        self._refresh_card(card_id)
-        self.set_timer(seconds + 0.05, lambda: self._unflash(card_id))
+        """Highlight a card that just changed, for a moment (its row now, and again when it fades).
 
-    def _unflash(self, card_id: str) -> None:
-        until = self.flash.get(card_id)
-        if until is not None and until <= time.monotonic():
-            del self.flash[card_id]
-            self._refresh_card(card_id)
+        A card this column does not hold yet (its page is being reloaded) is
+        marked too, so it shows highlighted when it arrives; the marks fade
+        together, with one timer per column.
+        """
+        now = time.monotonic()
+        self.flash[card_id] = now + seconds
+        self._refresh_card(card_id)
+        if not self._fade_timer_set:
+            self._fade_timer_set = True
+            self.set_timer(seconds + 0.05, self._unflash)
+
+    def _unflash(self) -> None:
+        self._fade_timer_set = False
+        now = time.monotonic()
+        for card_id, until in list(self.flash.items()):
+            if until <= now:
+                del self.flash[card_id]
+                self._refresh_card(card_id)
+        if self.flash:
+            self._fade_timer_set = True
+            self.set_timer(max(0.05, min(self.flash.values()) - now + 0.05), self._unflash)
 
     def _refresh_card(self, card_id: str) -> None:
         found = self.find(card_id)
