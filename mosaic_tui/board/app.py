@@ -39,10 +39,10 @@ from mosaic_tui.errors import MosaicError, Unavailable
 STATUSES = ("ready", "claimed", "blocked", "done")
 POLL_S = 0.5  # the backstop timer when there is no feed; with a feed, FEED_BACKSTOP_S
 FEED_BACKSTOP_S = 2.0
-RESYNC_S = 3.0  # exact counts and stats, at most this often while changes come in
+RESYNC_S = 5.0  # exact counts and stats, at most this often while changes come in
 FLASH_S = 1.5  # how long a card that just changed stays highlighted
 MAX_INCREMENTAL = 1000  # more events than this since the last check: reload everything shown
-MIN_CHECK_INTERVAL_S = 0.1  # at most this many looks per second, however busy the fleet
+MIN_CHECK_INTERVAL_S = 0.25  # at most four looks a second, however busy the fleet
 GRAPH_LIMIT = 2000
 
 
