@@ -585,6 +585,9 @@ class BoardApp(App[int]):
                     self.post_message(FeedStatus(status))
                 if changed:
                     self.post_message(Call(self.check_for_changes))
+                    # A busy fleet notifies hundreds of times a second: wake the board at most
+                    # as often as it looks; what arrives meanwhile is taken at the next wake.
+                    stop.wait(MIN_CHECK_INTERVAL_S)
         except Exception:  # noqa: BLE001 - never a traceback from the feed; the timer stays
             self.post_message(FeedStatus("lost"))
         finally:
