@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from mosaic_tui.board import make_app, run_board
-from mosaic_tui.board.demo import FixedClock, seed
+from mosaic_tui.board.fixtures import FixedClock, seed
 from mosaic_tui.db.engine import open_database
 from mosaic_tui.errors import Unavailable
 from mosaic_tui.repository import Backlog

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from mosaic_tui.board import make_app
-from mosaic_tui.board.demo import FIXED_NOW, FixedClock, seed
+from mosaic_tui.board.fixtures import FIXED_NOW, FixedClock, seed
 from mosaic_tui.db.engine import open_database
 from mosaic_tui.errors import Unavailable
 from mosaic_tui.repository import Backlog
