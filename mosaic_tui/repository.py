@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, literal_column, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mosaic_tui.db.engine import Database, open_database
@@ -766,9 +766,6 @@ class Backlog:
         from mosaic_tui.db.schema import current_version
 
         return self.db.run(current_version, write=False)
-
-    def execute_raw(self, sql: str, params: dict | None = None):  # pragma: no cover - for tests and tools
-        return self.db.run(lambda conn: conn.execute(text(sql), params or {}).all() if sql.lstrip().lower().startswith("select") else conn.execute(text(sql), params or {}).rowcount)
 
 
 class EventCursor:

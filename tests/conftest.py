@@ -50,6 +50,19 @@ def new_pg_database(prefix: str = "mosaic_t") -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def run_sql(backlog, sql: str, params: dict | None = None) -> list | None:
+    """Run one raw SQL statement on ``backlog``'s engine, in a transaction of its own.
+
+    For tests only (pinning timestamps, reading the migration table): returns the
+    rows as a list when the statement yields any, otherwise None.
+    """
+    from sqlalchemy import text
+
+    with backlog.db.engine.begin() as conn:
+        result = conn.execute(text(sql), params or {})
+        return result.all() if result.returns_rows else None
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """The URL of a fresh database of this session's own, on the test server."""

@@ -7,6 +7,7 @@ SQLite only (the pictures do not depend on the backend). Update them with
 from __future__ import annotations
 
 import pytest
+from conftest import run_sql
 
 from mosaic_tui.board import make_app
 from mosaic_tui.board.fixtures import FIXED_NOW, FixedClock, seed
@@ -23,7 +24,7 @@ def demo(sqlite_url):
     backlog = Backlog(open_database(sqlite_url), clock=clock)
     seed(backlog, clock)
     # the triggers stamp events with the wall clock: pin them for the pictures
-    backlog.execute_raw("UPDATE backlog_events SET at = :at", {"at": FIXED_NOW.strftime("%Y-%m-%d %H:%M:%S.000")})
+    run_sql(backlog, "UPDATE backlog_events SET at = :at", {"at": FIXED_NOW.strftime("%Y-%m-%d %H:%M:%S.000")})
     yield backlog, clock
     backlog.close()
 
@@ -84,7 +85,7 @@ def test_full_screen_graph(snap_compare, demo):
 def test_card_detail(snap_compare, demo):
     backlog, clock = demo
     backlog.edit("M1-02", body="## Plan\n\n- one code path\n- `SKIP LOCKED` on Postgres\n\n[bold]not markup[/bold]")
-    backlog.execute_raw("UPDATE backlog_events SET at = :at", {"at": FIXED_NOW.strftime("%Y-%m-%d %H:%M:%S.000")})
+    run_sql(backlog, "UPDATE backlog_events SET at = :at", {"at": FIXED_NOW.strftime("%Y-%m-%d %H:%M:%S.000")})
     assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("claimed", "M1-02", "enter"))
 
 

@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from conftest import new_pg_database
+from conftest import new_pg_database, run_sql
 
 from mosaic_tui.db.schema import HEAD
 from mosaic_tui.repository import Backlog, utcnow
@@ -262,6 +262,6 @@ def test_two_processes_run_the_first_migration_at_once_one_migrates_the_other_wa
     assert sorted(o["count"] for o in outs)[-1] == 2
     b = Backlog.open(fresh_db_url)
     assert sorted(c.id for c in b.list()) == ["first", "second"]
-    rows = b.execute_raw("SELECT version_num FROM mosaic_tui_alembic_version")
+    rows = run_sql(b, "SELECT version_num FROM mosaic_tui_alembic_version")
     assert [tuple(r) for r in rows] == [(HEAD,)]
     b.close()
