@@ -342,19 +342,25 @@ class Backlog:
         values: dict[str, Any],
         refuse: Callable[[Card], str],
         owner: str | None = None,
+        *,
+        read_back: bool = False,
     ) -> Card:
-        """Move a card between statuses atomically (held by ``owner`` if given), or explain why not."""
+        """Move a card between statuses atomically (held by ``owner`` if given), or explain why not.
+
+        ``read_back``: return the card as read again after the update, in the same transaction.
+        """
         check_id(card_id)
         stmt = _transition_statement(tuple(allowed), values, owned=owner is not None)
         params = {"card_id": card_id, "now": self._now(), "owner": owner}
 
         def tx(conn):
             row = stmt.first(conn, **params)
-            if row is not None:
-                return row
-            raise Conflict(refuse(self._fetched(conn, card_id)))
+            if row is None:
+                raise Conflict(refuse(self._fetched(conn, card_id)))
+            return self._fetched(conn, card_id) if read_back else row
 
-        return self._loaded(stmt, self.db.run(tx, driver=True))
+        result = self.db.run(tx, driver=True)
+        return result if read_back else self._loaded(stmt, result)
 
     # -- create / read ------------------------------------------------------
     def create(
@@ -532,15 +538,18 @@ class Backlog:
         now = self._now()
         if id is None:
             return self.db.run(lambda tx: self._reclaim_expired(tx, now), driver=True)
-        card = self._transition(
-            id, ["claimed"], {"status": "ready", **_CLEAR_CLAIM},
-            lambda c: f"card {c.id!r} is not claimed (it is {c.status})",
-        )
-        return [card.id]
+        return [self._release(id).id]
 
     def release(self, card_id: str) -> Card:
-        self.reclaim(card_id)
-        return self.get(card_id)
+        """``reclaim(card_id)``, then the card as it is now: one transaction."""
+        return self._release(card_id, read_back=True)
+
+    def _release(self, card_id: str, *, read_back: bool = False) -> Card:
+        return self._transition(
+            card_id, ["claimed"], {"status": "ready", **_CLEAR_CLAIM},
+            lambda c: f"card {c.id!r} is not claimed (it is {c.status})",
+            read_back=read_back,
+        )
 
     # -- status changes -----------------------------------------------------
     def block(self, card_id: str) -> Card:

@@ -230,6 +230,25 @@ def test_reclaim_by_id_releases_whatever_the_lease(bl):
         bl.reclaim("zzz")
 
 
+def test_release_returns_the_card_back_to_ready(bl):
+    bl.create("a", "a")
+    bl.create("b", "b")
+    bl.claim("w", id="a", ttl=3600)
+    before = bl.last_event_id()
+    card = bl.release("a")
+    assert (card.status, card.claim_owner, card.claim_ttl_seconds, card.claimed_at, card.attempts) == (
+        "ready", None, None, None, 1)
+    assert card_json(card) == card_json(bl.get("a"))
+    assert [e.kind for e in bl.events(since=before)] == ["released"]
+    with pytest.raises(Conflict, match=r"not claimed \(it is ready\)"):
+        bl.release("b")
+    with pytest.raises(NotFound):
+        bl.release("zzz")
+    with pytest.raises(InvalidInput):
+        bl.release(" a")
+    assert len(bl.events(since=before)) == 1  # the refusals wrote nothing
+
+
 def test_attempts_cap_blocks_a_card_that_keeps_failing(db_url, clock):
     bl = Backlog(open_database(db_url), clock=clock, max_attempts=2)
     bl.create("a", "a")
