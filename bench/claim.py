@@ -38,20 +38,18 @@ import json
 import multiprocessing as mp
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import fresh_database  # noqa: E402
 
 TS_FMT = "%Y-%m-%d %H:%M:%S.%f"  # mosaic_tui.db.types.SQLITE_TS_FORMAT
 SIZES = (1_000, 20_000, 100_000)
 SHAPES = ("plain", "waiting", "done90")
-ADMIN_URL = os.environ.get("MOSAIC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test").replace(
-    "postgresql+psycopg", "postgresql"
-)
 
 COLS = (
     "id, title, body, phase, priority, status, depends_on, claim_owner, claim_ttl_seconds, claimed_at, "
@@ -332,46 +330,14 @@ def final_counts(url: str, backend: str) -> dict:
     return dict(zip(("done", "claimed", "claimable"), (int(x or 0) for x in row)))
 
 
-# --------------------------------------------------------------------------- databases
-class Place:
-    """A fresh database for one drain: a SQLite file in a temp dir, or a Postgres database of its own."""
-
-    def __init__(self, backend: str, root: str):
-        self.backend = backend
-        if backend == "sqlite":
-            self.url = os.path.join(root, f"bench-{uuid.uuid4().hex[:8]}.db")
-            self.name = None
-        else:
-            import psycopg
-            from sqlalchemy.engine import make_url
-
-            self.name = f"mosaic_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-            with psycopg.connect(ADMIN_URL, autocommit=True) as con:
-                con.execute(f'CREATE DATABASE "{self.name}"')  # a name we made, not user input
-            self.url = make_url(ADMIN_URL).set(database=self.name).render_as_string(hide_password=False)
-
-    def drop(self):
-        if self.backend == "sqlite":
-            for suffix in ("", "-wal", "-shm"):
-                try:
-                    os.remove(self.url + suffix)
-                except FileNotFoundError:
-                    pass
-        else:
-            import psycopg
-
-            with psycopg.connect(ADMIN_URL, autocommit=True) as con:
-                con.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-
-
-def run_mode(backend, n, shape, mode, workers, root, max_claims=None):
-    place = Place(backend, root)
-    try:
+def run_mode(backend, n, shape, mode, workers, max_claims=None):
+    """One drain on a fresh database of its own (bench/_common.py), removed afterwards."""
+    with fresh_database(backend) as url:
         t = time.perf_counter()
-        open_cards = populate(place.url, backend, n, shape)
+        open_cards = populate(url, backend, n, shape)
         populate_s = time.perf_counter() - t
-        r = drain(place.url, backend, mode, workers, max_claims)
-        end = final_counts(place.url, backend)
+        r = drain(url, backend, mode, workers, max_claims)
+        end = final_counts(url, backend)
         distinct = len(set(r["ids"]))
         capped = max_claims is not None and r["claims"] >= max_claims
         # Lost: a claimed card not done, a claim not matched by a completion, or (full drain) a card never claimed.
@@ -381,8 +347,6 @@ def run_mode(backend, n, shape, mode, workers, root, max_claims=None):
         r["capped"] = capped
         r["populate_s"] = populate_s
         return r
-    finally:
-        place.drop()
 
 
 def summary(r):
@@ -400,9 +364,9 @@ def summary(r):
     }
 
 
-def bench_case(backend, n, shape, workers, root, max_claims=None):
-    repo = summary(run_mode(backend, n, shape, "repo", workers, root, max_claims))
-    raw = summary(run_mode(backend, n, shape, "raw", workers, root, max_claims))
+def bench_case(backend, n, shape, workers, max_claims=None):
+    repo = summary(run_mode(backend, n, shape, "repo", workers, max_claims))
+    raw = summary(run_mode(backend, n, shape, "raw", workers, max_claims))
     ratio = round(repo["claims_per_s"] / raw["claims_per_s"], 3) if repo["claims_per_s"] and raw["claims_per_s"] else None
     return {
         "case": f"{backend}/{n}/{shape}",
@@ -420,17 +384,16 @@ def bench_case(backend, n, shape, workers, root, max_claims=None):
 
 
 # --------------------------------------------------------------------------- EXPLAIN
-def explain(backends, n, root):
+def explain(backends, n):
     for backend in backends:
-        place = Place(backend, root)
-        try:
-            populate(place.url, backend, n, "waiting")
+        with fresh_database(backend) as url:
+            populate(url, backend, n, "waiting")
             print(f"== {backend}, {n} cards (shape 'waiting') ==")
             now = datetime.now(UTC)
             if backend == "sqlite":
                 import sqlite3
 
-                con = sqlite3.connect(place.url)
+                con = sqlite3.connect(url)
                 for label, sql, params in (
                     ("reclaim", SQLITE_RECLAIM, ("ready", None, None, None, now.strftime(TS_FMT), now.strftime(TS_FMT))),
                     ("claim", SQLITE_CLAIM, (1, 0, "claimed", "x", TTL, now.strftime(TS_FMT), 1, now.strftime(TS_FMT))),
@@ -442,7 +405,7 @@ def explain(backends, n, root):
             else:
                 import psycopg
 
-                with psycopg.connect(place.url) as con:
+                with psycopg.connect(url) as con:
                     for label, sql, params in (
                         ("reclaim", PG_RECLAIM, dict(status="ready", claim_owner=None, claim_ttl_seconds=None,
                                                      claimed_at=None, updated_at=now, param_1=now)),
@@ -453,8 +416,6 @@ def explain(backends, n, root):
                         for (line,) in con.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params):
                             print("  ", line)
                     con.rollback()
-        finally:
-            place.drop()
 
 
 def main(argv=None) -> int:
@@ -480,24 +441,20 @@ def main(argv=None) -> int:
     if args.quick and args.max_claims is None:
         args.max_claims = 300
 
-    root = tempfile.mkdtemp(prefix="mosaic-bench-")
-    try:
-        if args.explain:
-            explain(backends, args.explain, root)
-            return 0
-        bad = 0
-        for backend in backends:
-            for n in sizes:
-                for shape in shapes:
-                    line = bench_case(backend, n, shape, workers, root, args.max_claims)
-                    print(json.dumps(line), flush=True)
-                    if line["duplicates"] or line["lost"]:
-                        bad += 1
-                        print(f"FAIL {line['case']}: duplicates={line['duplicates']} lost={line['lost']}",
-                              file=sys.stderr, flush=True)
-        return 1 if bad else 0
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    if args.explain:
+        explain(backends, args.explain)
+        return 0
+    bad = 0
+    for backend in backends:
+        for n in sizes:
+            for shape in shapes:
+                line = bench_case(backend, n, shape, workers, args.max_claims)
+                print(json.dumps(line), flush=True)
+                if line["duplicates"] or line["lost"]:
+                    bad += 1
+                    print(f"FAIL {line['case']}: duplicates={line['duplicates']} lost={line['lost']}",
+                          file=sys.stderr, flush=True)
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Postgres: MOSAIC_BENCH_PG_URL or MOSAIC_TEST_PG_URL or postgresql://postgres@127
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -26,8 +27,10 @@ import sys
 import sysconfig
 import tempfile
 import time
-import uuid
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import fresh_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
@@ -62,23 +65,6 @@ def populate(url: str, cards: int) -> None:
     b.close()
 
 
-def pg_scratch(admin: str) -> tuple[str, str]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    name = f"mosaic_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, make_url(admin).set(database=name).render_as_string(hide_password=False)
-
-
-def pg_drop(admin: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def timed(cmd: list[str], env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -104,16 +90,15 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="mosaic-bench-"))
     env = {**os.environ, "MOSAIC_HOME": str(tmp / "home")}
     env.pop("DATABASE_URL", None)
-    sqlite_url = str(tmp / "backlog.db")
-    pg_name = pg_url = None
-    try:
+    with contextlib.ExitStack() as cleanup:  # fresh databases (bench/_common.py) and tmp, removed on the way out
+        cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
+        sqlite_url = cleanup.enter_context(fresh_database("sqlite"))
         populate(sqlite_url, args.cards)
         cases: dict[str, list[str]] = {
             "mosaic-tui claim --json (embedded SQLite)": [exe, "claim", "--owner", "bench", "--json", "--db", sqlite_url],
         }
         if not args.no_pg:
-            admin = args.pg.replace("postgresql+psycopg", "postgresql")
-            pg_name, pg_url = pg_scratch(admin)
+            pg_url = cleanup.enter_context(fresh_database("pg", admin=args.pg))
             populate(pg_url, args.cards)
             cases["mosaic-tui claim --json (Postgres)"] = [exe, "claim", "--owner", "bench", "--json", "--db", pg_url]
         cases['baseline: python -c "import sqlmodel, psycopg"'] = [sys.executable, "-c", "import sqlmodel, psycopg"]
@@ -127,10 +112,6 @@ def main() -> None:
             for name, cmd in cases.items():
                 samples[name].append(timed(cmd, env))
         load_after = os.getloadavg()
-    finally:
-        if pg_name:
-            pg_drop(args.pg.replace("postgresql+psycopg", "postgresql"), pg_name)
-        shutil.rmtree(tmp, ignore_errors=True)
 
     base = statistics.median(samples['baseline: python -c "import sqlmodel, psycopg"'])
     lines = [
