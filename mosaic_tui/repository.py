@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, bindparam, func, literal_column, or_, s
 from sqlalchemy.exc import IntegrityError
 
 from mosaic_tui.db.engine import Database, open_database
-from mosaic_tui.db.models import STATUSES, Card, Edge, Event, build
+from mosaic_tui.db.models import STATUSES, Card, Edge, Event, EventRecord, build
 from mosaic_tui.db.prepared import Prepared
 from mosaic_tui.db.sql import LeaseEnd, insert_or_nothing, lock_graph, plan_graph_walk
 from mosaic_tui.db.types import UTCDateTime
@@ -89,6 +89,12 @@ def _claim_statement(by_id: bool) -> Prepared:
         .returning(*B.c)
     )
 
+
+_EVENT_AT = EV.c.at.type
+EVENTS_AFTER = Prepared(  # the board's and `events --follow`'s read, a few times a second under a busy fleet
+    select(EV).where(EV.c.id > bindparam("after", type_=EV.c.id.type)).order_by(EV.c.id)
+    .limit(bindparam("limit", type_=EV.c.id.type))
+)
 
 CLAIM = _claim_statement(by_id=False)
 CLAIM_BY_ID = _claim_statement(by_id=True)
@@ -258,13 +264,18 @@ def _card_of(values: dict[str, Any]) -> Card:
     return build(Card, values)
 
 
+_CARD_COLUMNS = tuple(c.name for c in B.c)
+
+
 def _card(row) -> Card:
-    m = row._mapping
-    return _card_of({c.name: m[c] for c in B.c})
+    """A card from a row of every column in table order (``select(B)``, ``returning(*B.c)``)."""
+    if len(row) != len(_CARD_COLUMNS):
+        raise ValueError("a card row must hold every column of the backlog table")
+    return _card_of(dict(zip(_CARD_COLUMNS, row)))
 
 
 def _event(row) -> Event:
-    return Event(**dict(row._mapping))
+    return build(Event, dict(row._mapping))
 
 
 # --------------------------------------------------------------------------- the repository
@@ -713,7 +724,9 @@ class Backlog:
         return [tuple(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
 
     # -- stats & events -----------------------------------------------------
-    def stats(self) -> dict[str, Any]:
+    def stats(self, *, recent: bool = True) -> dict[str, Any]:
+        """Counts and health figures; ``recent=False`` leaves out the last hour's claims and completions
+        (the costliest part: a scan of the hour's events)."""
         now = self._now()
         hour_ago = now - timedelta(hours=1)
 
@@ -726,27 +739,31 @@ class Backlog:
             expired = conn.execute(
                 select(func.count()).select_from(B).where(B.c.status == CLAIMED, LeaseEnd(B) < now)
             ).scalar_one()
-            recent = dict(
+            if not recent:
+                return counts, claimable, oldest, expired, None
+            last_hour = dict(
                 conn.execute(
                     select(EV.c.kind, func.count())
                     .where(EV.c.at >= hour_ago, EV.c.kind.in_(["claimed", "completed"]))
                     .group_by(EV.c.kind)
                 ).all()
             )
-            return counts, claimable, oldest, expired, recent
+            return counts, claimable, oldest, expired, last_hour
 
-        counts, claimable, oldest, expired, recent = self.db.run(tx, write=False)
+        counts, claimable, oldest, expired, last_hour = self.db.run(tx, write=False)
         if isinstance(oldest, str):  # aggregate over a typed column comes back raw on SQLite
             oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
-        return {
+        out = {
             "counts": counts,
             "total": sum(counts.values()),
             "claimable": claimable,
             "oldestReadyAgeSeconds": None if oldest is None else max(0, int((now - oldest).total_seconds())),
             "expiredClaimCount": expired,
-            "claimsLastHour": recent.get("claimed", 0),
-            "completionsLastHour": recent.get("completed", 0),
         }
+        if last_hour is not None:
+            out["claimsLastHour"] = last_hour.get("claimed", 0)
+            out["completionsLastHour"] = last_hour.get("completed", 0)
+        return out
 
     def events(self, *, card: str | None = None, since: int | None = None, limit: int | None = None) -> list[Event]:
         q = select(EV).order_by(EV.c.id)
@@ -794,16 +811,26 @@ class EventCursor:
         self.gap_ttl = gap_ttl
         self._gaps: dict[int, float] = {}
 
-    def fetch(self, *, card: str | None = None, limit: int = 5000) -> list[Event]:
+    def fetch(self, *, card: str | None = None, limit: int = 5000) -> list[EventRecord]:
         import time
 
         now = time.monotonic()
         self._gaps = {g: t for g, t in self._gaps.items() if now - t < self.gap_ttl}
-        cond = EV.c.id > self.last
-        if self._gaps:
-            cond = or_(cond, EV.c.id.in_(list(self._gaps)))
-        q = select(EV).where(cond).order_by(EV.c.id).limit(limit)
-        events = [_event(r) for r in self.backlog.db.run(lambda conn: conn.execute(q).all(), write=False)]
+        gaps = list(self._gaps)
+        db = self.backlog.db
+
+        def tx(conn):
+            rows = EVENTS_AFTER.all(conn, after=self.last, limit=limit)
+            if gaps:  # few and short-lived: an IN list, through SQLAlchemy
+                rows += [EVENTS_AFTER.Row._make(r) for r in conn.execute(select(EV).where(EV.c.id.in_(gaps)).order_by(EV.c.id))]
+                rows.sort(key=lambda r: r.id)
+                rows = rows[:limit]
+            return rows
+
+        rows = db.run(tx, write=False, driver=not gaps)  # the gaps' IN list needs a SQLAlchemy Connection
+        dialect = db.engine.dialect
+        at = _EVENT_AT.process_result_value
+        events = [EventRecord(r[0], r[1], r[2], r[3], r[4], r[5], at(r[6], dialect)) for r in rows]
         for ev in events:
             if ev.id in self._gaps:
                 del self._gaps[ev.id]

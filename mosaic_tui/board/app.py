@@ -40,9 +40,13 @@ STATUSES = ("ready", "claimed", "blocked", "done")
 POLL_S = 0.5  # the backstop timer when there is no feed; with a feed, FEED_BACKSTOP_S
 FEED_BACKSTOP_S = 2.0
 RESYNC_S = 5.0  # exact counts and stats, at most this often while changes come in
+RECENT_S = 60.0  # the last hour's claims and completions are re-counted this often (they move with events meanwhile)
 FLASH_S = 1.5  # how long a card that just changed stays highlighted
-MAX_INCREMENTAL = 1000  # more events than this since the last check: reload everything shown
-MIN_CHECK_INTERVAL_S = 0.25  # the feed wakes the board at most four times a second, however busy the fleet
+FLASH_MAX = 24  # a look that changed more cards than this highlights none: when everything moves, nothing stands out
+MAX_INCREMENTAL = 5000  # more events than this since the last check: reload everything shown
+MIN_CHECK_INTERVAL_S = 0.1  # the feed wakes the board at most ten times a second...
+CPU_BUDGET = 0.1  # ...and, under a busy fleet, only as often as a tenth of one core allows (see _pace)
+MAX_CHECK_INTERVAL_S = 2.0  # however costly the looks, at least one every two seconds
 GRAPH_LIMIT = 2000
 
 
@@ -82,20 +86,43 @@ class Loaded(Message):
         self.last_event = last_event
 
 
-class ChangesFound(Message):
-    def __init__(self, events: list, cards: dict, overflow: bool, waits: dict | None = None) -> None:
+class Looked(Message):
+    """What one look found: events, fresh visible pages of the columns they reorder, other changed cards."""
+
+    def __init__(self, generation: int, events: list, *, overflow: bool = False,
+                 columns: dict[str, tuple[int | None, dict, int]] | None = None,
+                 cards: dict | None = None, waits: dict | None = None) -> None:
         super().__init__()
-        self.waits = waits or {}
+        self.generation = generation
         self.events = events
-        self.cards = cards
         self.overflow = overflow
+        self.columns = columns or {}
+        self.cards = cards or {}
+        self.waits = waits or {}
+
+
+EDGE_KINDS = frozenset({"linked", "unlinked", "edited", "created", "deleted"})
+
+
+def reorders(events) -> set[str]:
+    """The columns whose content or order the events change: they reload their visible pages."""
+    out: set[str] = set()
+    for ev in events:
+        if ev.old_status != ev.new_status:
+            out.update(st for st in (ev.old_status, ev.new_status) if st in STATUSES)
+            if "done" in (ev.old_status, ev.new_status):
+                out.add("ready")  # waiting marks follow their dependencies
+        elif ev.kind in ("edited", "created") and ev.new_status in STATUSES:
+            out.add(ev.new_status)  # a new priority may move it
+    return out
 
 
 class GraphLoaded(Message):
-    def __init__(self, card_id: str, text: Text) -> None:
+    def __init__(self, card_id: str, text: Text, ids: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.card_id = card_id
         self.text = text
+        self.ids = ids
 
 
 class Disconnected(Message):
@@ -189,6 +216,9 @@ class BoardApp(App[int]):
         self._graph_busy = False
         self._graph_lines = -1
         self._graph_pending: str | None = None
+        self._graph_ids: frozenset[str] = frozenset()  # the cards the graph pane shows
+        self._last_look_cards = 0  # how many cards the last look found changed (the feed paces by it)
+        self._picked: str | None = None  # the card the person put the cursor on; its changes by others are told
         self._own: dict[str, int] = {}
         self._checking = False
         self._recheck = False
@@ -198,6 +228,8 @@ class BoardApp(App[int]):
         self._cursor = None  # the EventCursor after the last full load
         self.feed_status = "polling" if backlog.db.target.backend == "sqlite" else "connecting"
         self._resync_due: float | None = None  # when exact counts/stats are next wanted
+        self._recent_due = 0.0  # when the last hour's figures are next re-counted
+        self._looks_applied = 0  # looks whose events moved the counts
 
     BOARD_ACTIONS = frozenset({
         "column", "detail", "block", "unblock", "complete", "reopen", "release", "new", "edit",
@@ -321,11 +353,11 @@ class BoardApp(App[int]):
         spec = {s: {0} | col.visible_pages() for s, col in self.columns.items()}
         self._load(self.generation, spec, full=True, with_stats=True, mark_events=True)
 
-    def reload_columns(self, statuses: Iterable[str], *, with_stats: bool = True, counts: dict[str, int] | None = None) -> None:
-        """Reload the visible pages of ``statuses``; ``counts`` known already are not counted again."""
+    def reload_columns(self, statuses: Iterable[str], *, with_stats: bool = True) -> None:
+        """Recount ``statuses`` and reload their visible pages."""
         cols = self.columns
         spec = {s: cols[s].visible_pages() or {0} for s in statuses}
-        self._load(self.generation, spec, full=False, with_stats=with_stats, mark_events=False, counts=counts)
+        self._load(self.generation, spec, full=False, with_stats=with_stats, mark_events=False)
 
     def _waits(self, cards: list) -> dict[str, list[str]]:
         """For each waiting ready card, the dependencies that are not done (missing ones included)."""
@@ -337,18 +369,14 @@ class BoardApp(App[int]):
 
     @work(thread=True, group="load")
     @guarded
-    def _load(self, generation: int, spec: dict[str, set[int]], *, full: bool, with_stats: bool, mark_events: bool,
-              counts: dict[str, int] | None = None) -> None:
+    def _load(self, generation: int, spec: dict[str, set[int]], *, full: bool, with_stats: bool, mark_events: bool) -> None:
         b = self.backlog
         try:
             last = b.last_event_id() if mark_events else None
             out = {}
             for status, pages in spec.items():
                 seq = self._seq[status] = self._seq[status] + 1
-                if counts is not None and status in counts:
-                    count = counts[status]
-                else:
-                    count = b.count(status=status, phase=self.phase, search=self.search)
+                count = b.count(status=status, phase=self.phase, search=self.search)
                 got = {}
                 waits: dict[str, list[str]] = {}
                 for p in sorted(pages):
@@ -421,7 +449,8 @@ class BoardApp(App[int]):
             return
         self._checking = True
         self._recheck = False
-        self._read_changes(self.last_event)
+        visible = {s: col.visible_pages() or {0} for s, col in self.columns.items()}
+        self._look(self.generation, self.last_event, visible, self.phase is None and not self.search)
 
     def _check_done(self) -> None:
         self._checking = False
@@ -431,13 +460,15 @@ class BoardApp(App[int]):
 
     @work(thread=True, group="changes")
     @guarded
-    def _read_changes(self, since: int | None) -> None:
+    def _look(self, generation: int, since: int | None, visible: dict[str, set[int]], unfiltered: bool) -> None:
         try:
-            self._read_changes_now(since)
+            self._look_now(generation, since, visible, unfiltered)
         finally:
             self.post_message(Call(self._check_done))
 
-    def _read_changes_now(self, since: int | None) -> None:
+    def _look_now(self, generation: int, since: int | None, visible: dict[str, set[int]], unfiltered: bool) -> None:
+        """One look, one worker, one message: the events, the visible pages of the columns they
+        reorder, and the other changed cards this board holds, read in one go."""
         b = self.backlog
         try:
             if since is None:
@@ -445,91 +476,99 @@ class BoardApp(App[int]):
             if self._cursor is None:
                 self._cursor = b.cursor(after=since)
             events = self._cursor.fetch(limit=MAX_INCREMENTAL + 1)
-            overflow = len(events) > MAX_INCREMENTAL
-            cards = {} if overflow or not events else b.get_many({e.card_id for e in events})
-            waits = self._waits(list(cards.values()))
+            if len(events) > MAX_INCREMENTAL:
+                self.post_message(Looked(generation, events, overflow=True))
+                return
+            columns: dict[str, tuple[int | None, dict, int]] = {}
+            waits: dict[str, list[str]] = {}
+            fresh: set[str] = set()
+            for status in sorted(reorders(events)):
+                seq = self._seq[status] = self._seq[status] + 1
+                count = None if unfiltered else b.count(status=status, phase=self.phase, search=self.search)
+                got = {}
+                for p in sorted(visible[status]):
+                    if count is not None and p * PAGE >= max(count, 1):
+                        continue
+                    cards = b.list(status=status, phase=self.phase, search=self.search, limit=PAGE, offset=p * PAGE)
+                    got[p] = cards
+                    fresh.update(c.id for c in cards)
+                    waits.update(self._waits(cards))
+                columns[status] = (count, got, seq)
+            # changed cards not re-read with a page: only those this board holds need reading
+            held = [col.index for col in self.columns.values()]
+            want = {e.card_id for e in events} - fresh
+            want = {cid for cid in want if any(cid in index for index in held)}
+            cards = b.get_many(want) if want else {}
+            waits.update(self._waits(list(cards.values())))
         except Unavailable as exc:
             self.post_message(Disconnected(str(exc)))
             return
         if self.disconnected:
             self.post_message(Reconnected())
-        self.post_message(ChangesFound(events, cards, overflow, waits))
+        if events:
+            self.post_message(Looked(generation, events, columns=columns, cards=cards, waits=waits))
 
-    @on(ChangesFound)
-    def _changes(self, msg: ChangesFound) -> None:
-        if not msg.events:
-            return
+    @on(Looked)
+    def _looked(self, msg: Looked) -> None:
+        if msg.generation != self.generation:
+            return  # a full reload started since: it shows all of this
         if msg.overflow:
             self.notify(f"more than {MAX_INCREMENTAL} changes since the last look: reloaded", timeout=3)
             self.full_reload()
             return
         self.last_event = max(self.last_event or 0, max(e.id for e in msg.events))
+        self._looks_applied += 1
         cols = self.columns
-        reload: set[str] = set()
-        done_moved = False
-        selected = self.selected_card()
-        unfiltered = self.phase is None and not self.search
         deltas: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        last_status: dict[str, str | None] = {}
         for ev in msg.events:
+            last_status[ev.card_id] = ev.new_status
             if ev.old_status != ev.new_status:
-                # both columns' counts change, wherever the card sits (loaded page or not)
-                reload.update(st for st in (ev.old_status, ev.new_status) if st in STATUSES)
                 if ev.old_status in deltas:
                     deltas[ev.old_status] -= 1
                 if ev.new_status in deltas:
                     deltas[ev.new_status] += 1
-                if "done" in (ev.old_status, ev.new_status):
-                    done_moved = True
             if self.stats is not None and ev.kind in ("claimed", "completed"):
                 key = "claimsLastHour" if ev.kind == "claimed" else "completionsLastHour"
                 self.stats[key] = self.stats.get(key, 0) + 1
             ours = ev.card_id in self._own and ev.id <= self._own[ev.card_id]
-            if not ours and ev.kind != "heartbeat" and selected is not None and ev.card_id == selected.id:
+            if not ours and ev.kind != "heartbeat" and ev.card_id == self._picked:
                 word = KIND_WORDS.get(ev.kind, ev.kind)
                 who = literal(ev.owner) if ev.owner and ev.kind == "claimed" else "another program"
                 self.notify(f"{literal(ev.card_id)} was {word} by {who}", severity="warning", markup=False, timeout=6)
-        for card_id in {e.card_id for e in msg.events}:
-            card = msg.cards.get(card_id)
-            held = [(s, col.find(card_id)) for s, col in cols.items()]
-            held = [(s, f) for s, f in held if f is not None]
-            if card is None:  # deleted
-                reload.update(s for s, _ in held)
+        for status, (count, pages, seq) in msg.columns.items():
+            col = cols[status]
+            if seq < col.applied_seq:
+                col.fill_pages(pages, msg.waits)  # a newer load is shown already: only add pages it lacks
                 continue
-            for s, _ in held:
-                cols[s].flash_card(card_id, FLASH_S)
-            cols[card.status].flash_card(card_id, FLASH_S)
-            in_place = False
-            for s, (_row, old) in held:
-                if s == card.status and old.priority == card.priority and old.created_at == card.created_at:
-                    cols[s].replace_card(card, msg.waits.get(card.id))
-                    in_place = True
-                else:
-                    reload.add(s)
-            if not in_place and self._matches(card):
-                reload.add(card.status)
-        if done_moved:
-            reload.add("ready")  # waiting marks follow their dependencies
-        counts = None
-        if unfiltered:
-            # The counts move by the events' deltas now; an exact recount follows (see _resync).
-            counts = {s: max(0, cols[s].count + deltas[s]) for s in reload}
-            if self.stats is not None:
-                for s, d in deltas.items():
-                    self.stats["counts"][s] = max(0, self.stats["counts"][s] + d)
-                self.stats["total"] = sum(self.stats["counts"].values())
-                self._draw_stats()
-        if reload:
-            self.reload_columns(reload, with_stats=False, counts=counts)
+            col.applied_seq = seq
+            if count is None:  # the count moves by the events' deltas now; an exact recount follows (_resync)
+                count = max(0, col.count + deltas[status])
+            col.set_data(count, pages, msg.waits, self.generation, full=False)
+        for card in msg.cards.values():
+            for col in cols.values():
+                if card.id in col.index and col.status == card.status and col.status not in msg.columns:
+                    col.replace_card(card, msg.waits.get(card.id))
+        self._last_look_cards = len(last_status)
+        if len(last_status) <= FLASH_MAX:
+            for card_id, status in last_status.items():
+                for col in cols.values():
+                    if card_id in col.index or col.status == status:
+                        col.flash_card(card_id, FLASH_S)
+        if self.stats is not None and self.phase is None and not self.search and any(deltas.values()):
+            for s, d in deltas.items():
+                self.stats["counts"][s] = max(0, self.stats["counts"][s] + d)
+            self.stats["total"] = sum(self.stats["counts"].values())
+        if self.stats is not None:
+            self._draw_stats()
         self._want_resync()
-        if self.graph_for is not None:
-            self._follow_selection(force=True)
-
-    def _matches(self, card) -> bool:
-        if self.phase is not None and card.phase != self.phase:
-            return False
-        if self.search and self.search.lower() not in f"{card.id}\n{card.title}".lower():
-            return False
-        return True
+        now_selected = self.selected_card()
+        if self._picked is not None and (now_selected is None or now_selected.id != self._picked):
+            self._picked = None  # it moved away from the cursor: said once, not again for the card now there
+        if self.graph_for is not None and (
+            not self._graph_ids.isdisjoint(last_status) or any(e.kind in EDGE_KINDS for e in msg.events)
+        ):
+            self._follow_selection(force=True)  # the graph shown holds a card that changed, or edges changed
 
     def _want_resync(self) -> None:
         """Ask for exact counts and stats soon, but not more than once per RESYNC_S."""
@@ -538,11 +577,13 @@ class BoardApp(App[int]):
             self.set_timer(RESYNC_S, self._resync)
 
     def _resync(self) -> None:
+        """Exact counts and stats, in one read. The last hour's figures (a scan of the hour's events)
+        only every RECENT_S; meanwhile they move with the events seen."""
         self._resync_due = None
-        if self.phase is None and not self.search:
-            self.reload_columns(STATUSES, with_stats=True)
-        else:
-            self._reload_stats()
+        recent = time.monotonic() >= self._recent_due
+        if recent:
+            self._recent_due = time.monotonic() + RECENT_S
+        self._reload_stats(self._looks_applied, recent)
 
     # -- the change feed -------------------------------------------------------------------
     def _follow_feed(self) -> None:
@@ -572,13 +613,31 @@ class BoardApp(App[int]):
                     self.post_message(FeedStatus(status))
                 if changed:
                     self.post_message(Call(self.check_for_changes))
-                    # A busy fleet notifies hundreds of times a second: wake the board at most
-                    # as often as it looks; what arrives meanwhile is taken at the next wake.
-                    stop.wait(MIN_CHECK_INTERVAL_S)
+                    self._pace(stop)
         except Exception:  # noqa: BLE001 - never a traceback from the feed; the timer stays
             self.post_message(FeedStatus("lost"))
         finally:
             feed.close()
+
+    def _pace(self, stop) -> None:
+        """After a wake, wait before the next one: a busy fleet notifies hundreds of times a second.
+
+        At least MIN_CHECK_INTERVAL_S. Then, if the last look was a busy one
+        (more than FLASH_MAX cards changed), as long as it takes for the CPU
+        this process spent since the wake (the look, the redraw, everything)
+        to be at most CPU_BUDGET of the time passed, but never more than
+        MAX_CHECK_INTERVAL_S. A quiet fleet's change is shown at once; a busy
+        fleet is looked at as often as the budget allows, so an open board
+        costs the fleet about a tenth of a core at most. What arrives
+        meanwhile is taken at the next look.
+        """
+        t0, c0 = time.monotonic(), time.process_time()
+        stop.wait(MIN_CHECK_INTERVAL_S)
+        while not stop.is_set() and self._last_look_cards > FLASH_MAX:
+            spent, elapsed = time.process_time() - c0, time.monotonic() - t0
+            if spent <= CPU_BUDGET * elapsed or elapsed >= MAX_CHECK_INTERVAL_S:
+                return
+            stop.wait(min(spent / CPU_BUDGET, MAX_CHECK_INTERVAL_S) - elapsed + 0.001)
 
     def on_unmount(self) -> None:
         stop = getattr(self, "_feed_stop", None)
@@ -593,16 +652,29 @@ class BoardApp(App[int]):
 
     @work(thread=True, group="stats", exclusive=True)
     @guarded
-    def _reload_stats(self) -> None:
+    def _reload_stats(self, looks: int | None = None, recent: bool = True) -> None:
         try:
-            stats = self.backlog.stats()
+            stats = self.backlog.stats(recent=recent)
         except Unavailable as exc:
             self.post_message(Disconnected(str(exc)))
             return
-        self.post_message(Call(self._set_stats, stats))
+        self.post_message(Call(self._set_stats, stats, looks))
 
-    def _set_stats(self, stats: dict) -> None:
+    def _set_stats(self, stats: dict, looks: int | None = None) -> None:
+        """Show fresh stats; with ``looks`` (the looks applied when they were asked for), the column
+        counts take them too, unless a look has moved the counts since (then they are newer)."""
+        old = self.stats or {}
+        for key in ("claimsLastHour", "completionsLastHour"):
+            if key not in stats:
+                stats[key] = old.get(key, 0)
         self.stats = stats
+        if looks is not None and self.phase is None and not self.search:
+            if looks == self._looks_applied:
+                for status, col in self.columns.items():
+                    col.set_count(stats["counts"][status])
+            else:  # the columns' counts are newer: the footer says the same as the columns
+                stats["counts"] = {status: col.count for status, col in self.columns.items()}
+                stats["total"] = sum(stats["counts"].values())
         self._draw_stats()
 
     @on(Call)
@@ -654,6 +726,8 @@ class BoardApp(App[int]):
     def _selected(self, msg: CardColumn.Selected) -> None:
         if msg.column is self._focused_widget():
             self._last_column = msg.column
+            if msg.by_user:
+                self._picked = msg.card.id if msg.card is not None else None
             self._follow_selection()
 
     def _follow_selection(self, force: bool = False) -> None:
@@ -681,20 +755,23 @@ class BoardApp(App[int]):
     @work(thread=True, group="graph")
     @guarded
     def _load_graph(self, card_id: str) -> None:
+        ids: frozenset[str] = frozenset({card_id})
         try:
             cards, edges = self.backlog.graph(card_id)
             text = neighbourhood(card_id, cards, edges)
+            ids = frozenset(cards) | {d for edge in edges for d in edge} | ids
         except Unavailable as exc:
             self.post_message(Disconnected(str(exc)))
             text = Text("database unreachable", "red")
         except MosaicError as exc:
             text = Text(str(exc), "dim")
-        self.post_message(GraphLoaded(card_id, text))
+        self.post_message(GraphLoaded(card_id, text, ids))
 
     @on(GraphLoaded)
     def _graph_loaded(self, msg: GraphLoaded) -> None:
         self._graph_busy = False
         if msg.card_id == self.graph_for:
+            self._graph_ids = msg.ids
             self._show_graph(msg.text)
         pending, self._graph_pending = self._graph_pending, None
         if pending is not None and pending == self.graph_for and pending != msg.card_id:
@@ -818,8 +895,6 @@ class BoardApp(App[int]):
         self.push_screen(PickCardScreen(self.backlog, f"{literal(card.id)} depends on…", exclude={card.id, *card.depends_on}), picked)
 
     def action_unlink(self) -> None:
-        from mosaic_tui.board.screens import PickCardScreen
-
         card = self._card_or_say()
         if card is None:
             return

@@ -9,6 +9,7 @@ does not hold yet; it never has one widget per card.
 from __future__ import annotations
 
 import time
+from math import ceil
 from typing import TYPE_CHECKING
 
 from rich.style import Style
@@ -19,6 +20,7 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from mosaic_tui.board.text import duration, lease_left, literal
@@ -28,6 +30,15 @@ if TYPE_CHECKING:
 
 PAGE = 50  # cards per page: about two screens of a tall terminal
 ROW_H = 2  # lines per card: the title line and the state line
+
+
+def _thumb(size: int, virtual: int, window: int, position: float) -> tuple[int, int]:
+    """Where a vertical scrollbar draws its thumb, in eighths of a cell (as ``ScrollBarRender`` does)."""
+    if not (window and size and virtual) or size == virtual or virtual <= window:
+        return (0, 0)
+    thumb = max(1, window / (virtual / size))
+    start = int((size - thumb) * (position / (virtual - window)) * 8)
+    return start, start + ceil(thumb * 8)
 
 
 class CardColumn(ScrollView, can_focus=True):
@@ -75,10 +86,11 @@ class CardColumn(ScrollView, can_focus=True):
     class Selected(Message):
         """The cursor of a column now points at ``card`` (or at nothing)."""
 
-        def __init__(self, column: CardColumn, card: Card | None) -> None:
+        def __init__(self, column: CardColumn, card: Card | None, by_user: bool = False) -> None:
             super().__init__()
             self.column = column
             self.card = card
+            self.by_user = by_user  # the person moved the cursor (not a card sliding under it)
 
     class WantPages(Message):
         """The column needs pages it does not hold to draw its visible rows."""
@@ -97,12 +109,31 @@ class CardColumn(ScrollView, can_focus=True):
         self.generation = 0
         self.applied_seq = 0
         self._requested: set[int] = set()
+        # card id -> row, for the pages held; rebuilt (a new dict, never changed in place) when they change,
+        # so a worker thread may read it while the interface thread replaces it
+        self.index: dict[str, int] = {}
         self._cache: LRUCache[tuple, Strip] = LRUCache(2048)
         self._styles: dict[str, Style] = {}
         self.now_fn = None  # set by the app: () -> datetime
         self.flash: dict[str, float] = {}  # card id -> until (monotonic): just changed, highlighted
         self._fade_timer_set = False
         self.border_title = status
+
+    def _set_title(self, title: str) -> None:
+        """The border title, repainting only the border's top line.
+
+        Textual's ``border_title`` setter repaints the whole widget; the count
+        in the title moves with every look under a busy fleet.
+        """
+        if title == getattr(self, "_title_text", None):
+            return
+        self._title_text = title
+        if not self.is_mounted or not self.size:
+            self.border_title = title
+            return
+        self._border_title = self.render_str(title).expand_tabs(4).split()[0]  # what the setter stores
+        off = self.content_offset
+        self.refresh(Region(-off.x, -off.y, self.outer_size.width, 1))
 
     # -- data -----------------------------------------------------------------------
     def set_data(self, count: int, pages: dict[int, list[Card]], waits: dict[str, list[str]], generation: int, *, full: bool) -> None:
@@ -117,8 +148,9 @@ class CardColumn(ScrollView, can_focus=True):
         self.waits.update(waits)
         for p in pages:
             self._requested.discard(p)
-        self.border_title = f"{self.status} ({count:,})"
-        self.virtual_size = Size(self.size.width, count * ROW_H)
+        self._reindex()
+        self._set_title(f"{self.status} ({count:,})")
+        self._size_to_count()
         if self.cursor >= count:
             self.cursor = max(0, count - 1)
         if full:
@@ -130,6 +162,19 @@ class CardColumn(ScrollView, can_focus=True):
                     self.refresh_lines(row * ROW_H, ROW_H)
         self.post_message(self.Selected(self, self.selected))
 
+    def set_count(self, count: int) -> None:
+        """An exact recount: the title and the scroll height follow; rows past the end go blank."""
+        if count == self.count:
+            return
+        old = self.count
+        self.count = count
+        self._set_title(f"{self.status} ({count:,})")
+        self._size_to_count()
+        first, last = sorted((old, count))
+        self.refresh_lines(first * ROW_H, (last - first) * ROW_H)
+        if self.cursor >= count:
+            self.cursor = max(0, count - 1)
+
     def fill_pages(self, pages: dict[int, list[Card]], waits: dict[str, list[str]]) -> None:
         """Add pages this column does not hold (an older load's pages; its count is not used)."""
         for p, cards in pages.items():
@@ -138,7 +183,38 @@ class CardColumn(ScrollView, can_focus=True):
                 self.pages[p] = cards
                 self.waits.update(waits)
                 self.refresh_lines(p * PAGE * ROW_H, len(cards) * ROW_H)
+        self._reindex()
         self.post_message(self.Selected(self, self.selected))
+
+    def _reindex(self) -> None:
+        self.index = {c.id: p * PAGE + i for p, cards in self.pages.items() for i, c in enumerate(cards)}
+
+    def _size_to_count(self) -> None:
+        """The scrollable height follows the count.
+
+        Assigning ``virtual_size`` lays out the whole screen (and repaints all
+        of it); a busy fleet changes the counts several times a second. While
+        the scrollbar neither appears nor disappears, only the scrollbar needs
+        to know, so the size is set without a layout.
+        """
+        size = Size(self.size.width, self.count * ROW_H)
+        old = self.virtual_size
+        if size == old:
+            return
+        height = self.scrollable_content_region.height
+        if not (self.is_mounted and height and old.width == size.width and (old.height > height) == (size.height > height)):
+            self.virtual_size = size
+            return
+        self.set_reactive(CardColumn.virtual_size, size)
+        bar = self.vertical_scrollbar if self.show_vertical_scrollbar else None
+        if bar is not None and _thumb(bar.size.height, old.height, bar.window_size, self.scroll_y) != _thumb(
+            bar.size.height, size.height, bar.window_size, self.scroll_y
+        ):
+            self._scroll_update(size)  # the thumb moves: redraw the scrollbar
+            return
+        if bar is not None:
+            bar.set_reactive(ScrollBar.window_virtual_size, size.height)
+        self.scroll_y = self.validate_scroll_y(self.scroll_y)
 
     def _row_keys(self) -> dict[int, tuple]:
         out = {}
@@ -153,15 +229,14 @@ class CardColumn(ScrollView, can_focus=True):
             self.waits[card.id] = waits
         else:
             self.waits.pop(card.id, None)
-        for p, cards in self.pages.items():
-            for i, c in enumerate(cards):
-                if c.id == card.id:
-                    cards[i] = card
-                    self.refresh_lines((p * PAGE + i) * ROW_H, ROW_H)
-                    if p * PAGE + i == self.cursor:
-                        self.post_message(self.Selected(self, card))
-                    return True
-        return False
+        row = self.index.get(card.id)
+        if row is None:
+            return False
+        self.pages[row // PAGE][row % PAGE] = card
+        self.refresh_lines(row * ROW_H, ROW_H)
+        if row == self.cursor:
+            self.post_message(self.Selected(self, card))
+        return True
 
     def flash_card(self, card_id: str, seconds: float) -> None:
         """Highlight a card that just changed, for a moment (its row now, and again when it fades).
@@ -189,16 +264,15 @@ class CardColumn(ScrollView, can_focus=True):
             self.set_timer(max(0.05, min(self.flash.values()) - now + 0.05), self._unflash)
 
     def _refresh_card(self, card_id: str) -> None:
-        found = self.find(card_id)
-        if found is not None:
-            self.refresh_lines(found[0] * ROW_H, ROW_H)
+        row = self.index.get(card_id)
+        if row is not None:
+            self.refresh_lines(row * ROW_H, ROW_H)
 
     def find(self, card_id: str) -> tuple[int, Card] | None:
-        for p, cards in self.pages.items():
-            for i, c in enumerate(cards):
-                if c.id == card_id:
-                    return p * PAGE + i, c
-        return None
+        row = self.index.get(card_id)
+        if row is None:
+            return None
+        return row, self.pages[row // PAGE][row % PAGE]
 
     def card_at(self, row: int) -> Card | None:
         page, i = divmod(row, PAGE)
@@ -227,6 +301,7 @@ class CardColumn(ScrollView, can_focus=True):
         for p in list(self.pages):
             if all(abs(p - k) > 2 for k in keep):
                 del self.pages[p]
+        self._reindex()
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -266,11 +341,11 @@ class CardColumn(ScrollView, can_focus=True):
         selected = row == self.cursor
         focused = self.has_focus
         hot = card.id in self.flash and self.flash[card.id] > time.monotonic()
-        meta = self._meta(card) if sub else None
-        key = (card.id, card.updated_at, card.title, sub, width, selected, focused, hot, meta and meta.plain, self.app.theme)
+        key = (card.id, card.updated_at, card.title, sub, width, selected, focused, hot,
+               self._meta_key(card) if sub else None, self.app.theme)
         strip = self._cache.get(key)
         if strip is None:
-            text = self._title(card, selected and focused) if sub == 0 else meta
+            text = self._title(card, selected and focused) if sub == 0 else self._meta(card)
             style = base
             if hot:
                 style = base + self._style("card--flash")
@@ -299,6 +374,20 @@ class CardColumn(ScrollView, can_focus=True):
         t.append(" ")
         t.append(literal(card.title), self._style("card--title"))
         return t
+
+    def _meta_key(self, card: Card) -> tuple:
+        """What the state line shows, cheaply (the strip cache's key; the Text is made only on a miss)."""
+        status = card.status
+        if status == "ready":
+            return (status, card.unmet_deps, tuple(self.waits.get(card.id, ())), card.phase)
+        if status == "claimed":
+            now = self.now_fn() if self.now_fn else None
+            left = lease_left(card, now) if now else None
+            shown = None if left is None else (duration(-left), 0) if left <= 0 else (duration(left), 1)
+            return (status, card.claim_owner, shown, card.phase)
+        if status == "blocked":
+            return (status, card.attempts, card.phase)
+        return (status, card.phase)
 
     def _meta(self, card: Card) -> Text:
         t = Text("   ")
@@ -333,7 +422,7 @@ class CardColumn(ScrollView, can_focus=True):
         self.refresh_lines(old * ROW_H, ROW_H)
         self.refresh_lines(new * ROW_H, ROW_H)
         self.scroll_to_region(Region(0, new * ROW_H, 1, ROW_H), animate=False, force=True)
-        self.post_message(self.Selected(self, self.selected))
+        self.post_message(self.Selected(self, self.selected, by_user=True))
 
     def _move(self, delta: int) -> None:
         if self.count:
@@ -364,13 +453,13 @@ class CardColumn(ScrollView, can_focus=True):
 
     def on_focus(self) -> None:
         self.refresh_lines(self.cursor * ROW_H, ROW_H)
-        self.post_message(self.Selected(self, self.selected))
+        self.post_message(self.Selected(self, self.selected, by_user=True))
 
     def on_blur(self) -> None:
         self.refresh_lines(self.cursor * ROW_H, ROW_H)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, self.count * ROW_H)
+        self.virtual_size = Size(self.size.width, self.count * ROW_H)  # a resize lays out anyway
         self._cache.clear()
 
 

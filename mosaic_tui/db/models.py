@@ -10,7 +10,7 @@ this project's additions, all maintained by triggers.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, Column, Enum, Integer, Text
 from sqlalchemy.orm import configure_mappers
@@ -66,6 +66,25 @@ class Event(SQLModel, table=True):
     new_status: str | None = Field(default=None, sa_column=Column(Text))
     owner: str | None = Field(default=None, sa_column=Column(Text))
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class EventRecord(NamedTuple):
+    """An event as the event cursor returns it: the columns of :class:`Event`, read-only, without the ORM.
+
+    A board following a busy fleet reads a thousand events a second; a tuple
+    costs a fraction of a model instance.
+    """
+
+    id: int
+    card_id: str
+    kind: str
+    old_status: str | None
+    new_status: str | None
+    owner: str | None
+    at: datetime
+
+
+assert EventRecord._fields == tuple(c.name for c in Event.__table__.c), "EventRecord follows the Event columns"
 
 
 def build(model: type[SQLModel], values: dict[str, Any]) -> Any:
