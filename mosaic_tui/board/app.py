@@ -39,13 +39,14 @@ from mosaic_tui.errors import MosaicError, Unavailable
 STATUSES = ("ready", "claimed", "blocked", "done")
 POLL_S = 0.5  # the backstop timer when there is no feed; with a feed, FEED_BACKSTOP_S
 FEED_BACKSTOP_S = 2.0
-RESYNC_S = 5.0  # exact counts and stats, at most this often while changes come in
+RESYNC_S = 5.0  # exact counts and stats, at most this often while changes come in...
+RESYNC_BUSY_S = 20.0  # ...or this often while the fleet is busy
 RECENT_S = 60.0  # the last hour's claims and completions are re-counted this often (they move with events meanwhile)
 FLASH_S = 1.5  # how long a card that just changed stays highlighted
 FLASH_MAX = 24  # a look that changed more cards than this highlights none: when everything moves, nothing stands out
 MAX_INCREMENTAL = 5000  # more events than this since the last check: reload everything shown
 MIN_CHECK_INTERVAL_S = 0.1  # the feed wakes the board at most ten times a second...
-CPU_BUDGET = 0.1  # ...and, under a busy fleet, only as often as a tenth of one core allows (see _pace)
+CPU_BUDGET = 0.05  # ...and, under a busy fleet, only as often as a twentieth of one core allows (see _pace)
 MAX_CHECK_INTERVAL_S = 2.0  # however costly the looks, at least one every two seconds
 GRAPH_LIMIT = 2000
 
@@ -503,6 +504,7 @@ class BoardApp(App[int]):
         except Unavailable as exc:
             self.post_message(Disconnected(str(exc)))
             return
+        self._last_look_cards = len({e.card_id for e in events})  # read by the feed thread to pace itself
         if self.disconnected:
             self.post_message(Reconnected())
         if events:
@@ -549,7 +551,6 @@ class BoardApp(App[int]):
             for col in cols.values():
                 if card.id in col.index and col.status == card.status and col.status not in msg.columns:
                     col.replace_card(card, msg.waits.get(card.id))
-        self._last_look_cards = len(last_status)
         if len(last_status) <= FLASH_MAX:
             for card_id, status in last_status.items():
                 for col in cols.values():
@@ -573,8 +574,11 @@ class BoardApp(App[int]):
     def _want_resync(self) -> None:
         """Ask for exact counts and stats soon, but not more than once per RESYNC_S."""
         if self._resync_due is None:
-            self._resync_due = time.monotonic() + RESYNC_S
-            self.set_timer(RESYNC_S, self._resync)
+            # under a busy fleet the counts move by the events' exact deltas; the stats (a few scans
+            # of the table, on the database's CPU) are re-read less often
+            wait = RESYNC_BUSY_S if self._last_look_cards > FLASH_MAX else RESYNC_S
+            self._resync_due = time.monotonic() + wait
+            self.set_timer(wait, self._resync)
 
     def _resync(self) -> None:
         """Exact counts and stats, in one read. The last hour's figures (a scan of the hour's events)
@@ -607,6 +611,7 @@ class BoardApp(App[int]):
         status = None
         try:
             while not stop.is_set():
+                feed.busy = self._last_look_cards > FLASH_MAX  # looks paced by CPU: no signal per change needed
                 changed = feed.wait(0.25)
                 if feed.status != status:
                     status = feed.status

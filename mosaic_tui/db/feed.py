@@ -28,9 +28,15 @@ SQLITE_POLL_S = 0.02
 
 
 class ChangeFeed:
-    """``wait(timeout)`` returns True when the backlog may have changed."""
+    """``wait(timeout)`` returns True when the backlog may have changed.
+
+    ``busy``: the reader says changes come faster than it looks (it paces its
+    looks itself); a feed may then stop signalling each change, and ``wait``
+    returns True after a short pause instead.
+    """
 
     status: str  # "live" | "polling" | "lost"
+    busy: bool = False
 
     def wait(self, timeout: float) -> bool:  # pragma: no cover - interface
         raise NotImplementedError
@@ -87,10 +93,22 @@ class SQLiteFeed(ChangeFeed):
 
 
 class PostgresFeed(ChangeFeed):
+    """LISTEN on a dedicated autocommit connection.
+
+    While the reader is ``busy``, the feed UNLISTENs: every notifying commit
+    would otherwise signal this connection's server process, a cost the fleet
+    pays for each claim, and the reader looks at its own pace anyway. ``wait``
+    then pauses ``BUSY_POLL_S`` and says "look". When the reader is no longer
+    busy the feed LISTENs again and says "look" once, for what came between.
+    """
+
+    BUSY_POLL_S = 0.05
+
     def __init__(self, conninfo: str):
         self.conninfo = conninfo
         self.status = "lost"
         self._conn = None
+        self._listening = False
         self._backoff = 0.1
         self._missed = False
         self._connect()
@@ -101,6 +119,7 @@ class PostgresFeed(ChangeFeed):
         try:
             self._conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=3)
             self._conn.execute(f"LISTEN {CHANNEL}")
+            self._listening = True
             self.status = "live"
             self._backoff = 0.1
             return True
@@ -108,6 +127,13 @@ class PostgresFeed(ChangeFeed):
             self._conn = None
             self.status = "lost"
             return False
+
+    def _listen(self, on: bool) -> None:
+        self._conn.execute(f"LISTEN {CHANNEL}" if on else f"UNLISTEN {CHANNEL}")
+        self._listening = on
+        if not on:
+            for _ in self._conn.notifies(timeout=0):  # what was queued before the UNLISTEN
+                pass
 
     def wait(self, timeout: float) -> bool:
         import psycopg
@@ -122,6 +148,14 @@ class PostgresFeed(ChangeFeed):
                 self._missed = False
                 return True
         try:
+            if self.busy != (not self._listening):
+                self._listen(not self.busy)
+                if not self.busy:
+                    return True  # listening again: look once for what came while not listening
+            if self.busy:
+                time.sleep(min(self.BUSY_POLL_S, timeout))
+                self._conn.execute("SELECT 1")  # still there? (a lost server shows as lost, as when listening)
+                return True
             got = False
             for _ in self._conn.notifies(timeout=timeout, stop_after=1):
                 got = True
