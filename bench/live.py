@@ -159,9 +159,21 @@ def throughput(url: str, seconds: float, with_board: bool, workers: int = 4) -> 
     return total / elapsed
 
 
-def settle(url: str) -> None:
-    """Every throughput run starts from the same state: on Postgres, the dead rows of the runs before
-    vacuumed and the dirty pages written (else autovacuum and checkpoints land in some runs only)."""
+def settle(url: str, since_event: int) -> None:
+    """Every throughput run starts from the same state: the cards the runs before completed are
+    ready again (so the runs never drain the backlog), and on Postgres the dead rows are vacuumed
+    and the dirty pages written (else autovacuum and checkpoints land in some runs only)."""
+    from sqlalchemy import text
+
+    from mosaic_tui.repository import Backlog
+
+    b = Backlog.open(url)
+    with b.db.engine.begin() as conn:
+        conn.execute(text(
+            "UPDATE backlog SET status = 'ready', claim_owner = NULL, claimed_at = NULL, claim_ttl_seconds = NULL, "
+            "attempts = 0 WHERE status = 'done' AND id IN (SELECT card_id FROM backlog_events WHERE id > :since AND kind = 'completed')"
+        ), {"since": since_event})
+    b.close()
     if "://" not in url:
         return
     import psycopg
@@ -184,10 +196,15 @@ def run(backend: str, cards: int, changes: int, seconds: float, gap: float, pair
                           "p50_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 0.95), 1),
                           "max_ms": round(max(lat), 1), "populate_s": round(load, 1),
                           "load": os.getloadavg()[0]}), flush=True)
+        from mosaic_tui.repository import Backlog
+
+        b = Backlog.open(url)
+        since = b.last_event_id()
+        b.close()
         runs = {False: [], True: []}
         for _ in range(pairs):
             for with_board in (False, True):
-                settle(url)
+                settle(url, since)
                 runs[with_board].append(throughput(url, seconds, with_board))
         base, board = statistics.mean(runs[False]), statistics.mean(runs[True])
         pair_ratios = [b / a for a, b in zip(runs[False], runs[True])]

@@ -173,3 +173,28 @@ def test_feed_survives_a_postgres_restart_and_catches_up(pg_url):
     assert [e.kind for e in events] == ["blocked"]
     assert "lost" in statuses and feed.status == "live"
     feed.close()
+
+
+def test_a_busy_postgres_feed_stops_listening_and_listens_again(pg_url):
+    """Busy: UNLISTEN (no signal per commit) and "look" after a short pause; quiet again: LISTEN,
+    "look" once for what came in between, then wait for notifications as before."""
+    backlog = Backlog.open(pg_url)
+    backlog.db.ensure_schema()
+    feed = backlog.feed()
+
+    def channels() -> list[str]:
+        return [r[0] for r in feed._conn.execute("SELECT pg_listening_channels()")]
+
+    assert channels() == ["mosaic_backlog"] and feed.wait(0.05) is False
+    feed.busy = True
+    assert feed.wait(1.0) is True  # no notification needed: the reader paces itself
+    assert channels() == [] and feed.status == "live"
+    backlog.create("while-busy", "made while the feed did not listen")
+    feed.busy = False
+    assert feed.wait(0.05) is True  # listening again: one look for what came in between
+    assert channels() == ["mosaic_backlog"]
+    assert feed.wait(0.05) is False
+    threading.Timer(0.2, lambda: backlog.create("after", "after")).start()
+    assert feed.wait(5) is True
+    feed.close()
+    backlog.close()

@@ -78,3 +78,109 @@ def test_the_feed_not_the_timer_brings_the_change(db_url):
         asyncio.run(run())
     finally:
         board_app.FEED_BACKSTOP_S = old
+
+
+def test_a_busy_look_moves_counts_exactly_and_highlights_nothing(db_url):
+    """Thirty cards claimed at once by another process: one look takes them all; the counts are the
+    database's, and with everything moving nothing is highlighted."""
+    from mosaic_tui.board.app import FLASH_MAX
+
+    async def run():
+        backlog = Backlog.open(db_url)
+        backlog.db.ensure_schema()
+        for i in range(40):
+            backlog.create(f"B{i:02d}", f"busy card {i}", priority=i % 3)
+        app = make_app(backlog)
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.columns["ready"].count == 40)
+            await pilot.pause(0.3)
+            # one transaction of plain SQL, as the fleet's own service might: one commit, one look
+            _other_process(db_url, "from sqlalchemy import text; c = b.db.engine.connect(); "
+                           "c.execute(text(\"UPDATE backlog SET status = 'claimed', claim_owner = 'w', "
+                           "claim_ttl_seconds = 600, claimed_at = CURRENT_TIMESTAMP WHERE id IN "
+                           "(SELECT id FROM backlog ORDER BY id LIMIT 30)\")); c.commit()")
+            await _until(pilot, lambda: app.columns["claimed"].count == 30)
+            await pilot.pause(0.3)
+            assert app.columns["ready"].count == backlog.count(status="ready") == 10
+            assert app.columns["claimed"].count == backlog.count(status="claimed") == 30
+            assert app.stats["counts"]["claimed"] == 30  # the footer says what the columns say
+            assert 30 > FLASH_MAX
+            assert not app.columns["claimed"].flash and not app.columns["ready"].flash
+            # what the column shows is the database's first page, in claim order
+            shown = [app.columns["claimed"].card_at(r).id for r in range(app.columns["claimed"].count)]
+            assert shown == [c.id for c in backlog.list(status="claimed", limit=50)]
+        backlog.close()
+
+    asyncio.run(run())
+
+
+def test_only_the_card_the_person_picked_is_announced(db_url):
+    """The card under the cursor is claimed by an agent: said once. The card that slides up into
+    its place is claimed next: not announced (a busy fleet would fill the screen)."""
+
+    async def run():
+        backlog = Backlog.open(db_url)
+        backlog.db.ensure_schema()
+        for i in range(5):
+            backlog.create(f"P{i}", f"pick {i}", priority=10 - i)
+        app = make_app(backlog)
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.columns["ready"].count == 5)
+            ready = app.columns["ready"]
+            ready.focus()
+            await pilot.press("down", "up")  # the person puts the cursor on P0
+            await pilot.pause(0.2)
+            assert app.selected_card().id == "P0"
+
+            def notes():
+                return [str(n.message) for n in app._notifications]
+
+            _other_process(db_url, "b.claim('agent-7', ttl=600)")
+            await _until(pilot, lambda: app.columns["claimed"].find("P0") is not None)
+            await _until(pilot, lambda: any("P0 was claimed by agent-7" in n for n in notes()))
+            await pilot.pause(0.2)
+            assert app.selected_card().id == "P1"  # slid under the cursor
+            _other_process(db_url, "b.claim('agent-8', ttl=600)")
+            await _until(pilot, lambda: app.columns["claimed"].find("P1") is not None)
+            await pilot.pause(0.3)
+            assert not any("P1 was" in n for n in notes()), notes()
+        backlog.close()
+
+    asyncio.run(run())
+
+
+def test_the_pace_waits_out_a_busy_looks_cpu_and_not_a_quiet_ones():
+    """After a busy look the feed thread waits until the board's CPU since the wake-up is within the
+    budget; after a quiet one only the minimum interval."""
+    import threading
+
+    from mosaic_tui.board import app as board_app
+
+    class Probe:
+        _last_look_cards = 0
+        _pace = board_app.BoardApp._pace
+
+    def paced(cards: int, burn: float) -> float:
+        probe = Probe()
+        probe._last_look_cards = cards
+        stop = threading.Event()
+
+        def busy():  # the look's CPU, spent right after the wake-up
+            end = time.process_time() + burn
+            while time.process_time() < end:
+                pass
+
+        began = time.monotonic()
+        worker = threading.Thread(target=busy)
+        worker.start()
+        probe._pace(stop)
+        worker.join()
+        return time.monotonic() - began
+
+    quiet = paced(0, 0.05)
+    busy = paced(board_app.FLASH_MAX + 1, 0.05)
+    # 0.05 s of CPU at a budget of CPU_BUDGET of a core: about 0.05 / CPU_BUDGET seconds (capped); the
+    # burn starts a moment before the pace takes its first reading, hence the margin
+    least = min(0.05 / board_app.CPU_BUDGET, board_app.MAX_CHECK_INTERVAL_S)
+    assert busy >= least * 0.6, (busy, least)
+    assert quiet < least * 0.3, (quiet, least)

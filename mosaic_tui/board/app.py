@@ -218,6 +218,7 @@ class BoardApp(App[int]):
         self._graph_lines = -1
         self._graph_pending: str | None = None
         self._graph_ids: frozenset[str] = frozenset()  # the cards the graph pane shows
+        self._last_look_at = 0.0  # when the last look started (monotonic)
         self._last_look_cards = 0  # how many cards the last look found changed (the feed paces by it)
         self._picked: str | None = None  # the card the person put the cursor on; its changes by others are told
         self._own: dict[str, int] = {}
@@ -277,7 +278,7 @@ class BoardApp(App[int]):
         self.full_reload()
         if self.poll:
             self._follow_feed()
-            self.set_interval(max(self.poll, FEED_BACKSTOP_S), self.check_for_changes)
+            self.set_interval(max(self.poll, FEED_BACKSTOP_S), self._backstop)
             self.set_interval(1.0, self._tick)
 
     def on_resize(self, event) -> None:
@@ -353,12 +354,6 @@ class BoardApp(App[int]):
         self.generation += 1
         spec = {s: {0} | col.visible_pages() for s, col in self.columns.items()}
         self._load(self.generation, spec, full=True, with_stats=True, mark_events=True)
-
-    def reload_columns(self, statuses: Iterable[str], *, with_stats: bool = True) -> None:
-        """Recount ``statuses`` and reload their visible pages."""
-        cols = self.columns
-        spec = {s: cols[s].visible_pages() or {0} for s in statuses}
-        self._load(self.generation, spec, full=False, with_stats=with_stats, mark_events=False)
 
     def _waits(self, cards: list) -> dict[str, list[str]]:
         """For each waiting ready card, the dependencies that are not done (missing ones included)."""
@@ -450,6 +445,7 @@ class BoardApp(App[int]):
             return
         self._checking = True
         self._recheck = False
+        self._last_look_at = time.monotonic()
         visible = {s: col.visible_pages() or {0} for s, col in self.columns.items()}
         self._look(self.generation, self.last_event, visible, self.phase is None and not self.search)
 
@@ -703,11 +699,15 @@ class BoardApp(App[int]):
         self.notify("database reachable again: caught up", timeout=3)
         self.full_reload()
 
+    def _backstop(self) -> None:
+        """The timer's look, for a feed that missed something: not when a look ran lately anyway
+        (under a busy fleet the paced feed looks all the time)."""
+        if time.monotonic() - self._last_look_at >= max(self.poll or 0, FEED_BACKSTOP_S) * 0.9:
+            self.check_for_changes()
+
     def _tick(self) -> None:
-        """Lease countdowns move with the clock: redraw the claimed column's visible rows."""
-        claimed = self.columns["claimed"]
-        if claimed.count:
-            claimed.refresh()
+        """Lease countdowns move with the clock: redraw the claimed rows whose countdown text changed."""
+        self.columns["claimed"].redraw_changed_meta()
 
     # -- selection and the graph pane -------------------------------------------------
     def _focused_widget(self):

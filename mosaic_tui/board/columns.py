@@ -112,6 +112,7 @@ class CardColumn(ScrollView, can_focus=True):
         # card id -> row, for the pages held; rebuilt (a new dict, never changed in place) when they change,
         # so a worker thread may read it while the interface thread replaces it
         self.index: dict[str, int] = {}
+        self._shown_meta: dict[int, tuple] = {}  # row -> (card id, state-line key) at the last countdown tick
         self._cache: LRUCache[tuple, Strip] = LRUCache(2048)
         self._styles: dict[str, Style] = {}
         self.now_fn = None  # set by the app: () -> datetime
@@ -185,6 +186,23 @@ class CardColumn(ScrollView, can_focus=True):
                 self.refresh_lines(p * PAGE * ROW_H, len(cards) * ROW_H)
         self._reindex()
         self.post_message(self.Selected(self, self.selected))
+
+    def redraw_changed_meta(self) -> None:
+        """Redraw the visible rows whose state line would read differently now (a lease countdown)."""
+        if not self.count:
+            return
+        first = int(self.scroll_offset.y) // ROW_H
+        last = min(self.count, first + self.size.height // ROW_H + 2)
+        shown = self._shown_meta
+        now: dict[int, tuple] = {}
+        for row in range(first, last):
+            card = self.card_at(row)
+            if card is not None:
+                now[row] = (card.id, self._meta_key(card))
+        for row, key in now.items():
+            if shown.get(row) != key:
+                self.refresh_lines(row * ROW_H + 1, 1)
+        self._shown_meta = now
 
     def _reindex(self) -> None:
         self.index = {c.id: p * PAGE + i for p, cards in self.pages.items() for i, c in enumerate(cards)}

@@ -109,6 +109,7 @@ class PostgresFeed(ChangeFeed):
         self.status = "lost"
         self._conn = None
         self._listening = False
+        self._checked = 0.0  # when the connection was last seen alive while busy (monotonic)
         self._backoff = 0.1
         self._missed = False
         self._connect()
@@ -154,7 +155,9 @@ class PostgresFeed(ChangeFeed):
                     return True  # listening again: look once for what came while not listening
             if self.busy:
                 time.sleep(min(self.BUSY_POLL_S, timeout))
-                self._conn.execute("SELECT 1")  # still there? (a lost server shows as lost, as when listening)
+                if time.monotonic() - self._checked >= 1.0:  # still there? (a lost server shows as lost)
+                    self._conn.execute("SELECT 1")
+                    self._checked = time.monotonic()
                 return True
             got = False
             for _ in self._conn.notifies(timeout=timeout, stop_after=1):
