@@ -240,7 +240,7 @@ def card_json(card: Card) -> dict[str, Any]:
     }
 
 
-def event_json(ev: Event) -> dict[str, Any]:
+def event_json(ev: EventRecord) -> dict[str, Any]:
     return {
         "id": ev.id,
         "cardId": ev.card_id,
@@ -274,8 +274,10 @@ def _card(row) -> Card:
     return _card_of(dict(zip(_CARD_COLUMNS, row)))
 
 
-def _event(row) -> Event:
-    return build(Event, dict(row._mapping))
+def _event(row) -> EventRecord:
+    """An event from a row of every column in table order: a SQLAlchemy row (``at`` already a datetime)
+    or a raw driver row (``at`` as the driver gives it; SQLite: text)."""
+    return EventRecord(row[0], row[1], row[2], row[3], row[4], row[5], _EVENT_AT.process_result_value(row[6], None))
 
 
 # --------------------------------------------------------------------------- the repository
@@ -765,7 +767,7 @@ class Backlog:
             out["completionsLastHour"] = last_hour.get("completed", 0)
         return out
 
-    def events(self, *, card: str | None = None, since: int | None = None, limit: int | None = None) -> list[Event]:
+    def events(self, *, card: str | None = None, since: int | None = None, limit: int | None = None) -> list[EventRecord]:
         q = select(EV).order_by(EV.c.id)
         if card is not None:
             q = q.where(EV.c.card_id == check_id(card))
@@ -822,15 +824,13 @@ class EventCursor:
         def tx(conn):
             rows = EVENTS_AFTER.all(conn, after=self.last, limit=limit)
             if gaps:  # few and short-lived: an IN list, through SQLAlchemy
-                rows += [EVENTS_AFTER.Row._make(r) for r in conn.execute(select(EV).where(EV.c.id.in_(gaps)).order_by(EV.c.id))]
-                rows.sort(key=lambda r: r.id)
+                rows += conn.execute(select(EV).where(EV.c.id.in_(gaps))).all()
+                rows.sort(key=lambda r: r[0])
                 rows = rows[:limit]
             return rows
 
         rows = db.run(tx, write=False, driver=not gaps)  # the gaps' IN list needs a SQLAlchemy Connection
-        dialect = db.engine.dialect
-        at = _EVENT_AT.process_result_value
-        events = [EventRecord(r[0], r[1], r[2], r[3], r[4], r[5], at(r[6], dialect)) for r in rows]
+        events = [_event(r) for r in rows]
         for ev in events:
             if ev.id in self._gaps:
                 del self._gaps[ev.id]

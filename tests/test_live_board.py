@@ -20,6 +20,14 @@ def _other_process(url: str, code: str) -> None:
                     f"b = Backlog.open(sys.argv[1]); {code}", url], check=True, timeout=60)
 
 
+def _seeded_board(db_url: str):
+    """The board tests' fixed backlog (fixed clock), and a board over it."""
+    clock = FixedClock()
+    backlog = Backlog(open_database(db_url), clock=clock)
+    seed(backlog, clock)
+    return backlog, make_app(backlog, clock=clock)
+
+
 async def _until(pilot, predicate, timeout: float = 10.0) -> float:
     start = time.monotonic()
     while not predicate():
@@ -31,10 +39,7 @@ async def _until(pilot, predicate, timeout: float = 10.0) -> float:
 
 def test_a_change_by_another_process_appears_live_and_flashes(db_url):
     async def run():
-        clock = FixedClock()
-        backlog = Backlog(open_database(db_url), clock=clock)
-        seed(backlog, clock)
-        app = make_app(backlog, clock=clock)
+        backlog, app = _seeded_board(db_url)
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, lambda: app.columns["ready"].count > 0)
             await _until(pilot, lambda: app.feed_status in ("live", "polling"))
@@ -58,10 +63,7 @@ def test_the_feed_not_the_timer_brings_the_change(db_url):
     import mosaic_tui.board.app as board_app
 
     async def run():
-        clock = FixedClock()
-        backlog = Backlog(open_database(db_url), clock=clock)
-        seed(backlog, clock)
-        app = make_app(backlog, clock=clock)
+        backlog, app = _seeded_board(db_url)
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, lambda: app.columns["done"].count > 0)
             await pilot.pause(0.3)

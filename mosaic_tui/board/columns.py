@@ -150,10 +150,7 @@ class CardColumn(ScrollView, can_focus=True):
         for p in pages:
             self._requested.discard(p)
         self._reindex()
-        self._set_title(f"{self.status} ({count:,})")
-        self._size_to_count()
-        if self.cursor >= count:
-            self.cursor = max(0, count - 1)
+        self._show_count()
         if full:
             self.refresh()
         else:
@@ -169,12 +166,16 @@ class CardColumn(ScrollView, can_focus=True):
             return
         old = self.count
         self.count = count
-        self._set_title(f"{self.status} ({count:,})")
-        self._size_to_count()
+        self._show_count()
         first, last = sorted((old, count))
         self.refresh_lines(first * ROW_H, (last - first) * ROW_H)
-        if self.cursor >= count:
-            self.cursor = max(0, count - 1)
+
+    def _show_count(self) -> None:
+        """The title, the scroll height and the cursor follow ``count``."""
+        self._set_title(f"{self.status} ({self.count:,})")
+        self._size_to_count()
+        if self.cursor >= self.count:
+            self.cursor = max(0, self.count - 1)
 
     def fill_pages(self, pages: dict[int, list[Card]], waits: dict[str, list[str]]) -> None:
         """Add pages this column does not hold (an older load's pages; its count is not used)."""
@@ -191,8 +192,7 @@ class CardColumn(ScrollView, can_focus=True):
         """Redraw the visible rows whose state line would read differently now (a lease countdown)."""
         if not self.count:
             return
-        first = int(self.scroll_offset.y) // ROW_H
-        last = min(self.count, first + self.size.height // ROW_H + 2)
+        first, last = self._visible_rows()
         shown = self._shown_meta
         now: dict[int, tuple] = {}
         for row in range(first, last):
@@ -303,11 +303,14 @@ class CardColumn(ScrollView, can_focus=True):
     def selected(self) -> Card | None:
         return self.card_at(self.cursor) if self.count else None
 
+    def _visible_rows(self) -> tuple[int, int]:
+        """The first row on screen and the row after the last (a row of margin)."""
+        first = int(self.scroll_offset.y) // ROW_H
+        return first, min(self.count, first + max(self.size.height, 1) // ROW_H + 2)
+
     def visible_pages(self) -> set[int]:
         """The pages holding the rows on screen (and the cursor's)."""
-        height = max(self.size.height, 1)
-        first = int(self.scroll_offset.y) // ROW_H
-        last = min(self.count, first + height // ROW_H + 2)
+        first, last = self._visible_rows()
         pages = {r // PAGE for r in range(first, max(first + 1, last), PAGE // 2 or 1)}
         pages.add(max(0, last - 1) // PAGE)
         pages.add(self.cursor // PAGE)
