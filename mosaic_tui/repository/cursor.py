@@ -21,6 +21,9 @@ class EventCursor:
     ``gap_ttl`` seconds have passed (a rolled-back transaction leaves a gap
     that never fills). On SQLite ids are assigned under the write lock and
     gaps do not occur.
+
+    ``backlog`` is the :class:`~mosaic_tui.repository.Backlog` it reads (not
+    imported here: the Backlog makes cursors).
     """
 
     def __init__(self, backlog, after: int | None = None, *, gap_ttl: float = 30.0):

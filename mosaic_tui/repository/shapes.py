@@ -60,6 +60,7 @@ def lease_end(card: Card) -> datetime | None:
 
 
 def card_of(values: dict[str, Any]) -> Card:
+    """A card from its decoded values by column name (e.g. ``Prepared.decode``)."""
     if not isinstance(values["depends_on"], list):
         values["depends_on"] = []
     return build(Card, values)
