@@ -13,6 +13,7 @@ from mosaic_tui.cli import board_cmds  # noqa: E402,F401  board, demo
 from mosaic_tui.cli import cards  # noqa: E402,F401  create, show, list
 from mosaic_tui.cli import agent  # noqa: E402,F401  claim, heartbeat, reclaim
 from mosaic_tui.cli import changes  # noqa: E402,F401  link, unlink, block, unblock, complete, reopen
+from mosaic_tui.cli import bulk  # noqa: E402,F401  delete
 from mosaic_tui.cli import events  # noqa: E402,F401  stats, events
 from mosaic_tui.cli import storage  # noqa: E402,F401  export, import, migrate, db
 

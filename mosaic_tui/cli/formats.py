@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mosaic_tui.cli import output as out
 from mosaic_tui.cli.group import json_mode
+from mosaic_tui.errors import exit_code_for
 
 
 def status_word(card) -> str:
@@ -80,3 +81,19 @@ def waiting_on(b, card) -> list[str]:
 def split_list(values: tuple[str, ...]) -> list[str]:
     """Repeatable, comma-separated option values as one list."""
     return [p.strip() for v in values for p in v.split(",") if p.strip()]
+
+
+def report(result) -> int:
+    """Print a :class:`~mosaic_tui.repository.Result` (JSON ``{"action", "done", "refused"[, "unlinked"]}``
+    with --json); the exit code: 0 if every card was done, 4 if any was refused."""
+    if json_mode():
+        out.emit_json(result.json())
+    else:
+        done = result.done
+        ids = out.safe(", ".join(done))
+        out.say(f"{result.past} {len(done)} card{'s' if len(done) != 1 else ''}" + (f": {ids}" if done else ""))
+        for user, away in result.unlinked.items():
+            out.say(f"unlinked {out.safe(user)} from {out.safe(', '.join(away))}")
+        for reason in result.refused.values():
+            out.say(f"refused: {out.safe(reason)}")
+    return 0 if not result.refused else exit_code_for("conflict")

@@ -8,7 +8,11 @@ Imports neither textual, rich nor click. The modules:
 * :mod:`~mosaic_tui.repository.cursor` -- :class:`EventCursor`, events after the last one seen;
 * :mod:`~mosaic_tui.repository.checks` -- ``check_*``: input validation before any transaction;
 * :mod:`~mosaic_tui.repository.shapes` -- cards and events from rows, their JSON, UTC helpers;
-* :mod:`~mosaic_tui.repository.statements` -- table handles and the hot path's prepared statements.
+* :mod:`~mosaic_tui.repository.statements` -- table handles and the hot path's prepared statements;
+* :mod:`~mosaic_tui.repository.rules` -- the status changes' rules (single and bulk);
+* :mod:`~mosaic_tui.repository.grooming` -- bulk actions, reorder, delete, the conflict-checked edit;
+* :mod:`~mosaic_tui.repository.undo` -- :class:`Change`, :class:`Result`, undo on the event log, :class:`History`;
+* :mod:`~mosaic_tui.repository.document` -- a card as one text document for ``$EDITOR``.
 
 Everything callers use is importable from ``mosaic_tui.repository`` itself.
 """
@@ -27,11 +31,14 @@ from mosaic_tui.repository.checks import (
     check_ttl,
 )
 from mosaic_tui.repository.cursor import EventCursor
+from mosaic_tui.repository.document import DocumentError, parse_card, serialize_card, with_error
 from mosaic_tui.repository.shapes import card_json, event_json, lease_end, utcnow
 from mosaic_tui.repository.statements import EV, B, E
+from mosaic_tui.repository.undo import Change, History, Result
 
 __all__ = [
-    "B", "DEFAULT_TTL", "E", "EV", "MAX_ID_LEN", "MAX_TEXT_LEN", "Backlog", "EventCursor",
+    "B", "DEFAULT_TTL", "E", "EV", "MAX_ID_LEN", "MAX_TEXT_LEN", "Backlog", "Change", "DocumentError",
+    "EventCursor", "History", "Result", "parse_card", "serialize_card", "with_error",
     "card_json", "check_acceptance", "check_id", "check_owner", "check_priority", "check_status",
     "check_text", "check_title", "check_ttl", "event_json", "lease_end", "utcnow",
 ]

@@ -31,13 +31,15 @@ from mosaic_tui.repository.checks import (
     has_control,
 )
 from mosaic_tui.repository.cursor import EventCursor
+from mosaic_tui.repository.grooming import Grooming
+from mosaic_tui.repository.rules import Rule, rule_for
 from mosaic_tui.repository.shapes import card_from_row, card_of, event_from_row, utcnow
+from mosaic_tui.repository.undo import Restoring
 from mosaic_tui.repository.statements import (
     CLAIM,
     CLAIM_BY_ID,
     CLAIMABLE,
     CLAIMED,
-    CLEAR_CLAIM,
     EV,
     FETCH,
     FETCH_LOCKED,
@@ -55,8 +57,12 @@ from mosaic_tui.repository.statements import (
 DEFAULT_TTL = 900
 
 
-class Backlog:
-    """Every operation of the backlog, each one transaction, same code on both backends."""
+class Backlog(Grooming, Restoring):
+    """Every operation of the backlog, each one transaction, same code on both backends.
+
+    The grooming operations (bulk actions, reorder, delete, the document edit) are in
+    :class:`~mosaic_tui.repository.grooming.Grooming`; undo in :class:`~mosaic_tui.repository.undo.Restoring`.
+    """
 
     def __init__(
         self,
@@ -226,8 +232,10 @@ class Backlog:
         rows = self.db.run(lambda conn: conn.execute(select(B).where(B.c.id.in_(ids))).all(), write=False)
         return {c.id: c for c in map(card_from_row, rows)}
 
-    def _list_query(self, status, phase, claimable, search):
+    def _list_query(self, status, phase, claimable, search, owner=None):
         q = select(B)
+        if owner is not None:
+            q = q.where(B.c.claim_owner == owner)
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
             for s in statuses:
@@ -249,19 +257,20 @@ class Backlog:
         phase: str | None = None,
         claimable: bool = False,
         search: str | None = None,
+        owner: str | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Card]:
-        """Cards in claim order: priority high first, then oldest first (then id)."""
-        q = self._list_query(status, phase, claimable, search).order_by(*LIST_ORDER)
+        """Cards in claim order: priority high first, then oldest first (then id); ``owner``: claimed by."""
+        q = self._list_query(status, phase, claimable, search, owner).order_by(*LIST_ORDER)
         if limit is not None:
             q = q.limit(limit)
         if offset:
             q = q.offset(offset)
         return [card_from_row(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
 
-    def count(self, *, status=None, phase=None, claimable=False, search=None) -> int:
-        q = self._list_query(status, phase, claimable, search).with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    def count(self, *, status=None, phase=None, claimable=False, search=None, owner=None) -> int:
+        q = self._list_query(status, phase, claimable, search, owner).with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
         return self.db.run(lambda conn: conn.execute(q).scalar_one(), write=False)
 
     # -- claims -------------------------------------------------------------
@@ -332,45 +341,28 @@ class Backlog:
         return self._release(card_id, read_back=True)
 
     def _release(self, card_id: str, *, read_back: bool = False) -> Card:
+        return self._apply_rule(card_id, rule_for("release"), read_back=read_back)
+
+    # -- status changes (their rules: mosaic_tui.repository.rules) ------------
+    def _apply_rule(self, card_id: str, rule: Rule, owner: str | None = None, *, read_back: bool = False) -> Card:
         return self._transition(
-            card_id, ["claimed"], {"status": "ready", **CLEAR_CLAIM},
-            lambda c: f"card {c.id!r} is not claimed (it is {c.status})",
+            card_id, rule.allowed, rule.values, lambda c: rule.refuse(c, owner), owner if rule.owned else None,
             read_back=read_back,
         )
 
-    # -- status changes -----------------------------------------------------
     def block(self, card_id: str) -> Card:
-        return self._transition(
-            card_id, ["ready", "claimed"], {"status": "blocked", **CLEAR_CLAIM},
-            lambda c: f"card {c.id!r} is already blocked" if c.status == "blocked"
-            else f"card {c.id!r} is done; reopen it before blocking it",
-        )
+        return self._apply_rule(card_id, rule_for("block"))
 
     def unblock(self, card_id: str) -> Card:
-        return self._transition(
-            card_id, ["blocked"], {"status": "ready"},
-            lambda c: f"card {c.id!r} is not blocked (it is {c.status})",
-        )
+        return self._apply_rule(card_id, rule_for("unblock"))
 
     def complete(self, card_id: str, owner: str | None = None) -> Card:
-        if owner is None:
-            return self._transition(
-                card_id, ["ready", "claimed", "blocked"], {"status": "done", **CLEAR_CLAIM},
-                lambda c: f"card {c.id!r} is already done",
-            )
-        owner = check_owner(owner)
-
-        def refuse(c: Card) -> str:
-            if c.status != "claimed":
-                return f"card {c.id!r} is not claimed (it is {c.status}); {owner!r} does not hold it"
-            return f"card {c.id!r} is claimed by {c.claim_owner!r}, not {owner!r}"
-
-        return self._transition(card_id, ["claimed"], {"status": "done", **CLEAR_CLAIM}, refuse, owner=owner)
+        if owner is not None:
+            owner = check_owner(owner)
+        return self._apply_rule(card_id, rule_for("complete", owner), owner)
 
     def reopen(self, card_id: str) -> Card:
-        return self._transition(
-            card_id, ["done"], {"status": "ready"}, lambda c: f"card {c.id!r} is not done (it is {c.status})"
-        )
+        return self._apply_rule(card_id, rule_for("reopen"))
 
     def edit(
         self,
