@@ -27,7 +27,7 @@ EXIT_MEANINGS: dict[int, str] = {
     1: "unexpected internal error",
     2: "bad usage or bad input; nothing was written",
     3: "not found (no such card, no such edge)",
-    4: "conflict (cycle, not the owner, duplicate id, wrong status, non-empty target)",
+    4: "conflict (cycle, not the owner, duplicate id, wrong status, non-empty target); several ids: some refused",
     5: "database unreachable, or not a backlog",
 }
 

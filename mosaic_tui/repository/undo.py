@@ -24,7 +24,7 @@ from sqlalchemy import Connection, func, select, update
 from mosaic_tui.db.models import Card, EventRecord
 from mosaic_tui.db.sql import lock_graph
 from mosaic_tui.errors import Conflict
-from mosaic_tui.repository.shapes import CARD_COLUMNS, card_from_row, event_from_row
+from mosaic_tui.repository.shapes import CARD_COLUMNS, event_from_row
 from mosaic_tui.repository.statements import EV, B, E
 
 CHUNK = 500  # ids per IN list (SQLite's variable limit is far above; plans stay small)
@@ -41,8 +41,31 @@ def chunks(ids: list[str], n: int = CHUNK) -> Iterator[list[str]]:
         yield ids[i:i + n]
 
 
-def values_of(card: Card) -> dict[str, Any]:
+class Row(dict):
+    """A card's stored values read inside a grooming transaction, by key or as attributes
+    (``row.status``): a plain dict, a fraction of the cost of a :class:`Card` for a thousand cards."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def row_of(values) -> Row:
+    row = Row(zip(CARD_COLUMNS, values))
+    if not isinstance(row["depends_on"], list):
+        row["depends_on"] = []
+    del row["unmet_deps"]
+    return row
+
+
+def values_of(card: Card | Row) -> dict[str, Any]:
     """A card's stored values (what a :class:`Change` keeps)."""
+    if isinstance(card, dict):
+        return {c: card[c] for c in STORED}
     return {c: getattr(card, c) for c in STORED}
 
 
@@ -103,24 +126,24 @@ class Result:
 
 
 # --------------------------------------------------------------------------- reading inside a transaction
-def lock_cards(conn: Connection, ids: Iterable[str]) -> dict[str, Card]:
+def lock_cards(conn: Connection, ids: Iterable[str]) -> dict[str, Row]:
     """The cards of ``ids`` that exist, their rows locked in id order (``FOR UPDATE`` on Postgres, so two
     bulk actions, or one and an agent, never wait on each other in a circle; SQLite's write transaction
     is already exclusive)."""
-    out: dict[str, Card] = {}
+    out: dict[str, Row] = {}
     for part in chunks(sorted(set(ids))):
-        for row in conn.execute(select(B).where(B.c.id.in_(part)).order_by(B.c.id).with_for_update()):
-            card = card_from_row(row)
-            out[card.id] = card
+        for values in conn.execute(select(B).where(B.c.id.in_(part)).order_by(B.c.id).with_for_update()):
+            row = row_of(values)
+            out[row["id"]] = row
     return out
 
 
-def read_cards(conn: Connection, ids: Iterable[str]) -> dict[str, Card]:
-    out: dict[str, Card] = {}
+def read_cards(conn: Connection, ids: Iterable[str]) -> dict[str, Row]:
+    out: dict[str, Row] = {}
     for part in chunks(sorted(set(ids))):
-        for row in conn.execute(select(B).where(B.c.id.in_(part))):
-            card = card_from_row(row)
-            out[card.id] = card
+        for values in conn.execute(select(B).where(B.c.id.in_(part))):
+            row = row_of(values)
+            out[row["id"]] = row
     return out
 
 
@@ -156,36 +179,46 @@ def dependents(conn: Connection, ids: Iterable[str]) -> dict[str, list[str]]:
 
 
 class Tracker:
-    """One grooming transaction's bookkeeping: lock the cards, remember them, record the :class:`Change`."""
+    """One grooming transaction's bookkeeping: lock the cards, remember them, record the :class:`Change`.
+
+    Its own events are those on its cards after ``start``, the newest event id when it began: event
+    ids only grow (a sequence, AUTOINCREMENT), and while it holds a card's row lock nobody else
+    writes that card (so nobody else's event on it can come after ``start``).
+    """
 
     def __init__(self, conn: Connection, ids: Iterable[str]):
         self.conn = conn
-        self.cards: dict[str, Card] = {}
-        self._marks: dict[str, int] = {}
+        self.start: int = conn.execute(select(func.coalesce(func.max(EV.c.id), 0))).scalar_one()
+        self.cards: dict[str, Row] = {}
+        self._locked: set[str] = set()
         self.lock(ids)
 
     def lock(self, ids: Iterable[str]) -> None:
         """Lock more cards (those not locked yet) and remember how they are now."""
-        new = sorted(set(ids) - set(self._marks))
+        new = sorted(set(ids) - self._locked)
         if not new:
             return
+        self._locked.update(new)
         self.cards.update(lock_cards(self.conn, new))
-        self._marks.update(last_events(self.conn, new))
 
     def finish(self, label: str, changed: Iterable[str]) -> Change | None:
         """The :class:`Change` of the cards in ``changed`` (None when there are none)."""
-        changed = [i for i in dict.fromkeys(changed)]
+        changed = list(dict.fromkeys(changed))
         if not changed:
             return None
-        self.lock(changed)  # cards the action created: their marks are 0
         after = read_cards(self.conn, changed)
-        own = events_after(self.conn, {i: self._marks[i] for i in changed})
-        marks = last_events(self.conn, changed)
+        own = events_after(self.conn, dict.fromkeys(changed, self.start))
+        marks: dict[str, int] = {}
+        for ev in own:
+            marks[ev.card_id] = ev.id
+        quiet = [i for i in changed if i not in marks]  # changed nothing the log records
+        if quiet:
+            marks.update(last_events(self.conn, quiet))
         return Change(
             label=label,
             before={i: values_of(self.cards[i]) if i in self.cards else None for i in changed},
             after={i: values_of(after[i]) if i in after else None for i in changed},
-            marks=marks,
+            marks={i: marks[i] for i in changed},
             events=frozenset(ev.id for ev in own),
         )
 
@@ -242,7 +275,7 @@ class Restoring:
 
         return self.db.run(tx)
 
-    def _restore(self, conn: Connection, target: dict[str, dict | None], current: dict[str, Card]) -> list[str]:
+    def _restore(self, conn: Connection, target: dict[str, dict | None], current: dict[str, Row]) -> list[str]:
         now = self._now()
         notes: list[str] = []
         creating = [i for i, v in target.items() if v is not None and i not in current]
