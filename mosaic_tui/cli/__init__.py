@@ -725,6 +725,20 @@ def db() -> None:
     out.say(f"schema version: {version}")
 
 
+# --------------------------------------------------------------------------- MCP server
+@cli.command("mcp", short_help="Serve the backlog as MCP tools over stdio (for agents).")
+@common
+@click.option("--owner", metavar="OWNER", help="The default owner of claims. Default: $MOSAIC_AGENT.")
+def mcp_(owner: str | None) -> int:
+    """Serve the backlog as MCP tools (claim, heartbeat, complete, ...) over stdio, until the client closes it.
+
+    Started by an MCP client (see README, "Use it from an MCP client"); the tools are listed in docs/mcp.md.
+    """
+    from mosaic_tui.mcp_server import serve  # the MCP SDK is loaded by this command only
+
+    return serve(_state().db, owner)
+
+
 # --------------------------------------------------------------------------- entry point
 def _wants_json(argv: list[str]) -> bool:
     for a in argv:

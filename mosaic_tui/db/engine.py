@@ -58,7 +58,9 @@ def _prepare_sqlite_file(path: Path) -> None:
         os.close(fd)
 
 
-def create(target: Target, *, pool: bool = True) -> Engine:
+def create(target: Target, *, pool: bool = True, pre_ping: bool = False) -> Engine:
+    """The engine. ``pre_ping`` (Postgres): test a pooled connection before each use and replace it if the
+    server dropped it (a restart, a pooler, an idle timeout): for long-lived processes such as the MCP server."""
     if target.backend == "sqlite":
         assert target.path is not None
         try:
@@ -96,16 +98,17 @@ def create(target: Target, *, pool: bool = True) -> Engine:
         target.url,
         connect_args={"connect_timeout": 5, "application_name": "mosaic-tui"},
         poolclass=None if pool else NullPool,
+        pool_pre_ping=pre_ping,
     )
 
 
 class Database:
     """One backlog database: its engine, its schema check, its transactions."""
 
-    def __init__(self, target: Target, *, pool: bool = True):
+    def __init__(self, target: Target, *, pool: bool = True, pre_ping: bool = False):
         self.target = target
         self.backend = target.backend
-        self.engine = create(target, pool=pool)
+        self.engine = create(target, pool=pool, pre_ping=pre_ping)
         self.dialect = self.engine.dialect
         self._driver_error = self.dialect.loaded_dbapi.Error
         self._schema_checked = False
@@ -150,7 +153,12 @@ class Database:
         ``.dialect`` and ``.connection`` a Prepared statement needs.
         """
         self.ensure_schema()
-        pooled = self.engine.raw_connection()
+        try:
+            pooled = self.engine.raw_connection()
+        except self._driver_error as exc:  # no connection (e.g. the server is down): nothing was sent
+            raise DBAPIError.instance(
+                None, None, exc, self._driver_error, connection_invalidated=True, dialect=self.dialect,
+            ) from exc
         dbapi_connection = pooled.dbapi_connection
         try:
             try:
@@ -224,7 +232,7 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(url: str | None = None, *, pool: bool = True) -> Database:
+def open_database(url: str | None = None, *, pool: bool = True, pre_ping: bool = False) -> Database:
     from mosaic_tui.db.url import resolve
 
-    return Database(resolve(url), pool=pool)
+    return Database(resolve(url), pool=pool, pre_ping=pre_ping)
