@@ -352,3 +352,13 @@ def test_the_claim_command_does_not_load_the_mcp_sdk(sqlite_url):
             "print('RESULT', rc, [m for m in ('mcp', 'mosaic_tui.mcp_server', 'anyio') if m in sys.modules])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.splitlines()[-1] == "RESULT 0 []", r.stderr
+
+
+def test_docs_name_every_tool_and_every_argument():
+    from mosaic_tui.mcp_tools import TOOLS, input_schema
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "mcp.md").read_text(encoding="utf-8")
+    for spec in TOOLS:
+        assert f"`{spec.name}`" in doc, spec.name
+        for arg in input_schema(spec.params).get("properties", {}):
+            assert f"`{arg}`" in doc, f"{spec.name}: {arg}"
