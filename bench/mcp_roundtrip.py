@@ -183,7 +183,7 @@ What a tool call costs on top of the repository call: a JSON-RPC message each
 way over the server's stdin/stdout, input validation (pydantic), a hop to a
 worker thread (the stdio loop never waits on the database), the JSON of the
 result, and on Postgres a `SELECT 1` that tests the pooled connection first
-(`pre_ping`: a server that outlives a database restart or a dropped
+(`Database.ping_before_use`: a server that outlives a database restart or a dropped
 connection). What the CLI pays instead is a Python start-up and imports per
 call (`## CLI cold start`).
 """

@@ -39,7 +39,6 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from mosaic_tui import __version__
-from mosaic_tui.db.engine import open_database
 from mosaic_tui.errors import MosaicError
 from mosaic_tui.mcp_tools import BY_NAME, TOOLS, ToolSpec, description, input_schema
 from mosaic_tui.repository import Backlog, check_owner
@@ -169,7 +168,8 @@ def serve(db: str | None = None, owner: str | None = None) -> int:
     owner = owner if owner is not None else (os.environ.get("MOSAIC_AGENT") or None)
     if owner is not None:
         check_owner(owner)
-    backlog = Backlog(open_database(db, pre_ping=True))
+    backlog = Backlog.open(db)
+    backlog.db.ping_before_use()
     try:
         app = MosaicMCP(backlog, owner)
         target = backlog.db.target

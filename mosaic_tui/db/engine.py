@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from mosaic_tui.db.url import Target, scrub
@@ -58,9 +58,7 @@ def _prepare_sqlite_file(path: Path) -> None:
         os.close(fd)
 
 
-def create(target: Target, *, pool: bool = True, pre_ping: bool = False) -> Engine:
-    """The engine. ``pre_ping`` (Postgres): test a pooled connection before each use and replace it if the
-    server dropped it (a restart, a pooler, an idle timeout): for long-lived processes such as the MCP server."""
+def create(target: Target, *, pool: bool = True) -> Engine:
     if target.backend == "sqlite":
         assert target.path is not None
         try:
@@ -98,17 +96,16 @@ def create(target: Target, *, pool: bool = True, pre_ping: bool = False) -> Engi
         target.url,
         connect_args={"connect_timeout": 5, "application_name": "mosaic-tui"},
         poolclass=None if pool else NullPool,
-        pool_pre_ping=pre_ping,
     )
 
 
 class Database:
     """One backlog database: its engine, its schema check, its transactions."""
 
-    def __init__(self, target: Target, *, pool: bool = True, pre_ping: bool = False):
+    def __init__(self, target: Target, *, pool: bool = True):
         self.target = target
         self.backend = target.backend
-        self.engine = create(target, pool=pool, pre_ping=pre_ping)
+        self.engine = create(target, pool=pool)
         self.dialect = self.engine.dialect
         self._driver_error = self.dialect.loaded_dbapi.Error
         self._schema_checked = False
@@ -231,8 +228,25 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def ping_before_use(self) -> None:
+        """Postgres: test each pooled connection (``SELECT 1``) as it leaves the pool, and replace it if the
+        server dropped it (a restart, a pooler, an idle timeout), so the call after that just works.
 
-def open_database(url: str | None = None, *, pool: bool = True, pre_ping: bool = False) -> Database:
+        For long-lived processes (the MCP server); a one-shot command has no pooled connection to lose.
+        """
+        if self.backend != "postgresql":
+            return
+        dialect, driver_error = self.dialect, self._driver_error
+
+        @event.listens_for(self.engine, "checkout")
+        def _ping(dbapi_connection, _record, _proxy):
+            try:
+                dialect.do_ping(dbapi_connection)
+            except driver_error as exc:  # the pool drops this connection and connects anew
+                raise DisconnectionError(str(exc)) from exc
+
+
+def open_database(url: str | None = None, *, pool: bool = True) -> Database:
     from mosaic_tui.db.url import resolve
 
-    return Database(resolve(url), pool=pool, pre_ping=pre_ping)
+    return Database(resolve(url), pool=pool)
