@@ -53,7 +53,8 @@ EVENT = {
     "properties": {
         "id": {"type": "integer"},
         "cardId": {"type": "string"},
-        "kind": {"type": "string", "description": "created, claimed, heartbeat, released, reclaimed, completed, blocked, ..."},
+        "kind": {"type": "string", "description": "created, claimed, heartbeat, released (claimed -> ready), blocked, "
+                                                 "unblocked, completed, reopened, linked, unlinked, edited, deleted"},
         "oldStatus": _STR_OR_NULL,
         "newStatus": _STR_OR_NULL,
         "owner": _STR_OR_NULL,
