@@ -185,7 +185,9 @@ worker thread (the stdio loop never waits on the database), the JSON of the
 result, and on Postgres a `SELECT 1` that tests the pooled connection first
 (`Database.ping_before_use`: a server that outlives a database restart or a dropped
 connection). What the CLI pays instead is a Python start-up and imports per
-call (`## CLI cold start`).
+call (`## CLI cold start`). On a loaded machine (the load average is in the
+line under the table) every figure grows; read the last column, measured in
+the same run.
 """
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
     start = text.find(SECTION)
