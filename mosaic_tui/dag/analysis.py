@@ -17,7 +17,7 @@ Ids without a status (an edge to a card not loaded) are not cards here.
 - :func:`critical_paths` — the longest chain of unfinished work (in cards)
   in each group (a phase, say; edges between groups are not followed), as
   the list of ids from the first card to do to the last. O(V + E). Ties go
-  to the card given first.
+  to the cards given first.
 """
 
 from __future__ import annotations
@@ -84,11 +84,16 @@ def critical_paths(
     back = [-1] * n
     for v in order:
         best = 0
+        b = -1
+        mine = grp[v]
         for u in pred[v]:
-            if grp[u] == grp[v] and length[u] > best:
-                best = length[u]
-                back[v] = u
+            if grp[u] == mine:
+                lu = length[u]
+                if lu > best or lu == best and u < b:
+                    best = lu
+                    b = u
         length[v] = best + 1
+        back[v] = b
     ends: dict[Hashable, int] = {}
     for v in range(n):  # input order: ties go to the card given first
         e = ends.get(grp[v])

@@ -18,30 +18,31 @@ def from_card_edges(edges: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 class Digraph:
-    """Nodes ``0..n-1`` (``ids[i]``), successors and predecessors as lists of ints, in input order."""
+    """Nodes ``0..n-1`` (``ids[i]``), successors (in input order) and predecessors (by source) as lists of ints."""
 
     __slots__ = ("ids", "index", "succ", "pred", "ignored")
 
     def __init__(self, nodes: Iterable[str], edges: Iterable[tuple[str, str]]) -> None:
         self.ids: list[str] = list(dict.fromkeys(nodes))
         self.index: dict[str, int] = {v: i for i, v in enumerate(self.ids)}
-        n = len(self.ids)
-        self.succ: list[list[int]] = [[] for _ in range(n)]
-        self.pred: list[list[int]] = [[] for _ in range(n)]
+        self.succ: list[list[int]] = [[] for _ in self.ids]
+        self.pred: list[list[int]] = [[] for _ in self.ids]
         self.ignored: list[tuple[str, str]] = []  # edges naming an unknown node
-        seen: set[tuple[int, int]] = set()
-        index = self.index
+        get = self.index.get
+        succ = self.succ
         for a, b in edges:
-            ia = index.get(a)
-            ib = index.get(b)
+            ia = get(a)
+            ib = get(b)
             if ia is None or ib is None:
                 self.ignored.append((a, b))
-                continue
-            if ia == ib or (ia, ib) in seen:
-                continue
-            seen.add((ia, ib))
-            self.succ[ia].append(ib)
-            self.pred[ib].append(ia)
+            elif ia != ib:
+                succ[ia].append(ib)
+        pred = self.pred
+        for ia, s in enumerate(succ):
+            if len(s) > 1 and len(set(s)) < len(s):
+                s[:] = dict.fromkeys(s)  # duplicates: once each, first seen first
+            for ib in s:
+                pred[ib].append(ia)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -77,7 +78,7 @@ class Digraph:
             done[v] = True
             order.append(v)
             for w in self.succ[v]:
-                if (v, w) in dropped:
+                if dropped and (v, w) in dropped:
                     continue
                 indeg[w] -= 1
                 if indeg[w] == 0:

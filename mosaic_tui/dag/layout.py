@@ -470,8 +470,9 @@ def layout(
 ) -> Layout:
     """Lay out the DAG ``nodes`` / ``edges`` (dependency -> dependent) in character cells.
 
-    ``widths`` gives a node's box width (at least 3); ``node_height`` (at
-    least 2) is every box's height. Edges naming unknown nodes are ignored.
+    ``widths`` gives a node's box width (at least 3; wider when more lines
+    arrive separately than its top border holds); ``node_height`` (at least
+    2) is every box's height. Edges naming unknown nodes are ignored.
     """
     g = Digraph(nodes, edges)
     order, succ, pred, dropped = g.acyclic_succ()
@@ -480,6 +481,10 @@ def layout(
     widths = widths or {}
     h = max(2, node_height)
     w_all = [max(3, int(widths.get(v, default_width))) for v in g.ids] + [DUMMY_WIDTH] * (len(lg.layer) - lg.n)
+    for v in range(lg.n):  # room on the top border for every separate arrival (see _arrivals)
+        multi = sum(1 for a in lg.up[v] if len(lg.down[a]) > 1)
+        single = any(len(lg.down[a]) == 1 for a in lg.up[v])
+        w_all[v] = max(w_all[v], multi + single + 2)
     xs = lg.place(w_all, hsep)
     port = [xs[v] + w_all[v] // 2 for v in range(len(xs))]
 
@@ -560,7 +565,7 @@ def _arrivals(b: int, lg: _Layered, xs: list[int], widths: list[int], port: list
     sp = 2 if (k - 1) * 2 <= hi - lo else 1
     first = min(max(lo, port[b] - (k - 1) * sp // 2), max(lo, hi - (k - 1) * sp))
     for i, (_fx, srcs) in enumerate(slots):
-        c = min(hi, first + i * sp)  # more lines than columns (a very narrow box): the last ones share one
+        c = first + i * sp  # the box is wide enough (layout widens it)
         for a in srcs:
             out[(a, b)] = c
 
