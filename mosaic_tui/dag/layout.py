@@ -24,8 +24,8 @@ positions and edge paths out:
    column, and tracks that overlap sideways get different rows (a dogleg
    through a free column breaks the rare cycle of such constraints). So lines
    never run along each other unless they share a source or a target: two
-   lines meet only where they cross (``┼``), fork from one source or join
-   into one target.
+   lines meet only where they cross, fork from one source or join into one
+   target (:mod:`mosaic_tui.dag.route`).
 
 Coordinates are character cells: ``x`` to the right, ``y`` down. A node box
 covers ``x .. x+w-1``, ``y .. y+h-1``; its port column is ``x + w // 2``. An
@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mosaic_tui.dag.graph import Digraph
+from mosaic_tui.dag.route import Group, arrivals, route_gap
 
 DUMMY_WIDTH = 1
 
@@ -349,114 +350,6 @@ class _Layered:
         return [v - lo for v in out]
 
 
-def _free_column(used: set[int], near: int, lo: int) -> int:
-    for d in range(0, 1 << 30):
-        for c in (near - d, near + d):
-            if c >= lo and c not in used:
-                return c
-    raise AssertionError("unreachable")
-
-
-class _Group:
-    """The lines leaving one node (or one dogleg column) across one gap between layers."""
-
-    __slots__ = ("fx", "txs", "track", "nxt", "span", "straight")
-
-    def __init__(self, fx: int, txs: set[int]) -> None:
-        self.fx = fx
-        self.track = -1
-        self.nxt: _Group | None = None  # the second half of a dogleg
-        self.set_targets(txs)
-
-    def set_targets(self, txs: set[int]) -> None:
-        self.txs = txs
-        self.span = (min(self.fx, min(txs)), max(self.fx, max(txs)))
-        self.straight = txs == {self.fx}
-
-
-def _route_gap(groups: list[_Group]) -> int:
-    """Give each group needing a horizontal line a track (row) in the gap; return the number of tracks."""
-    used = {g.fx for g in groups} | {t for g in groups for t in g.txs}
-    lo_col = 0
-    while True:
-        # H must be above G when H's line comes down column t (H.fx) and G's goes on down it (t in G.txs):
-        # otherwise the two would run along each other there. Even when H also goes straight on down t
-        # (to the same target as G), G joins it only below H's fork, or G would seem to lead to H's other
-        # targets too. A dogleg's halves: the first above the second.
-        by_fx = {g.fx: g for g in groups}
-        ids = {id(g): i for i, g in enumerate(groups)}
-        above: dict[int, set[int]] = {i: set() for i in range(len(groups))}  # i -> groups that must be above i
-        for i, g in enumerate(groups):
-            if g.nxt is not None:
-                above[ids[id(g.nxt)]].add(i)
-                continue
-            for t in g.txs:
-                h = by_fx.get(t)
-                if h is not None and h is not g and not h.straight:
-                    above[i].add(ids[id(h)])
-        # Kahn over "above" constraints; a cycle is broken by a dogleg
-        below: dict[int, list[int]] = {i: [] for i in range(len(groups))}
-        indeg = {i: len(a) for i, a in above.items()}
-        for i, a in above.items():
-            for j in a:
-                below[j].append(i)
-        ready = sorted((i for i in indeg if indeg[i] == 0), key=lambda i: groups[i].span)
-        topo: list[int] = []
-        while ready:
-            i = ready.pop(0)
-            topo.append(i)
-            for k in below[i]:
-                indeg[k] -= 1
-                if indeg[k] == 0:
-                    ready.append(k)
-        if len(topo) == len(groups):
-            break
-        # walk back along unprocessed "above" links until a group repeats: that one is on a cycle
-        done = set(topo)
-        stuck = min((i for i in indeg if indeg[i] > 0), key=lambda i: groups[i].span)
-        seen_walk: set[int] = set()
-        while stuck not in seen_walk:
-            seen_walk.add(stuck)
-            stuck = min(j for j in above[stuck] if j not in done)
-        g = groups[stuck]
-        xf = _free_column(used, (g.fx + min(g.txs, key=lambda t: abs(t - g.fx))) // 2, lo_col)
-        used.add(xf)
-        second = _Group(xf, g.txs)
-        g.set_targets({xf})
-        g.nxt = second
-        groups.append(second)
-    tracks: list[list[_Group]] = []
-    for i in topo:
-        g = groups[i]
-        if g.straight:
-            continue
-        t = 1 + max((groups[j].track for j in above[i]), default=-1)
-        while True:
-            if t == len(tracks):
-                tracks.append([])
-            if not any(_clash(g, o) for o in tracks[t]):
-                break
-            t += 1
-        tracks[t].append(g)
-        g.track = t
-    return len(tracks)
-
-
-def _clash(a: _Group, b: _Group) -> bool:
-    """Whether two horizontal lines cannot share a row.
-
-    They may only when they meet end to end and both go down there into one
-    target, and nowhere else (else a line could be read as going on into the
-    other's targets).
-    """
-    alo, ahi = a.span
-    blo, bhi = b.span
-    lo, hi = max(alo, blo), min(ahi, bhi)
-    if lo > hi:
-        return False
-    return not (lo == hi and a.txs == b.txs == {lo})
-
-
 def layout(
     nodes: Iterable[str],
     edges: Iterable[tuple[str, str]],
@@ -481,7 +374,7 @@ def layout(
     widths = widths or {}
     h = max(2, node_height)
     w_all = [max(3, int(widths.get(v, default_width))) for v in g.ids] + [DUMMY_WIDTH] * (len(lg.layer) - lg.n)
-    for v in range(lg.n):  # room on the top border for every separate arrival (see _arrivals)
+    for v in range(lg.n):  # room on the top border for every separate arrival (see route.arrivals)
         multi = sum(1 for a in lg.up[v] if len(lg.down[a]) > 1)
         single = any(len(lg.down[a]) == 1 for a in lg.up[v])
         w_all[v] = max(w_all[v], multi + single + 2)
@@ -490,21 +383,21 @@ def layout(
 
     # routing, gap by gap
     depth = len(lg.layers)
-    gap_groups: list[dict[int, _Group]] = []
+    gap_groups: list[dict[int, Group]] = []
     gap_tracks: list[int] = []
     arrival: dict[tuple[int, int], int] = {}  # (upper node, lower node) -> the column the line arrives in
     for li in range(depth - 1):
         for b in lg.layers[li + 1]:
             if b < lg.n:
-                _arrivals(b, lg, xs, w_all, port, arrival)
+                arrivals(b, lg, xs, w_all, port, arrival)
             else:
                 arrival[(lg.up[b][0], b)] = port[b]
-        groups: dict[int, _Group] = {}
+        groups: dict[int, Group] = {}
         for v in lg.layers[li]:
             if lg.down[v]:
-                groups[v] = _Group(port[v], {arrival[(v, w)] for w in lg.down[v]})
+                groups[v] = Group(port[v], {arrival[(v, w)] for w in lg.down[v]})
         gl = list(groups.values())
-        gap_tracks.append(_route_gap(gl))
+        gap_tracks.append(route_gap(gl))
         gap_groups.append(groups)
     ys = [0] * depth
     for li in range(1, depth):
@@ -519,7 +412,7 @@ def layout(
         for a, b in zip(chain, chain[1:], strict=False):
             li = lg.layer[a]
             base = ys[li] + h
-            grp: _Group | None = gap_groups[li][a]
+            grp: Group | None = gap_groups[li][a]
             tx = arrival[(a, b)]
             while grp is not None:
                 if not grp.straight:
@@ -538,36 +431,6 @@ def layout(
         nodes=boxes, edges=paths, layers=layers, width=width, height=height,
         dropped=sorted((g.ids[a], g.ids[b]) for a, b in dropped), crossings=crossings,
     )
-
-
-def _arrivals(b: int, lg: _Layered, xs: list[int], widths: list[int], port: list[int], out: dict[tuple[int, int], int]) -> None:
-    """Columns on ``b``'s top border where its incoming lines arrive.
-
-    Lines from sources with no other target in this gap merge into one
-    column (a fan-in reads as lines joining into the target); a line from a
-    source that also goes elsewhere arrives in a column of its own, or a
-    reader following a joined line could turn off into that source's other
-    targets. Columns keep the sources' left-to-right order, two apart when
-    the box is wide enough.
-    """
-    ups = lg.up[b]
-    if len(ups) == 1:
-        out[(ups[0], b)] = port[b]
-        return
-    lo, hi = xs[b] + 1, xs[b] + widths[b] - 2
-    merged = [a for a in ups if len(lg.down[a]) == 1]
-    slots: list[tuple[int, list[int]]] = []  # (source column, sources), left to right
-    if merged:
-        slots.append((sum(port[a] for a in merged) // len(merged), merged))
-    slots += [(port[a], [a]) for a in ups if len(lg.down[a]) > 1]
-    slots.sort(key=lambda s: s[0])
-    k = len(slots)
-    sp = 2 if (k - 1) * 2 <= hi - lo else 1
-    first = min(max(lo, port[b] - (k - 1) * sp // 2), max(lo, hi - (k - 1) * sp))
-    for i, (_fx, srcs) in enumerate(slots):
-        c = first + i * sp  # the box is wide enough (layout widens it)
-        for a in srcs:
-            out[(a, b)] = c
 
 
 def _simplify(pts: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
