@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 from rich.segment import Segment
@@ -58,6 +59,7 @@ class Scene:
     arrows: set[tuple[int, int]]
     band: dict[int, list[str]]  # row -> ids of the boxes covering it
     critical_edges: set[int]
+    critical_set: set[str] = field(default_factory=set)
     up: dict[str, list[str]] = field(default_factory=dict)  # id -> its dependencies
     down: dict[str, list[str]] = field(default_factory=dict)  # id -> its dependents
 
@@ -124,7 +126,7 @@ def build_scene(cards: dict[str, Any], edges: list[tuple[str, str]], *, compact:
     for n in nodes.values():
         n.waiting = n.status == "ready" and any(nodes[d].status != "done" for d in up.get(n.id, ()))
     arrows = {p.points[-1] for p in lay.edges}
-    return Scene(compact, nodes, lay, analysis, edge_cells(lay), arrows, band, critical_edges, up, down)
+    return Scene(compact, nodes, lay, analysis, edge_cells(lay), arrows, band, critical_edges, set(analysis.critical), up, down)
 
 
 class DagView(ScrollView, can_focus=True):
@@ -170,6 +172,8 @@ class DagView(ScrollView, can_focus=True):
         self._down: set[str] = set()
         self._cache: LRUCache[int, Strip] = LRUCache(1024)
         self._styles: dict[str, Style] = {}
+        self._combos: dict[tuple, Style] = {}
+        self._edge_keys: dict[tuple[int, ...], str] = {}  # for the current selection
 
     # -- data -------------------------------------------------------------------------
     def show(self, scene: Scene, prefer: str | None = None) -> None:
@@ -189,6 +193,7 @@ class DagView(ScrollView, can_focus=True):
         self.selected = card_id
         self._up, self._down = self.scene.related(card_id) if self.scene else (set(), set())
         self._cache.clear()
+        self._edge_keys.clear()
         self.refresh()
         self.call_after_refresh(self.reveal)
         self.post_message(self.Selected(self, card_id))
@@ -234,6 +239,7 @@ class DagView(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
+        self._combos.clear()
         self._cache.clear()
 
     def _style(self, name: str) -> Style:
@@ -261,86 +267,87 @@ class DagView(ScrollView, can_focus=True):
             self._cache[row] = strip
         return strip.crop_extend(sx, sx + width, self.rich_style)
 
-    def _edge_style(self, owners: tuple[int, ...]) -> Style:
-        sc = self.scene
-        assert sc is not None
-        sel = self.selected
-        up, down = self._up, self._down
-        related = critical = False
-        for e in owners:
-            p = sc.lay.edges[e]
-            if (p.target == sel or p.target in up) and p.source in up or (p.source == sel or p.source in down) and p.target in down:
-                related = True
-            if e in sc.critical_edges:
-                critical = True
-        if related:
-            return self._style("dag--related")
-        if critical:
-            return self._style("dag--critical")
-        return self._style("dag--edge") + self._style("dag--dim")
+    def _edge_key(self, owners: tuple[int, ...]) -> str:
+        """What an edge cell is drawn as: ``related`` (to the selection), ``critical`` or ``edge`` (dimmed)."""
+        key = self._edge_keys.get(owners)
+        if key is None:
+            sc = self.scene
+            assert sc is not None
+            sel, up, down = self.selected, self._up, self._down
+            key = "edge"
+            for e in owners:
+                p = sc.lay.edges[e]
+                if (p.target == sel or p.target in up) and p.source in up or (p.source == sel or p.source in down) and p.target in down:
+                    key = "related"
+                    break
+                if e in sc.critical_edges:
+                    key = "critical"
+            self._edge_keys[owners] = key
+        return key
+
+    def _resolve(self, key: tuple) -> Style:
+        """The style of a cell key: ("edge", kind) or (part, status, on the critical path, selected, near)."""
+        st = self._combos.get(key)
+        if st is None:
+            base = self._style("base")
+            if key[0] == "edge":
+                kind = key[1]
+                st = base + (self._style(f"dag--{kind}") if kind != "edge" else self._style("dag--edge") + self._style("dag--dim"))
+            else:
+                part, status, on_path, selected, near = key
+                colour = self._style(STATUS_COLOUR.get(status, "bright_red"))
+                st = base + (self._style("dag--critical") if part == "border" and on_path else colour)
+                if not near:
+                    st += self._style("dag--dim")
+                if selected:
+                    st += self._style("dag--selected")
+            self._combos[key] = st
+        return st
 
     def _draw_row(self, row: int) -> Strip:
+        """One row of the whole picture: cells as characters and style keys, then runs of one style as segments."""
         sc = self.scene
         if sc is None or row >= sc.lay.height:
             return Strip([])
         w = sc.lay.width
-        base = self._style("base")
+        blank = ("edge", "none")
         chars = [" "] * w
-        styles: list[Style | None] = [None] * w
-        bottoms: set[int] = set()
+        keys: list[tuple] = [blank] * w
+        bottoms: dict[int, tuple] = {}
         for nid in sc.band.get(row, ()):
             box = sc.lay.nodes[nid]
             node = sc.nodes[nid]
             selected = nid == self.selected
-            on_path = nid in sc.analysis.critical
             near = selected or nid in self._up or nid in self._down
-            colour = self._style(STATUS_COLOUR.get(node.status, "bright_red"))
-            border = self._style("dag--critical") if on_path else colour
-            if selected:
-                border = border + self._style("dag--selected")
-            elif not near:
-                border = border + self._style("dag--dim")
-            text_style = colour if near else colour + self._style("dag--dim")
-            if selected:
-                text_style = text_style + self._style("dag--selected")
+            on_path = nid in sc.critical_set
+            border = ("border", node.status, on_path, selected, near)
             tl, tr, bl, br, hz, vt = SELECTED_BOX if selected else BOX
             x0, x1 = box.x, box.x + box.w - 1
             if row == box.y or row == box.y + box.h - 1:
                 top = row == box.y
-                chars[x0], chars[x1] = (tl, tr) if top else (bl, br)
-                for x in range(x0 + 1, x1):
-                    chars[x] = hz
+                chars[x0:x1 + 1] = [tl if top else bl] + [hz] * (box.w - 2) + [tr if top else br]
+                keys[x0:x1 + 1] = [border] * box.w
                 if not top:
-                    bottoms.update(range(x0 + 1, x1))
-                for x in range(x0, x1 + 1):
-                    styles[x] = border
+                    for x in range(x0 + 1, x1):
+                        bottoms[x] = border
             else:
-                chars[x0] = chars[x1] = vt
-                styles[x0] = styles[x1] = border
-                lines = sc.lines(nid)
                 k = row - box.y - 1
-                text = lines[k] if k < len(lines) else ""
-                text = text.ljust(box.w - 2)
-                for i, ch in enumerate(text):
-                    chars[x0 + 1 + i] = ch
-                    styles[x0 + 1 + i] = text_style
+                lines = sc.lines(nid)
+                text = (lines[k] if k < len(lines) else "").ljust(box.w - 2)
+                chars[x0:x1 + 1] = [vt, *text, vt]
+                keys[x0:x1 + 1] = [border] + [("text", node.status, False, selected, near)] * (box.w - 2) + [border]
+        arrows = sc.arrows
         for x, (mask, owners) in sc.cells.get(row, {}).items():
-            if x >= w:
-                continue
-            st = self._edge_style(owners)
-            if (x, row) in sc.arrows:
-                chars[x] = ARROW
-            elif x in bottoms:
+            if x in bottoms:
                 chars[x] = "┳" if chars[x] == "━" else "┬"
-                st = styles[x] or st
-            else:
-                chars[x] = JUNCTION.get(mask, "·")
-            styles[x] = st
+                continue
+            keys[x] = ("edge", self._edge_key(owners))
+            chars[x] = ARROW if (x, row) in arrows else JUNCTION.get(mask, "·")
         segments: list[Segment] = []
         start = 0
-        for x in range(1, w + 1):
-            if x == w or styles[x] != styles[start]:
-                st = styles[start]
-                segments.append(Segment("".join(chars[start:x]), base + st if st is not None else base))
-                start = x
+        base = self._style("base")
+        for k, run in groupby(keys):
+            end = start + sum(1 for _ in run)
+            segments.append(Segment("".join(chars[start:end]), base if k is blank else self._resolve(k)))
+            start = end
         return Strip(segments, w)
