@@ -119,7 +119,7 @@ class DagScreen(Screen[None]):
         self._generation += 1
         self._scenes = {}
         total = len(cards) + self.truncated
-        self.query_one("#dag-title", Static).update(self._title(total))
+        self.query_one("#dag-title", Static).update(self._title(total), layout=False)
         if len(cards) > DRAW_LIMIT or self.truncated:
             self._show_list(total)
             return
@@ -135,11 +135,11 @@ class DagScreen(Screen[None]):
     def _show_list(self, total: int) -> None:
         self.add_class("listed")
         note = f"{total:,} cards: more than {DRAW_LIMIT} to draw, so the graph is listed by layer"
-        self.query_one("#dag-critical", Static).update(Text(note, "bold yellow"))
+        self.query_one("#dag-critical", Static).update(Text(note, "bold yellow"), layout=False)
         self.query_one("#dag-list-text", Static).update(
             layered(self.cards, self.edges, title=self.title_text, truncated=self.truncated)
         )
-        self.query_one("#dag-info", Static).update(Text("escape: close", "dim"))
+        self.query_one("#dag-info", Static).update(Text("escape: close", "dim"), layout=False)
         self.query_one("#dag-list").focus()
 
     def _build(self, compact: bool) -> None:
@@ -167,14 +167,14 @@ class DagScreen(Screen[None]):
     def _apply(self, scene: Scene) -> None:
         self.view.show(scene, prefer=self._prefer)
         self._prefer = None
-        self.query_one("#dag-critical", Static).update(critical_line(scene))
+        self.query_one("#dag-critical", Static).update(critical_line(scene), layout=False)
         self.view.focus()
 
     # -- what the selection says --------------------------------------------------------
     @on(DagView.Selected)
     def _selected(self, msg: DagView.Selected) -> None:
         scene = self.view.scene
-        self.query_one("#dag-info", Static).update(info_line(scene, msg.card_id) if scene else Text())
+        self.query_one("#dag-info", Static).update(info_line(scene, msg.card_id) if scene else Text(), layout=False)
 
     # -- keys -------------------------------------------------------------------------
     def action_close(self) -> None:
