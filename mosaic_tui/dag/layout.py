@@ -389,7 +389,7 @@ def layout(
     for li in range(depth - 1):
         for b in lg.layers[li + 1]:
             if b < lg.n:
-                arrivals(b, lg, xs, w_all, port, arrival)
+                arrivals(b, lg.up, lg.down, xs, w_all, port, arrival)
             else:
                 arrival[(lg.up[b][0], b)] = port[b]
         groups: dict[int, Group] = {}

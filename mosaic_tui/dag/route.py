@@ -18,11 +18,6 @@ them: following the lines down from a source reaches exactly its targets):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mosaic_tui.dag.layout import _Layered
-
 
 def _free_column(used: set[int], near: int, lo: int) -> int:
     for d in range(0, 1 << 30):
@@ -132,7 +127,10 @@ def _clash(a: Group, b: Group) -> bool:
     return not (lo == hi and a.txs == b.txs == {lo})
 
 
-def arrivals(b: int, lg: _Layered, xs: list[int], widths: list[int], port: list[int], out: dict[tuple[int, int], int]) -> None:
+def arrivals(
+    b: int, up: list[list[int]], down: list[list[int]], xs: list[int], widths: list[int], port: list[int],
+    out: dict[tuple[int, int], int],
+) -> None:
     """Columns on ``b``'s top border where its incoming lines arrive.
 
     Lines from sources with no other target in this gap merge into one
@@ -142,16 +140,16 @@ def arrivals(b: int, lg: _Layered, xs: list[int], widths: list[int], port: list[
     targets. Columns keep the sources' left-to-right order, two apart when
     the box is wide enough.
     """
-    ups = lg.up[b]
+    ups = up[b]
     if len(ups) == 1:
         out[(ups[0], b)] = port[b]
         return
     lo, hi = xs[b] + 1, xs[b] + widths[b] - 2
-    merged = [a for a in ups if len(lg.down[a]) == 1]
+    merged = [a for a in ups if len(down[a]) == 1]
     slots: list[tuple[int, list[int]]] = []  # (source column, sources), left to right
     if merged:
         slots.append((sum(port[a] for a in merged) // len(merged), merged))
-    slots += [(port[a], [a]) for a in ups if len(lg.down[a]) > 1]
+    slots += [(port[a], [a]) for a in ups if len(down[a]) > 1]
     slots.sort(key=lambda s: s[0])
     k = len(slots)
     sp = 2 if (k - 1) * 2 <= hi - lo else 1
