@@ -290,3 +290,18 @@ async def test_fed_from_the_repository(seeded):
         assert scene.analysis.critical == ["M1-02", "M1-04", "M1-05", "M1-07"]
         assert scene.analysis.unlocks["M1-02"] == 4
         assert scene.lines("M1-02")[0].startswith("◐ M1-02 @agent-7")
+
+
+@aio
+async def test_titles_and_ids_are_drawn_literally():
+    cards = {"x\x1b[2J": C("x\x1b[2J", "[bold]Boom[/bold]\x07\u202e", "claimed", "ev\til")}
+    app = DagApp(cards, [])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        view = app.screen.view
+        head, title = view.scene.lines("x\x1b[2J")
+        assert head.startswith("◐ x\\e[2J @ev\\til") and title.startswith("[bold]Boom[/bol")
+        row = "".join(seg.text for seg in view._draw_row(view.scene.lay.nodes["x\x1b[2J"].y + 2))
+        assert "\x1b" not in row and "\x07" not in row and "[bold]" in row
+        info = str(app.screen.query_one("#dag-info").render())
+        assert "\x1b" not in info and "\\e[2J" in info and "\\x07\\u202e" in info
