@@ -509,7 +509,7 @@ async def _serve(settings: Settings) -> int:
     elif settings.token_generated:
         out.write(f"open {url}?token={settings.token}\n")
     else:
-        out.write(f"open {url}?token=<your token>\n")
+        out.write(f"open {url}?token=...  (the token you gave: --token or MOSAIC_WEB_TOKEN)\n")
     out.write("Ctrl+C to stop.\n")
     out.flush()
 
