@@ -444,6 +444,7 @@ def test_token_from_the_environment_and_no_token_on_loopback(tmp_path):
     [
         (["--host", "0.0.0.0", "--no-token"], "--no-token is refused off loopback"),
         (["--token", "short"], "at least 16"),
+        (["--token", "a/b?c#d e%f0123456789"], "at least 16"),
         (["--token", "a" * 20, "--no-token"], "contradict"),
     ],
 )

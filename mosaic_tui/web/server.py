@@ -31,6 +31,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
@@ -55,6 +56,7 @@ STATIC = Path(textual_serve.__file__).resolve().parent / "static"
 TEMPLATE = Path(__file__).resolve().parent / "index.html"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 MIN_TOKEN = 16
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9._~-]{%d,512}" % MIN_TOKEN)
 QUIT_GRACE = 5.0  # seconds a board gets to quit before SIGTERM, then as long again before SIGKILL
 STDERR_LINES = 200  # per session: a board that floods stderr does not flood the log
 
@@ -123,8 +125,8 @@ def make_settings(
         raise InvalidInput("--no-token and a token (--token or MOSAIC_WEB_TOKEN) contradict each other")
     if no_token and not is_loopback(host):
         raise InvalidInput(f"--no-token is refused off loopback: {host} would serve the board to anyone who can reach it")
-    if token is not None and (len(token) < MIN_TOKEN or not token.isascii() or not token.isprintable()):
-        raise InvalidInput(f"the token must be at least {MIN_TOKEN} printable ASCII characters")
+    if token is not None and not TOKEN_SHAPE.fullmatch(token):
+        raise InvalidInput(f"the token must be at least {MIN_TOKEN} characters of A-Z a-z 0-9 . _ ~ - (it goes in URLs)")
     generated = False
     if token is None and not no_token:
         token, generated = secrets.token_urlsafe(24), True
