@@ -15,6 +15,7 @@ MOSAIC_REQUIRE_PG=1 (CI), as the Postgres tests do.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -368,17 +369,45 @@ def test_websocket_refusals_spawn_nothing(served):
     assert len(refused) == 8, served.err[start:]
 
 
-def test_websocket_from_its_own_page_runs_a_board_and_one_too_many_is_refused(served):
+def test_websocket_from_its_own_page_runs_a_board_ignores_garbage_and_one_too_many_is_refused(served):
+    import aiohttp
+
     start = len(served.err)
 
-    async def second():
-        # --max-sessions 1: while this board runs, another websocket is refused before any spawn.
-        assert await _ws(ws_url(served, served.token), served.base) == 503
+    async def session() -> list:
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(ws_url(served, served.token) + "?width=120&height=40", origin=served.base) as ws:
+                first = await asyncio.wait_for(ws.receive(), 60)
+                assert first.type == aiohttp.WSMsgType.BINARY
+                # --max-sessions 1: while this board runs, another websocket is refused before any spawn.
+                assert await _ws(ws_url(served, served.token), served.base) == 503
+                # Whatever the browser side sends, the server neither fails nor passes it on unchecked.
+                for junk in ("not json", "{}", "[]", "[5]", '["stdin", 5]', '["resize", {"width": "x", "height": 1}]',
+                             '["resize", {"width": 100000000, "height": 3}]', '["ping", {"a": 1}]', '["quit"]'):
+                    await ws.send_str(junk)
+                await ws.send_bytes(b"\x00\xff")
+                await ws.send_str('["ping", "still-there"]')
+                replies = []
+                while not replies or replies[-1] != ["pong", "still-there"]:
+                    msg = await asyncio.wait_for(ws.receive(), 30)
+                    assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
+                    if msg.type == aiohttp.WSMsgType.TEXT:
+                        replies.append(json.loads(msg.data))
+                return replies
 
-    assert run(_ws(ws_url(served, served.token), served.base, frames=2, extra=second)) == 101
+    replies = run(session())
+    assert replies == [["pong", "still-there"]]  # no pong for the bad ping, nothing else relayed
     [pid] = served.board_pids(start)
     assert gone(pid, 15)
-    served.wait_for(served.err, rf"board process {pid} ended", 10, start)
+    served.wait_for(served.err, rf"board process {pid} ended \(quit, exit 0\)", 10, start)
+    assert "Traceback" not in served.logs()
+
+
+def test_log_lines_escape_what_a_request_sends(served):
+    start = len(served.err)
+    assert run(_get(served.base + "/%1b[31mred%07"))[0] == 404
+    line = served.wait_for(served.err, r"GET /.*red", 5, start)
+    assert "\x1b" not in line and "\x07" not in line and "\\x1b[31mred\\x07" in line
 
 
 def test_host_header_of_another_name_is_refused(served):

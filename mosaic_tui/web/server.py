@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -42,7 +43,7 @@ from urllib.parse import quote
 
 import jinja2
 import textual_serve
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractAccessLogger
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
@@ -161,6 +162,12 @@ class Scrubber:
         return text
 
 
+def printable(text: str, limit: int = 200) -> str:
+    """A request's text for a log line: control characters escaped (no terminal tricks), clipped."""
+    out = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text[:limit])
+    return out + ("…" if len(text) > limit else "")
+
+
 class AccessLog(AbstractAccessLogger):
     """One line per request: method, path (a token in it replaced), status. No query string."""
 
@@ -168,7 +175,7 @@ class AccessLog(AbstractAccessLogger):
         path = request.path
         if path.startswith("/ws/"):
             path = "/ws/***"
-        self.logger.info("%s %s %s %.0fms", request.method, path, response.status, time * 1000)
+        self.logger.info("%s %s %s %.0fms", printable(request.method, 20), printable(path), response.status, time * 1000)
 
 
 class BoardSession(AppService):
@@ -252,8 +259,6 @@ class BoardSession(AppService):
             pass
 
     async def on_meta(self, data: bytes) -> None:
-        import json
-
         try:
             meta = json.loads(data)
         except ValueError:
@@ -454,6 +459,31 @@ class WebBoard(Server):
                 self.sessions.pop(number, None)
                 await websocket.close()
         return websocket
+
+    async def _process_messages(self, websocket: web.WebSocketResponse, app_service: AppService) -> None:
+        """The browser's messages, checked: stdin text, resize within bounds, ping, focus, blur; nothing else."""
+        async for message in websocket:
+            if message.type != WSMsgType.TEXT:
+                continue
+            try:
+                envelope = json.loads(message.data)
+            except ValueError:
+                continue
+            if not (isinstance(envelope, list) and envelope and isinstance(envelope[0], str)):
+                continue
+            kind, data = envelope[0], envelope[1] if len(envelope) > 1 else None
+            if kind == "stdin" and isinstance(data, str):
+                await app_service.send_bytes(data.encode("utf-8", "replace"))
+            elif kind == "resize" and isinstance(data, dict):
+                w, h = data.get("width"), data.get("height")
+                if isinstance(w, int) and isinstance(h, int) and 1 <= w <= 1000 and 1 <= h <= 500:
+                    await app_service.set_terminal_size(w, h)
+            elif kind == "ping" and isinstance(data, str) and len(data) <= 64:
+                await websocket.send_json(["pong", data])
+            elif kind == "blur":
+                await app_service.blur()
+            elif kind == "focus":
+                await app_service.focus()
 
     async def on_shutdown(self, app: web.Application) -> None:
         await asyncio.gather(*(s.stop() for s in list(self.sessions.values())), return_exceptions=True)
