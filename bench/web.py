@@ -126,11 +126,11 @@ def terminal_run(url: str, keys: int) -> tuple[float, list[float]]:
                             env=env, close_fds=True, start_new_session=True)
     os.close(slave)
 
-    def shows(*needles: bytes, timeout: float = 60) -> float:
+    def shows(*needles: bytes, since: int = 0, timeout: float = 60) -> float:
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             with lock:
-                if all(n in buf for n in needles):
+                if all(n in buf[since:] for n in needles):
                     return time.perf_counter()
             time.sleep(0.002)
         raise SystemExit(f"the terminal board never showed {needles}")
@@ -139,10 +139,13 @@ def terminal_run(url: str, keys: int) -> tuple[float, list[float]]:
     time.sleep(1.0)  # let the board settle (stats, graph pane) as a person would before a key
     ms = []
     for k in range(1, keys + 1):
+        with lock:
+            since = len(buf)
         t = time.perf_counter()
         os.write(master, b"b")
         ms.append((poll.wait_blocked(k) - t) * 1000)
-        time.sleep(0.4)
+        shows(f"blocked ({k})".encode(), since=since)  # the board has redrawn: the next card is selected
+        time.sleep(0.4 - min(0.4, time.perf_counter() - t))
     os.write(master, b"q")
     try:
         proc.wait(10)

@@ -369,7 +369,7 @@ def test_websocket_refusals_spawn_nothing(served):
     assert len(refused) == 8, served.err[start:]
 
 
-def test_websocket_from_its_own_page_runs_a_board_ignores_garbage_and_one_too_many_is_refused(served):
+def test_websocket_from_its_own_page_runs_a_board_ignores_garbage_one_too_many_refused_q_closes(served):
     import aiohttp
 
     start = len(served.err)
@@ -393,13 +393,19 @@ def test_websocket_from_its_own_page_runs_a_board_ignores_garbage_and_one_too_ma
                     assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
                     if msg.type == aiohttp.WSMsgType.TEXT:
                         replies.append(json.loads(msg.data))
+                # `q` quits the board; the server then closes the tab's websocket ("Session ended").
+                await ws.send_str('["stdin", "q"]')
+                while True:
+                    msg = await asyncio.wait_for(ws.receive(), 30)
+                    if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+                        break
                 return replies
 
     replies = run(session())
     assert replies == [["pong", "still-there"]]  # no pong for the bad ping, nothing else relayed
     [pid] = served.board_pids(start)
     assert gone(pid, 15)
-    served.wait_for(served.err, rf"board process {pid} ended \(quit, exit 0\)", 10, start)
+    served.wait_for(served.err, rf"board process {pid} ended \((exited|quit), exit 0\)", 10, start)
     assert "Traceback" not in served.logs()
 
 
@@ -507,3 +513,49 @@ def test_other_commands_and_the_board_process_load_no_web_server(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+STUBBORN = """
+import pathlib, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+pathlib.Path(sys.argv[1]).touch()
+sys.stdout.write("__GANGLION__\\n"); sys.stdout.flush()
+time.sleep(120)
+"""
+
+
+def test_a_board_that_ignores_quit_and_sigterm_is_killed_and_reaped(monkeypatch, tmp_path, caplog):
+    """A closed tab always ends its board: quit, then SIGTERM, then SIGKILL (here: a board that ignores both)."""
+    from mosaic_tui.web import server as web_server
+
+    monkeypatch.setattr(web_server, "QUIT_GRACE", 0.5)
+    marker = tmp_path / "ignoring"
+
+    class Stubborn(web_server.BoardSession):
+        async def _open_app_process(self, width: int = 80, height: int = 24):
+            self._process = p = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", STUBBORN, str(marker),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            self._stdin = p.stdin
+            return p
+
+    board = web_server.WebBoard(web_server.Settings(db_url="sqlite:////nowhere.db", db_display="sqlite:////nowhere.db"))
+
+    async def scenario():
+        async def nothing(*_a):
+            return None
+
+        session = Stubborn(board, 1, write_bytes=nothing, write_str=nothing, close=nothing,
+                           download_manager=board.download_manager)
+        await session.start(80, 24)
+        while not marker.exists():
+            await asyncio.sleep(0.02)
+        await session.stop()
+        return session._process
+
+    with caplog.at_level("INFO", logger="mosaic_tui.web"):
+        process = run(scenario())
+    assert process.returncode == -signal.SIGKILL
+    assert gone(process.pid, 5)
+    assert any(f"board process {process.pid} ended (kill, exit -9)" in r.getMessage() for r in caplog.records)

@@ -297,8 +297,8 @@ class BoardSession(AppService):
         process = self._process
         if task is None or process is None:
             return
+        how = "exited" if process.returncode is not None or self.ended.is_set() else "quit"
         await self.send_meta({"type": "quit"})
-        how = "quit"
         for step in ("terminate", "kill", None):
             try:
                 await asyncio.wait_for(asyncio.shield(process.wait()), QUIT_GRACE)
