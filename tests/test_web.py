@@ -559,3 +559,25 @@ def test_a_board_that_ignores_quit_and_sigterm_is_killed_and_reaped(monkeypatch,
     assert process.returncode == -signal.SIGKILL
     assert gone(process.pid, 5)
     assert any(f"board process {process.pid} ended (kill, exit -9)" in r.getMessage() for r in caplog.records)
+
+
+def test_what_a_board_prints_on_stderr_is_logged_without_password_or_token(caplog):
+    from mosaic_tui.web import server as web_server
+
+    url = f"postgresql://me:{PASSWORD}@db.example/backlog"
+    settings = web_server.Settings(db_url=url, db_display="postgresql://me:***@db.example/backlog", token="t" * 32)
+    board = web_server.WebBoard(settings)
+
+    async def scenario():
+        reader = asyncio.StreamReader()
+        reader.feed_data(f"Traceback: url={url!r} token={'t' * 32}\nother=postgresql://x:hunter2@h/d\n".encode())
+        reader.feed_eof()
+        session = web_server.BoardSession(board, 7, write_bytes=None, write_str=None, close=None,
+                                          download_manager=board.download_manager)
+        await session._log_stderr(reader)
+
+    with caplog.at_level("INFO", logger="mosaic_tui.web"):
+        run(scenario())
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "session 7: board: Traceback: url='postgresql://me:***@db.example/backlog' token=***" in text
+    assert PASSWORD not in text and "t" * 32 not in text and "hunter2" not in text

@@ -59,6 +59,7 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 MIN_TOKEN = 16
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9._~-]{%d,512}" % MIN_TOKEN)
 QUIT_GRACE = 5.0  # seconds a board gets to quit before SIGTERM, then as long again before SIGKILL
+USERINFO = re.compile(r"://([^:/@\s]*):([^@\s]+)@")
 STDERR_LINES = 200  # per session: a board that floods stderr does not flood the log
 
 
@@ -159,7 +160,7 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         for s in self.secrets:
             text = text.replace(s, "***")
-        return text
+        return USERINFO.sub(r"://\1:***@", text)  # and any other URL's password
 
 
 def printable(text: str, limit: int = 200) -> str:
