@@ -233,11 +233,18 @@ def screenshot(browser, out: Path) -> None:
         b.close()
     server = Server(str(path))
     try:
-        page = new_tab(browser, server.url)
+        page = browser.new_page(viewport={"width": 1600, "height": 860})
+        js = _patched_js()
+        page.route("**/static/js/textual.js", lambda route: route.fulfill(body=js, content_type="application/javascript"))
         page.goto(server.url)
         page.wait_for_function(DRAWN_JS, arg=1, polling="raf", timeout=60000)
         page.focus(".xterm-helper-textarea")
+        time.sleep(1.0)
         page.keyboard.press("j")
+        page.wait_for_function("() => { const t = window.__mosaicTerm; if (!t) return false; const b = t.buffer.active;"
+                               " for (let y = 0; y < b.length; y++) { const l = b.getLine(y);"
+                               " if (l && l.translateToString(true).includes('Unlocks')) return true; } return false; }",
+                               polling=200, timeout=60000)
         time.sleep(1.0)
         page.screenshot(path=str(out))
         page.close()
@@ -255,13 +262,14 @@ def main() -> None:
     ap.add_argument("--keys", type=int, default=15, help="`b` presses per run")
     ap.add_argument("--pg", metavar="URL", help="also on this Postgres database (its backlog table is emptied!)")
     ap.add_argument("--shot", metavar="PNG", help="write a screenshot of the board in the browser here")
+    ap.add_argument("--shot-only", action="store_true", help="only the screenshot (no figures)")
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"no browser at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    backends = {"SQLite": str(Path(tempfile.mkdtemp(prefix="mosaic-web-bench-")) / "backlog.db")}
-    if args.pg:
+    backends = {} if args.shot_only else {"SQLite": str(Path(tempfile.mkdtemp(prefix="mosaic-web-bench-")) / "backlog.db")}
+    if args.pg and not args.shot_only:
         backends["Postgres"] = args.pg
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
     with sync_playwright() as p:
