@@ -192,13 +192,27 @@ def new_tab(browser, url: str):
     return page
 
 
+PHASES: dict[str, list[float]] = {"page loaded": [], "websocket open": [], "first byte of the board": []}
+
+
 def browser_run(browser, server: Server, url: str, keys: int) -> tuple[float, list[float]]:
     poll = Poller(url)
     page = new_tab(browser, server.url)
+    marks: dict[str, float] = {}
+
+    def on_websocket(ws) -> None:
+        marks.setdefault("websocket open", time.perf_counter())
+        ws.on("framereceived", lambda p: isinstance(p, bytes) and marks.setdefault("first byte of the board", time.perf_counter()))
+
+    page.on("websocket", on_websocket)
     t0 = time.perf_counter()
-    page.goto(server.url)
+    page.goto(server.url)  # returns on the load event (the font, the stylesheet and textual.js in)
+    marks["page loaded"] = time.perf_counter()
     page.wait_for_function(DRAWN_JS, arg=0, polling="raf", timeout=60000)
     first = time.perf_counter() - t0
+    for name in PHASES:
+        if name in marks:
+            PHASES[name].append((marks[name] - t0) * 1000)
     page.focus(".xterm-helper-textarea")  # the app's focus repaints the screen: let it settle before a key
     time.sleep(1.0)
     ms = []
@@ -298,6 +312,10 @@ def main() -> None:
                 for mode in ("terminal", "browser"):
                     label = "terminal board (baseline)" if mode == "terminal" else "browser (mosaic-tui serve)"
                     print(summary(f"key to database, {label}", res[mode][1], "ms"))
+                for phase, xs in PHASES.items():
+                    if xs:
+                        print(summary(f"  browser: {phase}", xs, "ms"))
+                    xs.clear()
                 ff = statistics.median(res["browser"][0]) / statistics.median(res["terminal"][0])
                 kd = statistics.median(res["browser"][1]) - statistics.median(res["terminal"][1])
                 print(f"browser / terminal first frame: {ff:.2f}x; key to database: {kd:+.1f} ms over the terminal")
