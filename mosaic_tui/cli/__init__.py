@@ -10,6 +10,7 @@ from mosaic_tui.cli.group import cli, main, run
 
 # Each import registers that module's commands on `cli`.
 from mosaic_tui.cli import board_cmds  # noqa: E402,F401  board, demo
+from mosaic_tui.cli import serve_cmd  # noqa: E402,F401  serve
 from mosaic_tui.cli import cards  # noqa: E402,F401  create, show, list
 from mosaic_tui.cli import agent  # noqa: E402,F401  claim, heartbeat, reclaim
 from mosaic_tui.cli import changes  # noqa: E402,F401  link, unlink, block, unblock, complete, reopen
