@@ -169,9 +169,11 @@ def _take(budget) -> bool:
         return True
 
 
-def _worker_repo(url, owner, ready, go, out, budget):
+def _worker_repo(url, owner, ready, go, out, budget, prepare_threshold=None):
+    import mosaic_tui.db.engine as engine
     from mosaic_tui.repository import Backlog
 
+    engine.PG_PREPARE_THRESHOLD = prepare_threshold  # --prepare measures psycopg's auto-prepare (5) against off (None)
     b = Backlog.open(url)
     b.db.ensure_schema()
     b.count()  # warm the pool and the statement cache
@@ -275,14 +277,16 @@ def _worker_raw(url, backend, owner, ready, go, out, budget):
     out.put((owner, ids, lat))
 
 
-def drain(url: str, backend: str, mode: str, workers: int, max_claims: int | None = None) -> dict:
+def drain(url: str, backend: str, mode: str, workers: int, max_claims: int | None = None,
+          prepare_threshold: int | None = None) -> dict:
     ctx = mp.get_context("spawn")
     ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
     budget = ctx.Value("q", -1 if max_claims is None else max_claims)
     procs = []
     for w in range(workers):
         owner = f"{mode}-w{w}"
-        args = (url, owner, ready, go, out, budget) if mode == "repo" else (url, backend, owner, ready, go, out, budget)
+        args = ((url, owner, ready, go, out, budget, prepare_threshold) if mode == "repo"
+                else (url, backend, owner, ready, go, out, budget))
         p = ctx.Process(target=_worker_repo if mode == "repo" else _worker_raw, args=args, daemon=True)
         p.start()
         procs.append(p)
@@ -330,13 +334,16 @@ def final_counts(url: str, backend: str) -> dict:
     return dict(zip(("done", "claimed", "claimable"), (int(x or 0) for x in row)))
 
 
-def run_mode(backend, n, shape, mode, workers, max_claims=None):
-    """One drain on a fresh database of its own (bench/_common.py), removed afterwards."""
+def run_mode(backend, n, shape, mode, workers, max_claims=None, *, via=None, prepare_threshold=None):
+    """One drain on a fresh database of its own (bench/_common.py), removed afterwards.
+
+    ``via``: the workers reach the database through this (e.g. a PgBouncer's ``url``), not directly.
+    """
     with fresh_database(backend) as url:
         t = time.perf_counter()
         open_cards = populate(url, backend, n, shape)
         populate_s = time.perf_counter() - t
-        r = drain(url, backend, mode, workers, max_claims)
+        r = drain(via(url) if via else url, backend, mode, workers, max_claims, prepare_threshold)
         end = final_counts(url, backend)
         distinct = len(set(r["ids"]))
         capped = max_claims is not None and r["claims"] >= max_claims
@@ -381,6 +388,55 @@ def bench_case(backend, n, shape, workers, max_claims=None):
         "lost": repo["lost"] + raw["lost"],
         "load": round(os.getloadavg()[0], 2),
     }
+
+
+# --------------------------------------------------------------------------- pairs: prepare, pooler
+def _median(values):
+    return round(statistics.median(values), 3) if values else None
+
+
+def bench_pairs(kind: str, n: int, workers: int, pairs: int, max_claims=None) -> int:
+    """The repository's Postgres drain two ways, in alternating pairs (so that the machine's load
+    falls on both alike); one JSON line per drain, then one summary line. Returns the failures.
+
+    ``prepare``: psycopg's auto-prepare off (what mosaic-tui does) against on (psycopg's default,
+    a server-side prepared statement after 5 runs), on a direct connection.
+    ``pooler``: direct against through a PgBouncer in transaction mode (tests/pooler.py; 4 server
+    connections), auto-prepare off both ways.
+    """
+    ways = {"prepare": (("prepare off", None, False), ("prepare on", 5, False)),
+            "pooler": (("direct", None, False), ("pgbouncer", None, True))}[kind]
+    bouncer = None
+    if kind == "pooler":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from pooler import PgBouncer
+
+        bouncer = PgBouncer(pool_mode="transaction", pool_size=4)
+    rates: dict[str, list] = {w[0]: [] for w in ways}
+    p50s: dict[str, list] = {w[0]: [] for w in ways}
+    bad = 0
+    try:
+        for i in range(pairs):
+            order = ways if i % 2 == 0 else ways[::-1]
+            for label, threshold, pooled in order:
+                r = summary(run_mode("pg", n, "plain", "repo", workers, max_claims,
+                                     via=bouncer.url if pooled else None, prepare_threshold=threshold))
+                rates[label].append(r["claims_per_s"])
+                p50s[label].append(r["p50_ms"])
+                bad += bool(r["duplicates"] or r["lost"])
+                print(json.dumps({"bench": kind, "way": label, "pair": i, "cards": n, "workers": workers, **r,
+                                  "load": round(os.getloadavg()[0], 2)}), flush=True)
+    finally:
+        if bouncer is not None:
+            bouncer.close()
+    (a, _, _), (b, _, _) = ways
+    out = {"bench": kind, "summary": True, "cards": n, "workers": workers, "pairs": pairs,
+           **{f"{w} claims/s (median)": _median(rates[w]) for w in rates},
+           **{f"{w} p50 ms (median)": _median(p50s[w]) for w in p50s}}
+    if rates[a] and rates[b]:
+        out[f"{a} / {b}"] = round(statistics.median(rates[a]) / statistics.median(rates[b]), 3)
+    print(json.dumps(out), flush=True)
+    return bad
 
 
 # --------------------------------------------------------------------------- EXPLAIN
@@ -428,6 +484,11 @@ def main(argv=None) -> int:
     ap.add_argument("--max-claims", type=int, default=None,
                     help="stop each drain after this many claims (default: drain completely)")
     ap.add_argument("--explain", type=int, metavar="N", default=None, help="print the claim's plans at N cards")
+    ap.add_argument("--prepare", action="store_true",
+                    help="Postgres: the repository's drain with psycopg's auto-prepare off (ours) against on, direct")
+    ap.add_argument("--pooler", action="store_true",
+                    help="Postgres: the repository's drain direct against through a PgBouncer (transaction mode)")
+    ap.add_argument("--pairs", type=int, default=3, help="with --prepare / --pooler: alternating pairs of drains")
     args = ap.parse_args(argv)
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -444,6 +505,10 @@ def main(argv=None) -> int:
     if args.explain:
         explain(backends, args.explain)
         return 0
+    if args.prepare or args.pooler:
+        n = sizes[0] if args.sizes else 5_000
+        w = args.workers or (32 if args.pooler else 4)
+        return 1 if bench_pairs("pooler" if args.pooler else "prepare", n, w, args.pairs, args.max_claims) else 0
     bad = 0
     for backend in backends:
         for n in sizes:

@@ -44,3 +44,22 @@ class Unavailable(MosaicError):
 
     code = "unavailable"
     exit_code = 5
+
+
+class Busy(Unavailable):
+    """The database server (or the pooler in front of it) has no connection to spare: retry later.
+
+    A kind of Unavailable (same exit code) with its own code, so an agent can
+    tell a full server from a down one.
+    """
+
+    code = "busy"
+    retryable = True
+
+
+class DatabaseFailure(MosaicError):
+    """The server could not run a statement, on a connection that is still there (e.g. a pooler
+    that mixed up sessions' state): not "unreachable", and not worth retrying as such."""
+
+    code = "database_error"
+    exit_code = 1
