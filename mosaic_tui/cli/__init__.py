@@ -28,15 +28,16 @@ EXIT_CODES = {
     2: "bad usage or bad input; nothing was written",
     3: "not found (no such card, no such edge)",
     4: "conflict (cycle, not the owner, duplicate id, wrong status, non-empty target)",
-    5: "database unreachable, or not a backlog",
+    5: "database unreachable, or not a backlog; JSON code busy: the server is full, retried for --wait seconds",
 }
 
 MAIN_HELP = """A backlog of record for fleets of AI coding agents.
 
 With no command, opens the board. Every command takes --db URL (a
 postgresql:// URL, sqlite:///path or a file path; default: $DATABASE_URL, else
-the embedded SQLite backlog under $MOSAIC_HOME) and --json (stdout is exactly
-one JSON document; errors become {"error": {"code", "message"}} on stderr).
+the embedded SQLite backlog under $MOSAIC_HOME), --json (stdout is exactly
+one JSON document; errors become {"error": {"code", "message"}} on stderr) and
+--wait SECONDS (how long to retry a full Postgres server: "too many clients").
 
 \b
 An agent's loop:
@@ -57,6 +58,8 @@ class State:
         self.db: str | None = None
         self.json = False
         self.phase: str | None = None
+        self.wait: float | None = None
+        self.listen_url: str | None = None
         self.secrets: set[str] = set()
 
     def note(self, url: str | None) -> None:
@@ -81,6 +84,20 @@ def _set_json(ctx: click.Context, _param, value):
     return value
 
 
+def _set_wait(ctx: click.Context, _param, value):
+    if value is not None:
+        ctx.ensure_object(State).wait = value
+    return value
+
+
+def _set_listen_url(ctx: click.Context, _param, value):
+    if value is not None:
+        st = ctx.ensure_object(State)
+        st.listen_url = value
+        st.note(value)
+    return value
+
+
 _db_option = click.option(
     "--db", "db", metavar="URL", expose_value=False, callback=_set_db,
     help="The backlog: postgresql://..., sqlite:///path or a file path. Default: $DATABASE_URL, else embedded.",
@@ -91,9 +108,21 @@ _json_option = click.option(
 )
 
 
+_wait_option = click.option(
+    "--wait", type=click.FloatRange(0, 3600), metavar="SECONDS", expose_value=False, callback=_set_wait,
+    help="While the Postgres server is full (too many clients), retry connecting for SECONDS "
+         "(default 5; 0: fail at once with code busy).",
+)
+listen_option = click.option(
+    "--listen-url", metavar="URL", expose_value=False, callback=_set_listen_url,
+    help="Where the change feed LISTENs (the server itself or a pooler's session mode) when --db "
+         "goes through a transaction pooler. Default: $MOSAIC_LISTEN_URL, else --db.",
+)
+
+
 def common(f):
-    """--db and --json, on every command."""
-    return _db_option(_json_option(f))
+    """--db, --json and --wait, on every command."""
+    return _db_option(_json_option(_wait_option(f)))
 
 
 class Ordered(click.Group):
@@ -106,7 +135,8 @@ def _backlog() -> Backlog:
 
     st = _state()
     st.note(os.environ.get("DATABASE_URL"))
-    return Backlog.open(st.db)
+    st.note(os.environ.get("MOSAIC_LISTEN_URL"))
+    return Backlog.open(st.db, wait=st.wait, listen_url=st.listen_url)
 
 
 class _Open:
@@ -123,7 +153,7 @@ class _Open:
         if self.url is not None:
             from mosaic_tui.repository import Backlog
 
-            self.b = Backlog.open(self.url)
+            self.b = Backlog.open(self.url, wait=_state().wait)
         else:
             self.b = _backlog()
         return self.b
@@ -215,6 +245,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @common
+@listen_option
 @click.option("--phase", metavar="PHASE", help="With no command: open the board filtered to PHASE.")
 @click.version_option(package_name="mosaic-tui", prog_name="mosaic-tui")
 @click.pass_context
@@ -237,11 +268,14 @@ def _open_board(phase: str | None) -> int:
             "The board is not available in this build; use the commands:\n\n" + ctx.get_help() + "\n"
         )
         return 0
+    if st.listen_url:  # the board opens its backlog itself: it reads the listen URL from there
+        os.environ["MOSAIC_LISTEN_URL"] = st.listen_url
     return run_board(st.db, phase=phase) or 0
 
 
 @cli.command(short_help="Open the board.")
 @common
+@listen_option
 @click.option("--phase", metavar="PHASE", help="Show only cards of this phase.")
 def board(phase: str | None) -> int:
     """Open the board (the same as running mosaic-tui with no command)."""
@@ -543,6 +577,7 @@ _EVENT_HEADERS = ["ID", "AT (UTC)", "CARD", "KIND", "STATUS", "OWNER"]
 
 @cli.command(short_help="The change history (--follow: live).")
 @common
+@listen_option
 @click.option("--card", "card_id", metavar="ID", help="Only the events of card ID.")
 @click.option("--since", type=click.IntRange(min=0), metavar="EVENT_ID", help="Only events after EVENT_ID.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N events (not with --follow).")
@@ -588,10 +623,14 @@ def _follow(b, card_id: str | None, since: int | None) -> None:
         feed = b.feed()
     except Exception:  # noqa: BLE001 - no feed: poll instead
         feed = None
+    said = "live" if b.backend == "postgresql" else "polling"  # what goes without saying
     try:
         while True:
             emit(cursor.fetch(card=card_id))
             if feed is not None:
+                if feed.status != said:
+                    said = feed.status
+                    _feed_note(feed, as_json)
                 feed.wait(1.0)
             else:
                 time.sleep(0.2)
@@ -600,6 +639,22 @@ def _follow(b, card_id: str | None, since: int | None) -> None:
     finally:
         if feed is not None:
             feed.close()
+
+
+def _feed_note(feed, as_json: bool) -> None:
+    """Say on stderr how new events arrive when it is not the usual way (polling, lost, live again)."""
+    why = {
+        "polling": "notifications do not reach this connection (a transaction pooler?); for live events "
+                   "set --listen-url or MOSAIC_LISTEN_URL to the server or a pooler's session mode",
+        "lost": "the connection to the database is lost; reconnecting",
+        "live": "notified of each change again",
+    }.get(feed.status, "")
+    if as_json:
+        line = out.dump({"feed": {"status": feed.status, "interval": feed.interval, "message": why}})
+    else:
+        line = f"mosaic-tui: events: {feed.label}: {why}"
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 # --------------------------------------------------------------------------- transfer
@@ -690,7 +745,7 @@ def migrate(to_url: str, merge: bool, replace: bool) -> None:
         raise click.UsageError("--replace only makes sense with --merge")
     _state().note(to_url)
     with _Open() as src:
-        target = Backlog.open(to_url)
+        target = Backlog.open(to_url, wait=_state().wait)
         try:
             result = transfer.migrate(src, target, merge=merge, replace=replace)
         finally:
@@ -744,7 +799,7 @@ def run(argv: list[str]) -> int:
     from mosaic_tui.errors import MosaicError
 
     state = State()
-    secrets = out.passwords(*argv, os.environ.get("DATABASE_URL"))
+    secrets = out.passwords(*argv, os.environ.get("DATABASE_URL"), os.environ.get("MOSAIC_LISTEN_URL"))
 
     def fail(code: str, message: str, exit_code: int) -> int:
         out.error(code, out.scrub(message, secrets | state.secrets), as_json=state.json or _wants_json(argv))

@@ -44,7 +44,13 @@ def migrations_dir() -> Path:
 def current_version(conn: Connection) -> str | None:
     """The schema revision, or None when the database has never been migrated."""
     if conn.dialect.name == "postgresql":
-        exists = conn.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": VERSION_TABLE}).scalar()
+        # A read of the catalog under the statement's own snapshot, not a name lookup (to_regclass): a
+        # backend that waited for the migration lock inside its transaction may still hold a cached
+        # "no such table" from before the other one's commit (caches catch up at the next relation lock).
+        exists = conn.execute(text(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE c.relname = :t AND n.nspname = current_schema())"
+        ), {"t": VERSION_TABLE}).scalar()
     else:
         exists = conn.execute(
             text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :t"), {"t": VERSION_TABLE}
