@@ -115,6 +115,20 @@ class PgBouncer:
         """``database_url`` (a database on the test server) as reached through this PgBouncer."""
         return make_url(database_url).set(host="127.0.0.1", port=self.port).render_as_string(hide_password=False)
 
+    def show(self, what: str) -> list[dict]:
+        """``SHOW <what>`` on PgBouncer's admin console (e.g. SERVERS, POOLS), as dicts."""
+        import psycopg
+
+        conn = psycopg.connect(f"host=127.0.0.1 port={self.port} dbname=pgbouncer user={self.server_user}",
+                               autocommit=True)
+        try:
+            res = conn.pgconn.exec_(f"SHOW {what}".encode())  # the console speaks the simple protocol only
+            names = [res.fname(i).decode() for i in range(res.nfields)]
+            return [{n: (v.decode() if (v := res.get_value(r, i)) is not None else None) for i, n in enumerate(names)}
+                    for r in range(res.ntuples)]
+        finally:
+            conn.close()
+
     def log(self) -> str:
         try:
             return (self.dir / "pgbouncer.log").read_text(errors="replace")
