@@ -203,8 +203,11 @@ print(json.dumps(seen), flush=True)
 """
 
 
-def test_the_first_migration_by_4_processes_at_once_through_the_pooler(bouncer):
-    with new_pg_database("mosaic_pool_fresh") as direct:
+def test_the_first_migration_by_4_processes_at_once_through_the_pooler(pg_server):
+    """Through 2 server connections for 4 processes: a session lock taken in one transaction would be
+    held by whichever server connection ran it, and the next process to get that one would hold it too."""
+    _need_pgbouncer()
+    with new_pg_database("mosaic_pool_fresh") as direct, pooler.PgBouncer(pool_size=2) as bouncer:
         url = bouncer.url(direct)
         start_at = time.time() + 3.0
         procs = [subprocess.Popen([sys.executable, "-c", MIGRATE_CHILD, url, f"p{i}", str(start_at)],
