@@ -169,11 +169,10 @@ def _take(budget) -> bool:
         return True
 
 
-def _worker_repo(url, owner, ready, go, out, budget, prepare_threshold=None):
-    import mosaic_tui.db.engine as engine
+def _worker_repo(url, owner, ready, go, out, budget, direct=False):
     from mosaic_tui.repository import Backlog
 
-    engine.PG_PREPARE_THRESHOLD = prepare_threshold  # --prepare measures psycopg's auto-prepare (5) against off (None)
+    os.environ["MOSAIC_PG_DIRECT"] = "1" if direct else "0"  # --prepare: psycopg's auto-prepare on (1) or off (0)
     b = Backlog.open(url)
     b.db.ensure_schema()
     b.count()  # warm the pool and the statement cache
@@ -278,14 +277,14 @@ def _worker_raw(url, backend, owner, ready, go, out, budget):
 
 
 def drain(url: str, backend: str, mode: str, workers: int, max_claims: int | None = None,
-          prepare_threshold: int | None = None) -> dict:
+          direct: bool = False) -> dict:
     ctx = mp.get_context("spawn")
     ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
     budget = ctx.Value("q", -1 if max_claims is None else max_claims)
     procs = []
     for w in range(workers):
         owner = f"{mode}-w{w}"
-        args = ((url, owner, ready, go, out, budget, prepare_threshold) if mode == "repo"
+        args = ((url, owner, ready, go, out, budget, direct) if mode == "repo"
                 else (url, backend, owner, ready, go, out, budget))
         p = ctx.Process(target=_worker_repo if mode == "repo" else _worker_raw, args=args, daemon=True)
         p.start()
@@ -334,7 +333,7 @@ def final_counts(url: str, backend: str) -> dict:
     return dict(zip(("done", "claimed", "claimable"), (int(x or 0) for x in row)))
 
 
-def run_mode(backend, n, shape, mode, workers, max_claims=None, *, via=None, prepare_threshold=None):
+def run_mode(backend, n, shape, mode, workers, max_claims=None, *, via=None, direct=False):
     """One drain on a fresh database of its own (bench/_common.py), removed afterwards.
 
     ``via``: the workers reach the database through this (e.g. a PgBouncer's ``url``), not directly.
@@ -343,7 +342,7 @@ def run_mode(backend, n, shape, mode, workers, max_claims=None, *, via=None, pre
         t = time.perf_counter()
         open_cards = populate(url, backend, n, shape)
         populate_s = time.perf_counter() - t
-        r = drain(via(url) if via else url, backend, mode, workers, max_claims, prepare_threshold)
+        r = drain(via(url) if via else url, backend, mode, workers, max_claims, direct)
         end = final_counts(url, backend)
         distinct = len(set(r["ids"]))
         capped = max_claims is not None and r["claims"] >= max_claims
@@ -399,13 +398,13 @@ def bench_pairs(kind: str, n: int, workers: int, pairs: int, max_claims=None) ->
     """The repository's Postgres drain two ways, in alternating pairs (so that the machine's load
     falls on both alike); one JSON line per drain, then one summary line. Returns the failures.
 
-    ``prepare``: psycopg's auto-prepare off (what mosaic-tui does) against on (psycopg's default,
-    a server-side prepared statement after 5 runs), on a direct connection.
+    ``prepare``: psycopg's auto-prepare off (mosaic-tui's default) against on (``MOSAIC_PG_DIRECT=1``:
+    psycopg's default, a server-side prepared statement after 5 runs), on a direct connection.
     ``pooler``: direct against through a PgBouncer in transaction mode (tests/pooler.py; 4 server
     connections), auto-prepare off both ways.
     """
-    ways = {"prepare": (("prepare off", None, False), ("prepare on", 5, False)),
-            "pooler": (("direct", None, False), ("pgbouncer", None, True))}[kind]
+    ways = {"prepare": (("prepare off", False, False), ("prepare on", True, False)),
+            "pooler": (("direct", False, False), ("pgbouncer", False, True))}[kind]
     bouncer = None
     if kind == "pooler":
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -418,9 +417,9 @@ def bench_pairs(kind: str, n: int, workers: int, pairs: int, max_claims=None) ->
     try:
         for i in range(pairs):
             order = ways if i % 2 == 0 else ways[::-1]
-            for label, threshold, pooled in order:
+            for label, direct, pooled in order:
                 r = summary(run_mode("pg", n, "plain", "repo", workers, max_claims,
-                                     via=bouncer.url if pooled else None, prepare_threshold=threshold))
+                                     via=bouncer.url if pooled else None, direct=direct))
                 rates[label].append(r["claims_per_s"])
                 p50s[label].append(r["p50_ms"])
                 bad += bool(r["duplicates"] or r["lost"])
@@ -437,6 +436,62 @@ def bench_pairs(kind: str, n: int, workers: int, pairs: int, max_claims=None) ->
         out[f"{a} / {b}"] = round(statistics.median(rates[a]) / statistics.median(rates[b]), 3)
     print(json.dumps(out), flush=True)
     return bad
+
+
+def _backend_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) a local Postgres backend has used, from /proc; None if not local."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_prepare_cpu(pairs_per_block: int = 1000, blocks: int = 3) -> dict:
+    """CPU per claim-and-complete in one process on a direct connection, auto-prepare off against on.
+
+    CPU time, not wall time: the client's (``time.process_time``) and its server backend's (from
+    /proc, when the server is on this machine), so the figure holds on a busy machine. Blocks of
+    ``pairs_per_block`` pairs, alternating off/on, on one backlog.
+    """
+    from mosaic_tui.repository import Backlog
+    from sqlalchemy import text
+
+    n = pairs_per_block * blocks * 2 + 100
+    per: dict[str, dict[str, list]] = {w: {"client": [], "server": [], "wall": []} for w in ("prepare off", "prepare on")}
+    with fresh_database("pg") as url:
+        populate(url, "pg", n, "plain")
+        for i in range(blocks * 2):
+            way = ("prepare off", "prepare on")[(i + i // 2) % 2]  # off, on, on, off, off, on, ...
+            os.environ["MOSAIC_PG_DIRECT"] = "0" if way == "prepare off" else "1"
+            b = Backlog.open(url)
+            pid = b.db.run(lambda c: c.execute(text("SELECT pg_backend_pid()")).scalar(), write=False)
+            for _ in range(10):  # warm: past psycopg's threshold of 5 runs
+                card = b.claim("cpu", ttl=TTL)
+                b.complete(card.id, owner="cpu")
+            s0, c0, w0 = _backend_cpu_s(pid), time.process_time(), time.perf_counter()
+            for _ in range(pairs_per_block):
+                card = b.claim("cpu", ttl=TTL)
+                b.complete(card.id, owner="cpu")
+            w1, c1, s1 = time.perf_counter(), time.process_time(), _backend_cpu_s(pid)
+            assert b.db.run(lambda c: c.execute(text("SELECT pg_backend_pid()")).scalar(), write=False) == pid
+            b.close()
+            per[way]["client"].append((c1 - c0) / pairs_per_block * 1000)
+            per[way]["wall"].append((w1 - w0) / pairs_per_block * 1000)
+            if s0 is not None and s1 is not None:
+                per[way]["server"].append((s1 - s0) / pairs_per_block * 1000)
+    os.environ.pop("MOSAIC_PG_DIRECT", None)
+    out = {"bench": "prepare-cpu", "pairs_per_block": pairs_per_block, "blocks": blocks}
+    for way, d in per.items():
+        for k, v in d.items():
+            if v:
+                out[f"{way} {k} ms/pair"] = _median(v)
+    if per["prepare on"]["server"] and per["prepare off"]["server"]:
+        on = _median(per["prepare on"]["server"]) + _median(per["prepare on"]["client"])
+        off = _median(per["prepare off"]["server"]) + _median(per["prepare off"]["client"])
+        out["cpu per pair, off / on"] = round(off / on, 3)
+    out["load"] = round(os.getloadavg()[0], 2)
+    return out
 
 
 # --------------------------------------------------------------------------- EXPLAIN
@@ -505,6 +560,8 @@ def main(argv=None) -> int:
     if args.explain:
         explain(backends, args.explain)
         return 0
+    if args.prepare:
+        print(json.dumps(bench_prepare_cpu()), flush=True)
     if args.prepare or args.pooler:
         n = sizes[0] if args.sizes else 5_000
         w = args.workers or (32 if args.pooler else 4)

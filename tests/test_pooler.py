@@ -1,10 +1,11 @@
 """Postgres behind PgBouncer in transaction pooling mode, and a server with no free connection slot.
 
-Every test here reaches the database through a real PgBouncer of its own
+The tests reach the database through a real PgBouncer of their own
 (tests/pooler.py: transaction mode, 4 server connections per database, so
 that one server connection serves many clients' transactions in turn). They
 skip without the ``pgbouncer`` binary, and fail instead under
-MOSAIC_REQUIRE_PG=1 (CI installs it).
+MOSAIC_REQUIRE_PG=1 (CI installs it). One checks, on a direct connection,
+that no statement is prepared on the server unless MOSAIC_PG_DIRECT=1.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from mosaic_tui import cli
 from mosaic_tui.db import engine as db_engine
 from mosaic_tui.db.feed import PG_POLL_S
 from mosaic_tui.db.schema import HEAD
-from mosaic_tui.errors import Busy, DatabaseFailure, Unavailable
+from mosaic_tui.errors import Busy, DatabaseFailure, InvalidInput, Unavailable
 from mosaic_tui.repository import Backlog
 from test_cli_subprocess import MT
 
@@ -441,10 +442,31 @@ def test_a_server_with_no_free_slot_is_busy(pg_url):
             admin.execute(f"DROP ROLE IF EXISTS {role}")
 
 
+def _prepared_on_server(b: Backlog) -> int:
+    """How many statements the server holds prepared for the session of ``b``'s (one) pooled connection."""
+    return b.db.run(lambda c: c.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar(), write=False)
+
+
+def test_no_server_side_prepared_statements_unless_told_the_connection_is_direct(pg_url, monkeypatch):
+    monkeypatch.delenv("MOSAIC_PG_DIRECT", raising=False)
+    for direct, expect_prepared in (("0", False), ("1", True)):
+        monkeypatch.setenv("MOSAIC_PG_DIRECT", direct)
+        b = Backlog.open(pg_url)
+        for i in range(8):  # more than psycopg's threshold (5) of the same statements, on one connection
+            b.create(f"p{direct}-{i}", "card")
+            b.claim("w", 60)
+        assert (_prepared_on_server(b) > 0) is expect_prepared
+        b.close()
+    monkeypatch.setenv("MOSAIC_PG_DIRECT", "maybe")
+    with pytest.raises(InvalidInput, match="MOSAIC_PG_DIRECT must be 1 or 0"):
+        Backlog.open(pg_url).count()
+
+
 def test_a_statement_error_through_the_pooler_is_not_unreachable(pooled, bouncer, monkeypatch):
-    """What auto-prepare did behind a transaction pooler, made to happen on purpose (prepare at once),
-    is reported as a database error, never as "database unreachable"."""
-    monkeypatch.setattr(db_engine, "PG_PREPARE_THRESHOLD", 0)
+    """What auto-prepare does behind a transaction pooler (MOSAIC_PG_DIRECT=1 set where it is not
+    true), made to happen on purpose (prepare at once), is a database error, never "unreachable"."""
+    monkeypatch.setenv("MOSAIC_PG_DIRECT", "1")
+    monkeypatch.setattr(db_engine, "PG_DIRECT_PREPARE_THRESHOLD", 0)
     b = Backlog.open(pooled)
     count = text("SELECT count(*) FROM backlog")
     try:
@@ -462,3 +484,4 @@ def test_a_statement_error_through_the_pooler_is_not_unreachable(pooled, bouncer
     err = caught.value
     assert err.code == "database_error" and not isinstance(err, Unavailable)
     assert "prepared statement" in str(err) and "unreachable" not in str(err)
+    assert "MOSAIC_PG_DIRECT=1" in str(err) and "unset it" in str(err)  # says what to do

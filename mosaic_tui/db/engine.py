@@ -31,7 +31,7 @@ from sqlalchemy.pool import NullPool
 
 from mosaic_tui.db import failures
 from mosaic_tui.db.url import Target, resolve_listen, scrub
-from mosaic_tui.errors import Busy, DatabaseFailure, Unavailable
+from mosaic_tui.errors import Busy, DatabaseFailure, InvalidInput, Unavailable
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 # How long connecting retries a server that has no free connection slot ("too many clients").
@@ -39,8 +39,14 @@ DEFAULT_WAIT_S = 5.0
 # psycopg prepares a statement on the server after it ran this many times on a
 # connection; behind a transaction pooler the next transaction may run on
 # another server connection, where that statement does not exist (or another
-# one has its name). None: never (docs/storage.md, "Behind a pooler").
+# one has its name). None: never (docs/storage.md, "Behind a pooler"). With
+# MOSAIC_PG_DIRECT=1 (the URL reaches the server itself, or a session-mode
+# pooler) psycopg's own threshold applies: less server CPU per statement.
 PG_PREPARE_THRESHOLD = None
+PG_DIRECT_PREPARE_THRESHOLD = 5
+_DIRECT_ENV = "MOSAIC_PG_DIRECT"
+_PREPARED_HINT = ("; MOSAIC_PG_DIRECT=1 lets the server prepare statements, which a transaction pooler "
+                  "between here and the server cannot carry: unset it")
 _READONLY = "mosaic_readonly"
 # Postgres error codes worth retrying the whole transaction for.
 _RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
@@ -93,6 +99,16 @@ def _connect_retrying_busy(engine: Engine, wait: float) -> None:
             delay = min(delay * 2, 1.0)
 
 
+def pg_direct() -> bool:
+    """``MOSAIC_PG_DIRECT=1``: the user says no transaction pooler sits between us and the server."""
+    value = os.environ.get(_DIRECT_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise InvalidInput(f"{_DIRECT_ENV} must be 1 or 0, not {value!r}")
+
+
 def create(target: Target, *, pool: bool = True, wait: float = DEFAULT_WAIT_S) -> Engine:
     if target.backend == "sqlite":
         assert target.path is not None
@@ -129,7 +145,8 @@ def create(target: Target, *, pool: bool = True, wait: float = DEFAULT_WAIT_S) -
 
     engine = create_engine(
         target.url,
-        connect_args={"connect_timeout": 5, "application_name": "mosaic-tui", "prepare_threshold": PG_PREPARE_THRESHOLD},
+        connect_args={"connect_timeout": 5, "application_name": "mosaic-tui",
+                      "prepare_threshold": PG_DIRECT_PREPARE_THRESHOLD if pg_direct() else PG_PREPARE_THRESHOLD},
         poolclass=None if pool else NullPool,
     )
     if wait > 0:
@@ -174,8 +191,9 @@ class Database:
         if kind == "gone" or (kind is None and isinstance(exc, OperationalError)):
             return self.unavailable(exc)
         if kind == "failed":
+            hint = _PREPARED_HINT if failures.sqlstate(exc) in failures.STATEMENT_SQLSTATES and pg_direct() else ""
             return DatabaseFailure(scrub(
-                f"the database could not run the statement ({self.target.display()}): {failures.detail(exc)}",
+                f"the database could not run the statement ({self.target.display()}): {failures.detail(exc)}{hint}",
                 self.target.url))
         return exc
 

@@ -223,6 +223,8 @@ class PostgresFeed(ChangeFeed):
                 return False
         self._next_poll = time.monotonic() + self.poll
         newest = self._newest_event()
+        for _ in self._conn.notifies(timeout=0):  # strays from a pooled server connection that LISTENs: drop them
+            pass
         changed, self._newest = newest != self._newest, newest
         return changed
 
