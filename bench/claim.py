@@ -278,7 +278,8 @@ def _worker_raw(url, backend, owner, ready, go, out, budget):
 
 def drain(url: str, backend: str, mode: str, workers: int, max_claims: int | None = None,
           direct: bool = False) -> dict:
-    ctx = mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")  # workers fork from a server that has imported these once (start-up is not timed)
+    ctx.set_forkserver_preload(["mosaic_tui.repository", "psycopg", "sqlalchemy.dialects.postgresql.psycopg"])
     ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
     budget = ctx.Value("q", -1 if max_claims is None else max_claims)
     procs = []
@@ -290,15 +291,18 @@ def drain(url: str, backend: str, mode: str, workers: int, max_claims: int | Non
         p.start()
         procs.append(p)
     for _ in procs:
-        if not ready.acquire(timeout=120):
+        if not ready.acquire(timeout=600):
             raise SystemExit("a worker did not start")
     t0 = time.perf_counter()
     go.set()
     results = [out.get(timeout=3600) for _ in procs]
     wall = time.perf_counter() - t0
     for p in procs:
-        p.join(timeout=30)
-        if p.exitcode != 0:
+        p.join(timeout=120)
+        if p.exitcode is None:  # its results are in; only its exit is slow (a loaded machine): stop it
+            p.kill()
+            p.join()
+        elif p.exitcode != 0:
             raise SystemExit(f"a {mode} worker failed (exit code {p.exitcode})")
     ids = [i for _, got, _ in results for i in got]
     lat = sorted(x for _, _, got in results for x in got)
