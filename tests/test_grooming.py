@@ -109,7 +109,7 @@ def test_bulk_input_errors_write_nothing(bl):
         bl.bulk("block", ["a", "bad\x1bid"])
     with pytest.raises(InvalidInput, match="unknown action"):
         bl.bulk("explode", ["a"])
-    with pytest.raises(InvalidInput, match="only complete takes an owner"):
+    with pytest.raises(InvalidInput, match="only complete and release take an owner"):
         bl.bulk("block", ["a"], owner="w")
     assert bl.get("a").status == "ready" and kinds(bl, "a") == ["created"]
 

@@ -83,8 +83,9 @@ class Backlog(Grooming, Restoring):
         self.max_attempts = max_attempts
 
     @classmethod
-    def open(cls, url: str | None = None, **kw) -> Backlog:
-        return cls(open_database(url), **kw)
+    def open(cls, url: str | None = None, *, wait: float | None = None, listen_url: str | None = None, **kw) -> Backlog:
+        """``wait``: seconds to retry a full server when connecting; ``listen_url``: the change feed's URL."""
+        return cls(open_database(url, wait=wait, listen_url=listen_url), **kw)
 
     @property
     def backend(self) -> str:
@@ -336,12 +337,15 @@ class Backlog(Grooming, Restoring):
             return self.db.run(lambda tx: self._reclaim_expired(tx, now), driver=True)
         return [self._release(id).id]
 
-    def release(self, card_id: str) -> Card:
-        """``reclaim(card_id)``, then the card as it is now: one transaction."""
-        return self._release(card_id, read_back=True)
+    def release(self, card_id: str, owner: str | None = None) -> Card:
+        """``reclaim(card_id)``, then the card as it is now: one transaction.
 
-    def _release(self, card_id: str, *, read_back: bool = False) -> Card:
-        return self._apply_rule(card_id, rule_for("release"), read_back=read_back)
+        With ``owner``: only while ``owner`` holds the claim (an agent giving back its own card).
+        """
+        return self._release(card_id, read_back=True, owner=None if owner is None else check_owner(owner))
+
+    def _release(self, card_id: str, *, read_back: bool = False, owner: str | None = None) -> Card:
+        return self._apply_rule(card_id, rule_for("release", owner), owner, read_back=read_back)
 
     # -- status changes (their rules: mosaic_tui.repository.rules) ------------
     def _apply_rule(self, card_id: str, rule: Rule, owner: str | None = None, *, read_back: bool = False) -> Card:
@@ -550,7 +554,7 @@ class Backlog(Grooming, Restoring):
         """A change feed on this backlog (see ``mosaic_tui.db.feed``); close it when done."""
         from mosaic_tui.db.feed import open_feed
 
-        return open_feed(self.db.target)
+        return open_feed(self.db.target, self.db.listen)
 
     def cursor(self, after: int | None = None) -> EventCursor:
         """An event cursor starting after event ``after`` (default: the newest now)."""

@@ -73,18 +73,24 @@ RULES: dict[str, Rule] = {
         "release", "released", ("claimed",), {"status": "ready", **CLEAR_CLAIM},
         lambda c, _o: f"card {c.id!r} is not claimed (it is {c.status})", _not("claimed"),
     ),
+    "release_owned": Rule(
+        "release", "released", ("claimed",), {"status": "ready", **CLEAR_CLAIM},
+        lambda c, o: f"card {c.id!r} is not claimed (it is {c.status})" if c.status != "claimed"
+        else f"card {c.id!r} is claimed by {c.claim_owner!r}, not {o!r}",
+        _not_owned, owned=True,
+    ),
 }
 
 
 def rule_for(action: str, owner: str | None = None) -> Rule:
-    """The rule of ``action`` (``complete`` with an owner: only while that owner holds the claim)."""
-    if action == "complete" and owner is not None:
-        return RULES["complete_owned"]
+    """The rule of ``action`` (``complete`` / ``release`` with an owner: only while that owner holds the claim)."""
+    if action in ("complete", "release") and owner is not None:
+        return RULES[f"{action}_owned"]
     rule = RULES.get(action)
     if rule is None or rule.owned:
         raise InvalidInput(f"unknown action {action!r} (one of: block, unblock, complete, reopen, release)")
     if owner is not None:
-        raise InvalidInput(f"only complete takes an owner, not {action}")
+        raise InvalidInput(f"only complete and release take an owner, not {action}")
     return rule
 
 
