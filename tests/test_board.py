@@ -347,7 +347,7 @@ async def test_moving_keys(sboard):
         await settle(pilot)
         assert app.selected_card().id == backlog.list(status="ready")[-1].id
         # the graph pane follows the selection
-        assert app.graph_for == app.selected_card().id
+        assert app.dependencies.card_id == app.selected_card().id
     assert event_count(backlog) == events
 
 
@@ -512,7 +512,8 @@ async def test_a_heartbeat_redraws_only_its_row(sboard):
 
 @aio
 async def test_many_changes_fall_back_to_a_full_reload(sboard):
-    from mosaic_tui.board.app import MAX_INCREMENTAL, BoardApp
+    from mosaic_tui.board.app import BoardApp
+    from mosaic_tui.board.refresher import MAX_INCREMENTAL
 
     backlog, clock = sboard
     many = MAX_INCREMENTAL + 10
