@@ -190,7 +190,7 @@ def agents(backlog: Backlog, *, window_s: int = WINDOW_S, now: datetime | None =
         held.setdefault(who, []).append(Held(cid, title, _dt(claimed_at), _dt(lease_end)))
     acted = {who: (int(c or 0), int(d or 0), _dt(last)) for who, c, d, last in acted_rows}
     held_last = {who: _dt(last) for who, last in held_last_rows}
-    medians = {who: float(m) for who, m in median_rows if m is not None}
+    medians = {who: round(float(m), 3) for who, m in median_rows if m is not None}  # to the millisecond (julianday is a float)
 
     out = []
     for who in set(held) | set(acted):

@@ -28,8 +28,9 @@ from mosaic_tui.fleet import Agent, agents, order
 
 MIN_READ_S = 1.0  # at most one read a second...
 BUSY_READ_S = 5.0  # ...or every five seconds while the fleet is busy
-TITLE_W = 30
-HEADINGS = ("agent", "card", "lease", "working", "claims 1h", "done 1h", "median cycle", "last event")
+TITLE_W = 34
+COLUMNS = (("agent", 14), ("card", 42), ("lease", 12), ("working", 8), ("claims 1h", 9), ("done 1h", 7),
+           ("median cycle", 12), ("last event", 12))  # fixed widths: the countdowns never move the columns
 
 
 def row(agent: Agent, now) -> tuple[Text, ...]:
@@ -86,7 +87,8 @@ class AgentsPane(DataTable):
 
     def on_mount(self) -> None:
         self.border_title = "agents"
-        self.add_columns(*HEADINGS)
+        for label, width in COLUMNS:
+            self.add_column(label, width=width)
         self.refresher.notices.subscribe(self, self.changed)
         self.set_interval(1.0, self._draw)
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -23,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
+from mosaic_tui.board.keys import COLUMN, bindings
 from mosaic_tui.board.text import duration, lease_left, literal
 
 if TYPE_CHECKING:
@@ -44,14 +44,7 @@ def _thumb(size: int, virtual: int, window: int, position: float) -> tuple[int, 
 class CardColumn(ScrollView, can_focus=True):
     """The cards of one status, drawn line by line."""
 
-    BINDINGS = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
-    ]
+    BINDINGS = bindings(COLUMN)  # the key table (mosaic_tui.board.keys)
 
     COMPONENT_CLASSES = {
         "card--id", "card--title", "card--meta", "card--cursor", "card--cursor-blur",
