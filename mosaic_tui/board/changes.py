@@ -10,9 +10,9 @@ filtered to. No drawing here.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -47,6 +47,8 @@ class Changes:
     ``recount``: exact counts and figures are due. ``busy``: the look found
     more cards changed than a person can follow (nothing is highlighted).
     ``offline``: why the database cannot be reached, or None.
+    ``read_along``: what panes read in the look's worker, right after its
+    events (see :class:`Notices`), by ``id(pane)``.
     """
 
     generation: int
@@ -58,6 +60,7 @@ class Changes:
     recount: bool = False
     busy: bool = False
     offline: str | None = None
+    read_along: Mapping[int, Any] = field(default_factory=dict)  # id(pane) -> what it read along with the look
 
 
 def deltas(events: Iterable[EventRecord]) -> dict[str, int]:
@@ -73,25 +76,53 @@ def deltas(events: Iterable[EventRecord]) -> dict[str, int]:
 
 
 @dataclass
+class _Subscription:
+    node: weakref.ref
+    callback: weakref.WeakMethod
+    plan: Callable[[], Any] | None = None
+    read: Callable[[Any, tuple], Any] | None = None
+
+    def alive(self) -> bool:
+        node = self.node()
+        return node is not None and self.callback() is not None and node.is_attached
+
+
+@dataclass
 class Notices:
     """Who hears the notices: ``subscribe(node, callback)``, ``publish(changes)``.
 
     Nodes are held weakly and dropped once unmounted. Unlike Textual's
     ``Signal``, a callback's exception is not swallowed: a pane's bug fails
     loudly in the tests.
+
+    **Reading along.** A pane may also give ``plan`` and ``read``: as a look
+    starts, ``plan()`` (interface thread) says what the pane would read, or
+    None; in the look's worker, right after the events, ``read(plan, events)``
+    reads it; the notice carries the result (``changes.read_along[id(pane)]``).
+    A look then costs one worker and one message, whatever the panes read.
     """
 
-    _subscribers: list[tuple[weakref.ref, weakref.WeakMethod]] = field(default_factory=list)
+    _subscribers: list[_Subscription] = field(default_factory=list)
 
-    def subscribe(self, node: DOMNode, callback: Callable[[Changes], None]) -> None:
-        self._subscribers.append((weakref.ref(node), weakref.WeakMethod(callback)))
+    def subscribe(self, node: DOMNode, callback: Callable[[Changes], None], *,
+                  plan: Callable[[], Any] | None = None, read: Callable[[Any, tuple], Any] | None = None) -> None:
+        self._subscribers.append(_Subscription(weakref.ref(node), weakref.WeakMethod(callback), plan, read))
 
     def unsubscribe(self, node: DOMNode) -> None:
-        self._subscribers = [(n, cb) for n, cb in self._subscribers if n() is not node]
+        self._subscribers = [s for s in self._subscribers if s.node() is not node]
+
+    def plans(self) -> list[tuple[int, Callable[[Any, tuple], Any], Any]]:
+        """(id(pane), read, plan) for each pane that reads along with the next look (interface thread)."""
+        out = []
+        for sub in self._subscribers:
+            if sub.plan is not None and sub.alive():
+                plan = sub.plan()
+                if plan is not None:
+                    out.append((id(sub.node()), sub.read, plan))
+        return out
 
     def publish(self, changes: Changes) -> None:
-        for node_ref, method_ref in list(self._subscribers):
-            node, callback = node_ref(), method_ref()
-            if node is not None and callback is not None and node.is_attached:
-                callback(changes)
-        self._subscribers = [(n, m) for n, m in self._subscribers if n() is not None and m() is not None and n().is_attached]
+        for sub in list(self._subscribers):
+            if sub.alive():
+                sub.callback()(changes)
+        self._subscribers = [s for s in self._subscribers if s.alive()]

@@ -46,8 +46,9 @@ def run_job(app, read: Callable[..., T], *args: Any, then: Callable[[T], None] |
             failed: Callable[[], None] | None = None, to=None, group: str = "job",
             exclusive: bool = False) -> Worker:
     """``read(*args)`` in a thread worker of ``app``; then ``then(result)`` (or ``failed()``) on the
-    interface thread, delivered to ``to`` (default the app: a Call bubbles up to it; one sent to a
-    widget or screen that has gone is dropped). The failure itself goes to the app's one handler."""
+    interface thread. The Call goes to the app itself (a message posted to a widget would bubble up
+    through every parent first: a queue each), or to ``to``, a screen that may close meanwhile (a
+    Call to a closed screen is dropped). The failure itself goes to the app's one handler."""
     target = app if to is None else to
 
     def body() -> T:
@@ -66,7 +67,7 @@ def run_job(app, read: Callable[..., T], *args: Any, then: Callable[[T], None] |
 
 
 class Job(Generic[T]):
-    """One read at a time for one owner (a pane, or the app for the refresher), which gets the result.
+    """One read at a time for one owner (a pane, or the app for the refresher).
 
     ``ask(want)`` starts a read, or, while one runs, merges ``want`` into
     what is pending (``merge(pending, want)``, default: the newer wins).
@@ -90,14 +91,18 @@ class Job(Generic[T]):
         self.pending: Any = None
         self._has_pending = False
 
+    @property
+    def busy(self) -> bool:
+        """A read runs, or one is asked for."""
+        return self.running or self._has_pending
+
     def ask(self, want: Any = None) -> None:
         if self.running:
             self.pending = self.merge(self.pending, want) if self._has_pending else want
             self._has_pending = True
             return
         self.running = True
-        run_job(self.owner.app, self.read, self.prepare(want), then=self._done, failed=self._over,
-                to=self.owner, group=self.group)
+        run_job(self.owner.app, self.read, self.prepare(want), then=self._done, failed=self._over, group=self.group)
 
     def _done(self, result: T) -> None:
         self.running = False

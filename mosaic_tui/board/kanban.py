@@ -18,7 +18,7 @@ created or saved, selected once it shows).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -64,10 +64,22 @@ def _merge(old: _Want, new: _Want) -> _Want:
 
 
 @dataclass(frozen=True)
+class _View:
+    """What the columns show, taken on the interface thread: what a read needs to know of them."""
+
+    generation: int
+    scope: Scope
+    started: int  # batches this pane had started then
+    visible: dict[str, set[int]]  # column -> the pages on screen
+    held: frozenset[str]  # the cards the columns hold
+
+
+@dataclass(frozen=True)
 class _Batch:
     """What one load reads (made on the interface thread) and, once read, what it found."""
 
     generation: int
+    started: int
     scope: Scope
     full: bool  # counts and visible pages of every column, from scratch
     pages: dict[str, set[int]]  # column -> pages to read
@@ -101,7 +113,10 @@ class Kanban(Horizontal):
         self.select_next: str | None = None
         self.drawn = False
         self._last_column: CardColumn | None = None
+        self._started = 0  # batches started (a read made along a look before one started is stale)
+        self._moved = 0  # batches whose events moved the counts (a recount read meanwhile is older)
         self._job = Job(self, self._read, self._show, merge=_merge, prepare=self._prepare, group="columns")
+        self._recount = Job(self, self._count, self._counted, prepare=lambda _: (self._view(), self._moved), group="recount")
 
     def compose(self):
         yield from self.columns.values()
@@ -109,40 +124,59 @@ class Kanban(Horizontal):
     def on_mount(self) -> None:
         for col in self.columns.values():
             col.now_fn = self.clock
-        self.refresher.notices.subscribe(self, self.changed)
+        self.refresher.notices.subscribe(self, self.changed, plan=self._plan_along, read=self._read_along)
         if self.live:
             self.set_interval(1.0, self._tick)
 
     def changed(self, changes: Changes) -> None:
-        if changes.reload or changes.events or changes.recount:
+        along = changes.read_along.get(id(self))
+        if along is not None and changes.events and along.started == self._started and not self._job.busy \
+                and along.generation == self.refresher.generation:
+            self._show(replace(along, notices=(changes,)))  # read with the look: nothing changed here since
+        elif changes.reload or changes.events:
             self._job.ask(_Want([changes]))
+        if changes.recount and not changes.reload:
+            self._recount.ask()
 
     def _tick(self) -> None:
         """Lease countdowns move with the clock: redraw the claimed rows whose countdown text changed."""
         self.columns["claimed"].redraw_changed_meta()
 
     # -- loading -----------------------------------------------------------------------
+    def _view(self) -> _View:
+        cols = self.columns.values()
+        return _View(self.refresher.generation, self.refresher.scope, self._started,
+                     {col.status: col.visible_pages() for col in cols}, frozenset().union(*(col.index for col in cols)))
+
+    @staticmethod
+    def _plan(view: _View, events, wanted: dict[str, set[int]] | None = None) -> _Batch:
+        """The batch that brings the columns up to date with ``events`` (and pages scrolled to)."""
+        pages = {s: view.visible[s] or {0} for s in reorders(events)}
+        for s, more in (wanted or {}).items():
+            pages[s] = pages.get(s, set()) | more | view.visible[s]
+        count = frozenset(() if view.scope.whole else pages)  # under a filter, reordered columns are counted
+        cards = frozenset(ev.card_id for ev in events) & view.held
+        return _Batch(view.generation, view.started, view.scope, False, pages, count, cards, ())
+
     def _prepare(self, want: _Want) -> _Batch:
+        self._started += 1
+        view = self._view()
         notices = want.notices
         reloads = [i for i, n in enumerate(notices) if n.reload]
-        if reloads:
-            notices = notices[reloads[-1]:]  # a reload shows everything before it
-        cols = self.columns
-        scope = self.refresher.scope
-        full = bool(reloads)
-        if full:
-            pages = {s: {0} | col.visible_pages() for s, col in cols.items()}
-            count, cards = frozenset(STATUSES), frozenset()
-        else:
-            events = [ev for n in notices for ev in n.events]
-            pages = {s: cols[s].visible_pages() or {0} for s in reorders(events)}
-            for s, wanted in want.pages.items():
-                pages[s] = pages.get(s, set()) | wanted | cols[s].visible_pages()
-            recount = any(n.recount for n in notices)
-            count = frozenset(STATUSES if recount else () if scope.whole else pages)
-            changed = {ev.card_id for ev in events}
-            cards = frozenset(cid for cid in changed if any(cid in col.index for col in cols.values()))
-        return _Batch(self.refresher.generation, scope, full, pages, count, cards, tuple(notices))
+        if reloads:  # a reload shows everything before it: counts and visible pages of every column
+            notices = notices[reloads[-1]:]
+            pages = {s: {0} | v for s, v in view.visible.items()}
+            return _Batch(view.generation, view.started, view.scope, True, pages, frozenset(STATUSES), frozenset(), tuple(notices))
+        batch = self._plan(view, [ev for n in notices for ev in n.events], want.pages)
+        return replace(batch, notices=tuple(notices))
+
+    def _plan_along(self) -> _View | None:
+        """Asked as a look starts: what to read along with it, in its worker (None: this pane is busy)."""
+        return None if self._job.busy else self._view()
+
+    def _read_along(self, view: _View, events) -> _Batch:
+        """In the look's worker, right after its events: one worker and one message for a look."""
+        return self._read(self._plan(view, events))
 
     def _read(self, batch: _Batch) -> _Batch:
         """In the worker: counts, pages (one LIMIT query on an index each), the other changed cards."""
@@ -178,6 +212,8 @@ class Kanban(Horizontal):
             return  # a reload came since: it shows all of this
         cols = self.columns
         moved = deltas(ev for n in batch.notices for ev in n.events)
+        if any(moved.values()) or batch.full:
+            self._moved += 1
         for status, col in cols.items():
             count = batch.counts[status] if status in batch.counts else max(0, col.count + moved[status])
             if batch.full or status in batch.got:
@@ -198,6 +234,18 @@ class Kanban(Horizontal):
         if batch.full and not self.drawn:
             self.drawn = True
             self.post_message(Drawn(self))
+
+    def _count(self, ask: tuple[_View, int]) -> tuple[_View, int, dict[str, int]]:
+        """In a worker: every column's exact count (a recount)."""
+        view, moved = ask
+        scope = view.scope
+        return view, moved, {s: self.backlog.count(status=s, phase=scope.phase, search=scope.search) for s in STATUSES}
+
+    def _counted(self, got: tuple[_View, int, dict[str, int]]) -> None:
+        view, moved, counts = got
+        if view.generation == self.refresher.generation and moved == self._moved:  # else the counts shown are newer
+            for status, col in self.columns.items():
+                col.set_count(counts[status])
 
     def _flash_and_tell(self, notice: Changes) -> None:
         """Highlight what just changed (unless everything moves), and tell someone else's change to the watched card."""
@@ -265,7 +313,7 @@ class Kanban(Horizontal):
                 col.cursor = found[0]
                 return
         if not quiet:
-            run_job(self.app, self._locate, card_id, self.refresher.scope, then=self._located, to=self, group="columns")
+            run_job(self.app, self._locate, card_id, self.refresher.scope, then=self._located, group="columns")
 
     def _locate(self, card_id: str, scope: Scope) -> tuple[str, str | None, int | None]:
         card = self.backlog.get(card_id)

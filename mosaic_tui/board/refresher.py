@@ -23,7 +23,7 @@ It never draws and knows no pane.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from mosaic_tui.board.changes import Changes, Notices, Scope
@@ -51,7 +51,10 @@ class _Look:
     reload: bool
     scope: Scope
     cursor: EventCursor | None
+    recount: bool = False
+    plans: tuple = ()  # (id(pane), read, plan): what panes read along
     events: tuple = ()
+    along: dict = field(default_factory=dict)  # id(pane) -> what it read
 
 
 def _merge(old: _Ask, new: _Ask) -> _Ask:
@@ -104,13 +107,20 @@ class Refresher:
     def _prepare(self, ask: _Ask) -> _Look:
         cursor, self._cursor = self._cursor, None  # the look holds it now
         reload = ask.reload or cursor is None or self.offline is not None
-        return _Look(reload, ask.scope or self.scope, cursor)
+        if reload:
+            return _Look(True, ask.scope or self.scope, cursor)
+        recount, self._recount = self._recount, False
+        return _Look(False, self.scope, cursor, recount, tuple(self.notices.plans()))
 
     def _read(self, look: _Look) -> _Look:
-        """In the worker: one light query for the events (or, for a reload, where the log ends now)."""
+        """In the worker: one light query for the events (or, for a reload, where the log ends now),
+        then what the panes read along."""
         if look.reload:
             return replace(look, cursor=self.backlog.cursor(after=self.backlog.last_event_id()))
-        return replace(look, events=tuple(look.cursor.fetch(limit=MAX_INCREMENTAL + 1)))
+        events = tuple(look.cursor.fetch(limit=MAX_INCREMENTAL + 1))
+        along = {} if not events or len(events) > MAX_INCREMENTAL else {
+            key: read(plan, events) for key, read, plan in look.plans}
+        return replace(look, events=events, along=along)
 
     def _publish(self, look: _Look) -> None:
         self._cursor = look.cursor
@@ -131,7 +141,7 @@ class Refresher:
             return
         cards = frozenset(ev.card_id for ev in events)
         self._set_busy(len(cards) > BUSY_CARDS)
-        recount, self._recount = self._recount, False
+        recount = look.recount
         if events:
             self._want_recount()
         elif not recount:
@@ -141,7 +151,8 @@ class Refresher:
         if own and events:
             seen = look.cursor.last
             self._own = {cid: upto for cid, upto in own.items() if upto > seen}
-        self.notices.publish(Changes(self.generation, self.scope, events, cards, others, recount=recount, busy=self.busy))
+        self.notices.publish(Changes(self.generation, self.scope, events, cards, others, recount=recount, busy=self.busy,
+                                     read_along=look.along))
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self.busy and self._tell_busy is not None:

@@ -241,7 +241,8 @@ class PickCardScreen(ModalScreen[str | None]):
         self.heading = title
         self.exclude = set(exclude)
         self.fixed = choices
-        self._pool: list[Card] | None = None
+        self._pool: list[Card] | None = None  # read once, by the first search
+        self._asked = 0  # searches asked for: only the newest one's result is shown
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -274,9 +275,10 @@ class PickCardScreen(ModalScreen[str | None]):
         self.query_one(OptionList).action_cursor_up()
 
     def search(self, query: str) -> None:
-        run_job(self.app, self._find, query, self._pool, then=self._found, to=self, group="pick", exclusive=True)
+        self._asked += 1
+        run_job(self.app, self._find, query, self._pool, self._asked, then=self._found, to=self, group="pick")
 
-    def _find(self, query: str, pool: list[Card] | None) -> tuple[list[Card] | None, list[Card]]:
+    def _find(self, query: str, pool: list[Card] | None, asked: int) -> tuple[list[Card] | None, list[Card], int]:
         """In a worker: the cards matching ``query``, best first (and the pool, read once, for the next search)."""
         if self.fixed is not None:
             candidates = list(self.fixed)
@@ -298,13 +300,14 @@ class PickCardScreen(ModalScreen[str | None]):
             if score > 0:
                 scored.append((-score, c.id, c))
         scored.sort(key=lambda x: (x[0], x[1]))
-        return pool, [c for _, _, c in scored[:200]]
+        return pool, [c for _, _, c in scored[:200]], asked
 
-    def _found(self, got: tuple[list[Card] | None, list[Card]]) -> None:
-        pool, cards = got
+    def _found(self, got: tuple[list[Card] | None, list[Card], int]) -> None:
+        pool, cards, asked = got
         if pool is not None:
             self._pool = pool
-        self._show(cards)
+        if asked == self._asked:  # an older search that ended late shows nothing
+            self._show(cards)
 
     def _show(self, cards: list[Card]) -> None:
         ol = self.query_one(OptionList)
