@@ -785,3 +785,47 @@ def test_no_import_circles_in_the_board():
         for b in board:
             if a < b and graph.chain_exists(a, b) and graph.chain_exists(b, a):
                 raise AssertionError(f"import circle: {a} <-> {b}")
+
+
+def _count_workers(app, monkeypatch) -> list[str]:
+    groups: list[str] = []
+    real = app.run_worker
+
+    def counted(*a, **k):
+        groups.append(k.get("group", "default"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(app, "run_worker", counted)
+    return groups
+
+
+@aio
+async def test_a_look_is_one_worker_the_columns_read_along(board, monkeypatch):
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        groups = _count_workers(app, monkeypatch)
+        backlog.claim("agent-5", ttl=600, id="M2-02")
+        app.check_for_changes()
+        await settle(pilot)
+        assert app.columns["claimed"].find("M2-02") is not None and app.columns["ready"].find("M2-02") is None
+        assert groups.count("look") >= 1 and "columns" not in groups, groups
+
+
+@aio
+async def test_columns_busy_as_a_look_starts_read_on_their_own_after_it(board, monkeypatch):
+    from mosaic_tui.board.kanban import Kanban
+
+    backlog, clock = board
+    monkeypatch.setattr(Kanban, "_plan_along", lambda self: None)  # as if a read of its own were running
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        groups = _count_workers(app, monkeypatch)
+        backlog.complete("M1-06")
+        app.check_for_changes()
+        await settle(pilot)
+        assert app.columns["done"].find("M1-06") is not None
+        assert app.columns["claimed"].count == backlog.count(status="claimed") == 2
+        assert "columns" in groups

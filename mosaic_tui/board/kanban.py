@@ -1,13 +1,15 @@
 """The kanban pane: the four columns, one per status, kept true to the backlog.
 
-It hears the refresher's notices and loads one batch at a time (a
-:class:`~mosaic_tui.board.jobs.Job`; notices and pages asked for meanwhile
-join the next batch). From a notice's events it knows which columns reorder
-(their visible pages are read again), which held cards changed in place
-(re-read: a heartbeat, a link) and how the counts move (by the events'
-status deltas; counted exactly on a reload, a recount, or under a filter).
-Pages the person scrolls to join the same queue. Rows are redrawn only where
-they differ (:class:`~mosaic_tui.board.columns.CardColumn`).
+From a notice's events it knows which columns reorder (their visible pages
+are read again), which held cards changed in place (re-read: a heartbeat, a
+link) and how the counts move (by the events' status deltas; counted exactly
+on a reload or under a filter). When idle as a look starts, it reads along
+with the look, in the look's worker (``_plan_along``/``_read_along``), and
+applies the notice at once; otherwise it reads one batch at a time (a
+:class:`~mosaic_tui.board.jobs.Job`; notices and the pages the person scrolls
+to join the next batch). A recount is a job of its own, dropped if events
+moved the counts while it read. Rows are redrawn only where they differ
+(:class:`~mosaic_tui.board.columns.CardColumn`).
 
 It owns the selection: the **selected** card (under the focused column's
 cursor), the **watched** card (the one the person put the cursor on: someone
