@@ -16,10 +16,16 @@ from typing import Any
 from mosaic_tui.board.changes import Scope
 from mosaic_tui.board.graph import layered
 from mosaic_tui.board.jobs import run_job
-from mosaic_tui.board.screens import CardForm, DetailScreen, GraphScreen, PhaseScreen, PickCardScreen
 from mosaic_tui.board.text import literal
 
 GRAPH_LIMIT = 2000
+
+
+def screens():
+    """The dialogs, imported when first opened (Markdown and TextArea cost a first paint ~50 ms)."""
+    from mosaic_tui.board import screens
+
+    return screens
 
 
 class CardActions:
@@ -77,7 +83,7 @@ class CardActions:
                 self.write(f"{v['id']} created", lambda: self.backlog.create(
                     v["id"], v["title"], body=v["body"], phase=v["phase"], priority=v["priority"]), [v["id"]], focus=v["id"])
 
-        self.app.push_screen(CardForm(None, phase=self.app.refresher.scope.phase), made)
+        self.app.push_screen(screens().CardForm(None, phase=self.app.refresher.scope.phase), made)
 
     def edit(self) -> None:
         card = self.card_or_say()
@@ -91,7 +97,7 @@ class CardActions:
                     card.id, expected_updated_at=seen, title=v["title"], body=v["body"], phase=v["phase"],
                     priority=v["priority"]), [card.id], focus=card.id)
 
-        self.app.push_screen(CardForm(card), edited)
+        self.app.push_screen(screens().CardForm(card), edited)
 
     def link(self) -> None:
         card = self.card_or_say()
@@ -102,7 +108,7 @@ class CardActions:
             if dep:
                 self.write(f"{card.id} now depends on {dep}", lambda: self.backlog.link(card.id, dep), [card.id])
 
-        self.app.push_screen(PickCardScreen(self.backlog, f"{literal(card.id)} depends on…", exclude={card.id, *card.depends_on}), picked)
+        self.app.push_screen(screens().PickCardScreen(self.backlog, f"{literal(card.id)} depends on…", exclude={card.id, *card.depends_on}), picked)
 
     def unlink(self) -> None:
         card = self.card_or_say()
@@ -118,7 +124,7 @@ class CardActions:
 
         def ask(found: dict) -> None:
             choices = [found.get(d) or SimpleNamespace(id=d, title="(no such card)", status="missing") for d in card.depends_on]
-            self.app.push_screen(PickCardScreen(self.backlog, f"remove a dependency of {literal(card.id)}", choices=choices), picked)
+            self.app.push_screen(screens().PickCardScreen(self.backlog, f"remove a dependency of {literal(card.id)}", choices=choices), picked)
 
         self.read_then(self.backlog.get_many, card.depends_on, then=ask)
 
@@ -132,7 +138,7 @@ class CardActions:
             found = b.get(card_id)
             return found, b.get_many(found.depends_on), b.events(card=card_id)
 
-        self.read_then(read, card.id, then=lambda got: self.app.push_screen(DetailScreen(*got, self.app.clock())))
+        self.read_then(read, card.id, then=lambda got: self.app.push_screen(screens().DetailScreen(*got, self.app.clock())))
 
     def phase(self) -> None:
         def chosen(v: tuple | None) -> None:
@@ -140,7 +146,7 @@ class CardActions:
                 self.app.set_scope(Scope(v[0], self.app.refresher.scope.search))
 
         self.read_then(self.backlog.phases, then=lambda phases: self.app.push_screen(
-            PhaseScreen(phases, self.app.refresher.scope.phase), chosen))
+            screens().PhaseScreen(phases, self.app.refresher.scope.phase), chosen))
 
     def graph(self) -> None:
         b = self.backlog
@@ -157,4 +163,4 @@ class CardActions:
             return layered(cards, edges, title=f"Dependency graph · {where} · dependencies above dependents",
                            truncated=max(0, total - GRAPH_LIMIT))
 
-        self.read_then(read, scope, then=lambda text: self.app.push_screen(GraphScreen(text)))
+        self.read_then(read, scope, then=lambda text: self.app.push_screen(screens().GraphScreen(text)))

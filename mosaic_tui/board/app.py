@@ -41,7 +41,6 @@ from mosaic_tui.board.jobs import OFFLINE, REFUSED, Call, explain
 from mosaic_tui.board.kanban import Kanban
 from mosaic_tui.board.pane import Drawn, ShowCard
 from mosaic_tui.board.refresher import Refresher
-from mosaic_tui.board.screens import HelpScreen
 from mosaic_tui.board.stats import StatsFooter
 from mosaic_tui.board.topbar import TopBar
 
@@ -286,6 +285,8 @@ class BoardApp(App[int]):
             self.kanban.focus_board()
 
     def action_help(self) -> None:
+        from mosaic_tui.board.screens import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def action_quit(self) -> None:  # type: ignore[override]
