@@ -10,6 +10,7 @@ were the board's own (they are not announced as someone else's).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -44,14 +45,16 @@ class CardActions:
         return card
 
     def write(self, note: str, fn: Callable[[], Any], card_ids: Iterable[str], focus: str | None = None) -> None:
-        """``fn()`` in a worker; then say ``note``, mark the board's own events, look for changes."""
+        """``fn()`` in a worker; then say ``note``, mark the board's own events, look for changes. A
+        grooming result (``update_card``'s) is recorded for undo (``z``)."""
         card_ids = list(card_ids)
 
-        def run() -> int:
-            fn()
-            return self.backlog.last_event_id()
+        def run() -> tuple[Any, int]:
+            return fn(), self.backlog.last_event_id()
 
-        def done(own: int) -> None:
+        def done(got: tuple[Any, int]) -> None:
+            result, own = got
+            self.app.undo_keys.record(result)
             self.app.refresher.own(card_ids, own)
             if focus is not None:
                 self.app.kanban.select_next = focus
@@ -60,21 +63,20 @@ class CardActions:
 
         run_job(self.app, run, then=done, group="action")
 
+    def _deps(self, card_id: str, *, add: str | None = None, drop: str | None = None):
+        """Add or remove one dependency as an undoable edit (``update_card``): the card's dependencies as
+        they are now, plus or minus one (linking twice changes nothing; a cycle is refused)."""
+        card = self.backlog.get(card_id)
+        deps = list(card.depends_on)
+        if add is not None and add not in deps:
+            deps.append(add)
+        if drop is not None:
+            deps = [d for d in deps if d != drop]
+        return self.backlog.update_card(card_id, expected_updated_at=card.updated_at, depends_on=deps)
+
     def read_then(self, read: Callable[..., Any], *args: Any, then: Callable[[Any], None]) -> None:
         """Read for a dialog in a worker, then open it."""
         run_job(self.app, read, *args, then=then, group="action")
-
-    # -- status changes ------------------------------------------------------------------
-    def status(self, verb: str, past: str) -> None:
-        card = self.card_or_say()
-        if card is not None:
-            fn = getattr(self.backlog, verb)
-            self.write(f"{card.id} {past}", lambda: fn(card.id), [card.id])
-
-    def release(self) -> None:
-        card = self.card_or_say()
-        if card is not None:
-            self.write(f"{card.id} released", lambda: self.backlog.reclaim(card.id), [card.id])
 
     # -- dialogs ----------------------------------------------------------------------------
     def new(self) -> None:
@@ -93,7 +95,7 @@ class CardActions:
 
         def edited(v: dict | None) -> None:
             if v is not None:
-                self.write(f"{card.id} saved", lambda: self.backlog.edit(
+                self.write(f"{card.id} saved", lambda: self.backlog.update_card(
                     card.id, expected_updated_at=seen, title=v["title"], body=v["body"], phase=v["phase"],
                     priority=v["priority"]), [card.id], focus=card.id)
 
@@ -106,7 +108,7 @@ class CardActions:
 
         def picked(dep: str | None) -> None:
             if dep:
-                self.write(f"{card.id} now depends on {dep}", lambda: self.backlog.link(card.id, dep), [card.id])
+                self.write(f"{card.id} now depends on {dep}", lambda: self._deps(card.id, add=dep), [card.id])
 
         self.app.push_screen(screens().PickCardScreen(self.backlog, f"{literal(card.id)} depends on…", exclude={card.id, *card.depends_on}), picked)
 
@@ -120,7 +122,7 @@ class CardActions:
 
         def picked(dep: str | None) -> None:
             if dep:
-                self.write(f"{card.id} no longer depends on {dep}", lambda: self.backlog.unlink(card.id, dep), [card.id])
+                self.write(f"{card.id} no longer depends on {dep}", lambda: self._deps(card.id, drop=dep), [card.id])
 
         def ask(found: dict) -> None:
             choices = [found.get(d) or SimpleNamespace(id=d, title="(no such card)", status="missing") for d in card.depends_on]
@@ -143,7 +145,7 @@ class CardActions:
     def phase(self) -> None:
         def chosen(v: tuple | None) -> None:
             if v is not None:
-                self.app.set_scope(Scope(v[0], self.app.refresher.scope.search))
+                self.app.set_scope(replace(self.app.refresher.scope, phase=v[0]))
 
         self.read_then(self.backlog.phases, then=lambda phases: self.app.push_screen(
             screens().PhaseScreen(phases, self.app.refresher.scope.phase), chosen))
@@ -153,13 +155,13 @@ class CardActions:
         scope = self.app.refresher.scope
 
         def read(scope: Scope):
-            total = b.count(phase=scope.phase, search=scope.search)
-            cards = {c.id: c for c in b.list(phase=scope.phase, search=scope.search, limit=GRAPH_LIMIT)}
+            total = b.count(**scope.filters)
+            cards = {c.id: c for c in b.list(**scope.filters, limit=GRAPH_LIMIT)}
             edges = b.edges(list(cards)) if cards else []
             cards.update(b.get_many({d for _, d in edges if d not in cards}))
             where = f"phase {literal(scope.phase)}" if scope.phase else "all phases"
-            if scope.search:
-                where += f', filter "{literal(scope.search)}"'
+            if scope.search or scope.owner:
+                where += f', filter "{literal(scope.filter_text())}"'
             return layered(cards, edges, title=f"Dependency graph · {where} · dependencies above dependents",
                            truncated=max(0, total - GRAPH_LIMIT))
 

@@ -33,6 +33,9 @@ from textual.worker import Worker, WorkerState
 
 from mosaic_tui.board import keys
 from mosaic_tui.board.actions import CardActions
+from mosaic_tui.board.editor import EditorKeys
+from mosaic_tui.board.grooming import GroomKeys
+from mosaic_tui.board.marks import MarkKeys, Marks
 from mosaic_tui.board.agents import AgentsPane
 from mosaic_tui.board.changes import Scope
 from mosaic_tui.board.dependencies import DependencyPane
@@ -43,6 +46,7 @@ from mosaic_tui.board.pane import Drawn, ShowCard
 from mosaic_tui.board.refresher import Refresher
 from mosaic_tui.board.stats import StatsFooter
 from mosaic_tui.board.topbar import TopBar
+from mosaic_tui.board.undo import UndoKeys
 
 NARROW_BELOW = 110  # the dependency pane hides on narrower terminals
 
@@ -91,16 +95,21 @@ class BoardApp(App[int]):
             backlog.feed, lambda: self.post_message(Wake()), lambda s: self.post_message(FeedStatus(s)), poll=poll)
         self.refresher = Refresher(self, backlog, Scope(phase), busy=self._busy)
         self.actions = CardActions(self)
+        self.marks = Marks()
+        self.mark_keys = MarkKeys(self, self.marks)
+        self.groom = GroomKeys(self)
+        self.undo_keys = UndoKeys(self)
+        self.editor = EditorKeys(self)
         self.painted = False
 
     def compose(self) -> ComposeResult:
         # Kept by reference: a query from the app searches the screen on top (maybe a dialog).
         live = self.live_feed is not None
         self.topbar = TopBar(self.refresher, live=live)
-        self.kanban = Kanban(self.refresher, self.clock, live=live)
+        self.kanban = Kanban(self.refresher, self.clock, live=live, marks=self.marks)
         self.dependencies = DependencyPane(self.refresher)
         self.stats_footer = StatsFooter(self.refresher)
-        self.filter_box = Input(placeholder="filter by text in ids and titles (enter applies, empty clears, escape cancels)", id="filter")
+        self.filter_box = Input(placeholder="filter: text in ids and titles, @owner, phase:NAME (enter applies, empty clears, escape cancels)", id="filter")
         yield self.topbar
         with Horizontal(id="main"):
             yield self.kanban
@@ -111,6 +120,7 @@ class BoardApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.marks.listen(lambda _ids: self.stats_footer.show_marked(len(self.marks)))
         self.kanban.columns["ready"].focus()
         self.screen.set_class(self.size.width < NARROW_BELOW, "narrow")
         self.refresher.reload()
@@ -228,19 +238,52 @@ class BoardApp(App[int]):
         self.actions.detail()
 
     def action_block(self) -> None:
-        self.actions.status("block", "blocked")
+        self.groom.status("block")
 
     def action_unblock(self) -> None:
-        self.actions.status("unblock", "unblocked")
+        self.groom.status("unblock")
 
     def action_complete(self) -> None:
-        self.actions.status("complete", "completed")
+        self.groom.status("complete")
 
     def action_reopen(self) -> None:
-        self.actions.status("reopen", "reopened")
+        self.groom.status("reopen")
 
     def action_release(self) -> None:
-        self.actions.release()
+        self.groom.status("release")
+
+    def action_mark(self) -> None:
+        self.mark_keys.toggle()
+
+    def action_mark_column(self) -> None:
+        self.mark_keys.mark_column()
+
+    def action_clear_marks(self) -> None:
+        self.mark_keys.clear()
+
+    def action_move(self, direction: str) -> None:
+        self.groom.move(direction)
+
+    def action_priority(self, delta: int) -> None:
+        self.groom.priority(delta)
+
+    def action_set_phase(self) -> None:
+        self.groom.set_phase()
+
+    def action_delete(self) -> None:
+        self.groom.delete()
+
+    def action_copy_ids(self) -> None:
+        self.groom.copy()
+
+    def action_undo(self) -> None:
+        self.undo_keys.undo()
+
+    def action_redo(self) -> None:
+        self.undo_keys.redo()
+
+    def action_editor(self) -> None:
+        self.editor.edit()
 
     def action_new(self) -> None:
         self.actions.new()
@@ -261,14 +304,14 @@ class BoardApp(App[int]):
         self.actions.graph()
 
     def action_filter(self) -> None:
-        self.filter_box.value = self.search or ""
+        self.filter_box.value = self.refresher.scope.filter_text()
         self.filter_box.add_class("shown")
         self.filter_box.focus()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         self._close_filter()
-        self.set_scope(Scope(self.phase, event.value.strip() or None))
+        self.set_scope(self.refresher.scope.with_filter(event.value))
 
     def _close_filter(self) -> None:
         self.filter_box.remove_class("shown")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from math import ceil
+from collections.abc import Container
 from typing import TYPE_CHECKING
 
 from rich.style import Style
@@ -23,6 +24,7 @@ from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
 from mosaic_tui.board.keys import COLUMN, bindings
+from mosaic_tui.board.marks import MARK
 from mosaic_tui.board.text import duration, lease_left, literal
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ class CardColumn(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES = {
         "card--id", "card--title", "card--meta", "card--cursor", "card--cursor-blur",
-        "card--waiting", "card--expired", "card--owner", "card--priority", "card--flash",
+        "card--waiting", "card--expired", "card--owner", "card--priority", "card--flash", "card--mark",
     }
 
     DEFAULT_CSS = """
@@ -62,6 +64,9 @@ class CardColumn(ScrollView, can_focus=True):
         overflow-x: hidden;
     }
     CardColumn:focus { border: round $accent; }
+    CardColumn.-wide { width: 3fr; }
+    CardColumn.-empty { width: 13; }
+    CardColumn > .card--mark { color: $secondary; text-style: bold; }
     CardColumn > .card--id { color: $accent; text-style: bold; }
     CardColumn > .card--title { color: $text; }
     CardColumn > .card--meta { color: $text-muted; }
@@ -107,6 +112,7 @@ class CardColumn(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self.now_fn = None  # set by the app: () -> datetime
         self.flash: dict[str, float] = {}  # card id -> until (monotonic): just changed, highlighted
+        self.marks: Container[str] = frozenset()  # the board's marked card ids (set by the kanban)
         self._fade_timer_set = False
         self.border_title = status
 
@@ -160,8 +166,10 @@ class CardColumn(ScrollView, can_focus=True):
         self.refresh_lines(first * ROW_H, (last - first) * ROW_H)
 
     def _show_count(self) -> None:
-        """The title, the scroll height and the cursor follow ``count``."""
+        """The title, the scroll height and the cursor follow ``count``; an empty column narrows to a strip
+        (unless it is the wide one, see ``Kanban.widen``)."""
         self._set_title(f"{self.status} ({self.count:,})")
+        self.set_class(self.count == 0, "-empty")
         self._size_to_count()
         if self.cursor >= self.count:
             self.cursor = max(0, self.count - 1)
@@ -259,6 +267,10 @@ class CardColumn(ScrollView, can_focus=True):
             self._fade_timer_set = True
             self.set_timer(max(0.05, min(self.flash.values()) - now + 0.05), self._unflash)
 
+    def refresh_card(self, card_id: str) -> None:
+        """Redraw a card's row, if this column holds it (its mark changed)."""
+        self._refresh_card(card_id)
+
     def _refresh_card(self, card_id: str) -> None:
         row = self.index.get(card_id)
         if row is not None:
@@ -340,11 +352,12 @@ class CardColumn(ScrollView, can_focus=True):
         selected = row == self.cursor
         focused = self.has_focus
         hot = card.id in self.flash and self.flash[card.id] > time.monotonic()
-        key = (card.id, card.updated_at, card.title, sub, width, selected, focused, hot,
+        marked = card.id in self.marks
+        key = (card.id, card.updated_at, card.title, sub, width, selected, focused, hot, marked,
                self._meta_key(card) if sub else None, self.app.theme)
         strip = self._cache.get(key)
         if strip is None:
-            text = self._title(card, selected and focused) if sub == 0 else self._meta(card)
+            text = self._title(card, selected and focused, marked) if sub == 0 else self._meta(card)
             style = base
             if hot:
                 style = base + self._style("card--flash")
@@ -364,9 +377,10 @@ class CardColumn(ScrollView, can_focus=True):
         segments = list(text.render(self.app.console))
         return Strip(segments, width).apply_style(style).crop(0, width)
 
-    def _title(self, card: Card, marked: bool = False) -> Text:
+    def _title(self, card: Card, cursor: bool = False, marked: bool = False) -> Text:
         t = Text()
-        t.append("▶" if marked else " ", self._style("card--id"))  # visible without colours too
+        t.append("▶" if cursor else " ", self._style("card--id"))  # visible without colours too
+        t.append(MARK if marked else " ", self._style("card--mark"))
         t.append(literal(card.id), self._style("card--id"))
         if card.priority:
             t.append(f" p{card.priority}", self._style("card--priority"))
@@ -389,7 +403,7 @@ class CardColumn(ScrollView, can_focus=True):
         return (status, card.phase)
 
     def _meta(self, card: Card) -> Text:
-        t = Text("   ")
+        t = Text("    ")
         dim = self._style("card--meta")
         if card.status == "ready":
             waits = self.waits.get(card.id)

@@ -39,6 +39,11 @@ class DependencyPane(VerticalScroll):
         self.border_title = "dependencies"
         self.refresher.notices.subscribe(self, self.changed)
 
+    def toggle(self) -> bool:
+        """Show or hide the pane (``\\``: room for the columns' titles); True when it is shown now."""
+        self.display = not self.display
+        return bool(self.display)
+
     def follow(self, card_id: str | None) -> None:
         """Show ``card_id`` (the selected card), unless it is shown already."""
         if card_id == self.card_id:

@@ -31,6 +31,7 @@ from textual.message import Message
 from mosaic_tui.board.changes import STATUSES, Changes, Scope, deltas
 from mosaic_tui.board.columns import PAGE, CardColumn
 from mosaic_tui.board.jobs import Job, run_job
+from mosaic_tui.board.marks import Marks
 from mosaic_tui.board.pane import Drawn
 from mosaic_tui.board.text import literal
 
@@ -104,13 +105,17 @@ class Kanban(Horizontal):
             super().__init__()
             self.card_id = card_id
 
-    def __init__(self, refresher, clock, *, live: bool = True, id: str = "columns") -> None:
+    def __init__(self, refresher, clock, *, live: bool = True, marks: Marks | None = None, id: str = "columns") -> None:
         super().__init__(id=id)
+        self.marks = marks if marks is not None else Marks()
         self.refresher = refresher
         self.backlog = refresher.backlog
         self.clock = clock
         self.live = live
         self.columns = {s: CardColumn(s, id=f"col-{s}") for s in STATUSES}
+        for col in self.columns.values():
+            col.marks = self.marks
+        self.marks.listen(self._marks_changed)
         self.watched: str | None = None
         self.select_next: str | None = None
         self.drawn = False
@@ -184,7 +189,7 @@ class Kanban(Horizontal):
         """In the worker: counts, pages (one LIMIT query on an index each), the other changed cards."""
         b, scope = self.backlog, batch.scope
         for status in batch.count:
-            batch.counts[status] = b.count(status=status, phase=scope.phase, search=scope.search)
+            batch.counts[status] = b.count(status=status, **scope.filters)
         fresh: set[str] = set()
         for status, pages in batch.pages.items():
             n = batch.counts.get(status)
@@ -192,7 +197,7 @@ class Kanban(Horizontal):
             for p in sorted(pages):
                 if n is not None and p * PAGE >= max(n, 1):
                     continue
-                cards = got[p] = b.list(status=status, phase=scope.phase, search=scope.search, limit=PAGE, offset=p * PAGE)
+                cards = got[p] = b.list(status=status, **scope.filters, limit=PAGE, offset=p * PAGE)
                 fresh.update(c.id for c in cards)
                 batch.waits.update(self._waits(cards))
         want = batch.cards - fresh
@@ -241,7 +246,7 @@ class Kanban(Horizontal):
         """In a worker: every column's exact count (a recount)."""
         view, moved = ask
         scope = view.scope
-        return view, moved, {s: self.backlog.count(status=s, phase=scope.phase, search=scope.search) for s in STATUSES}
+        return view, moved, {s: self.backlog.count(status=s, **scope.filters) for s in STATUSES}
 
     def _counted(self, got: tuple[_View, int, dict[str, int]]) -> None:
         view, moved, counts = got
@@ -285,10 +290,23 @@ class Kanban(Horizontal):
         col = self.focused_column()
         return col.selected if col is not None else None
 
+    def _marks_changed(self, ids) -> None:
+        for col in self.columns.values():
+            for card_id in ids:
+                col.refresh_card(card_id)
+
+    def widen(self, column: CardColumn) -> None:
+        """The focused column takes three shares of the width, so its titles read (at 160 columns, 40
+        characters and more); the others keep one, an empty one narrows to a strip."""
+        for col in self.columns.values():
+            col.set_class(col is column, "-wide")
+
     @on(CardColumn.Selected)
     def _column_selected(self, msg: CardColumn.Selected) -> None:
         msg.stop()
         if msg.column is self._focused():
+            if msg.column is not self._last_column:
+                self.widen(msg.column)
             self._last_column = msg.column
             if msg.by_user:
                 self.watched = msg.card.id if msg.card is not None else None
@@ -319,7 +337,7 @@ class Kanban(Horizontal):
 
     def _locate(self, card_id: str, scope: Scope) -> tuple[str, str | None, int | None]:
         card = self.backlog.get(card_id)
-        ids = [c.id for c in self.backlog.list(status=card.status, phase=scope.phase, search=scope.search, limit=LOCATE_LIMIT)]
+        ids = [c.id for c in self.backlog.list(status=card.status, **scope.filters, limit=LOCATE_LIMIT)]
         return card_id, card.status, ids.index(card_id) if card_id in ids else None
 
     def _located(self, found: tuple[str, str, int | None]) -> None:

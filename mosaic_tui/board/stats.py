@@ -29,6 +29,7 @@ class StatsFooter(Static):
         super().__init__(id=id)
         self.refresher = refresher
         self.stats: dict | None = None
+        self.marked = 0  # marked cards (the board's marks), shown first
         self.drawn = False
         self._moved = 0  # notices whose events moved the figures shown (a read asked before one is older)
         self._recent_due = 0.0
@@ -81,12 +82,20 @@ class StatsFooter(Static):
             self.drawn = True
             self.post_message(Drawn(self))
 
+    def show_marked(self, n: int) -> None:
+        if n != self.marked:
+            self.marked = n
+            self.draw()
+
     def draw(self) -> None:
         s = self.stats
         t = Text()
+        if self.marked:
+            t.append(f"● {self.marked:,} marked", "bold reverse")
+            t.append(" esc clears │ ")
         if s is None:
             t.append("loading…")
-        elif self.app.size.width < COMPACT_BELOW:
+        elif self.app.size.width < COMPACT_BELOW + (26 if self.marked else 0):
             c = s["counts"]
             exp = s["expiredClaimCount"]
             age = s["oldestReadyAgeSeconds"]

@@ -64,9 +64,9 @@ class TopBar(Static):
         t = Text(" mosaic board", "bold")
         t.append(f"  {self.where}", "dim" if not self.offline else "")
         t.append(f"  phase: {literal(self.scope.phase) if self.scope.phase else 'all'}")
-        if self.scope.search:
+        if self.scope.search or self.scope.owner:
             t.append("  filter: ")
-            t.append(f'"{literal(self.scope.search)}"', "bold")
+            t.append(f'"{literal(self.scope.filter_text())}"', "bold")
         t.append("  ")
         if self.live:
             t.append_text(BADGES.get(self.feed, Text("✕ feed lost", "bold red")))

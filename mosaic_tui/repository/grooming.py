@@ -376,9 +376,9 @@ class Grooming:
                 missing = [d for d in deps if d not in found and d not in (card.depends_on or [])]
                 if missing:
                     raise InvalidInput(f"unknown dependency: {', '.join(missing)}")
-                added = [d for d in deps if d not in (card.depends_on or [])]
-                if added and self._reaches(conn, added, card_id):
-                    raise Conflict(f"card {card_id!r} would close a dependency cycle")
+                for d in (d for d in deps if d not in (card.depends_on or [])):
+                    if self._reaches(conn, [d], card_id):
+                        raise Conflict(f"{card_id!r} cannot depend on {d!r}: {d!r} already depends on {card_id!r}, a cycle")
                 new["depends_on"] = deps
             if new:
                 conn.execute(update(B).where(B.c.id == card_id).values(**new, updated_at=now))
