@@ -397,9 +397,9 @@ async def test_empty_columns_narrow_to_a_strip(board):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         blocked, claimed = app.columns["blocked"], app.columns["claimed"]
-        assert blocked.count == 0 and blocked.has_class("-empty") and blocked.outer_size.width == 13
-        assert claimed.outer_size.width > 13
+        assert blocked.count == 0 and blocked.has_class("-empty") and blocked.outer_size.width == 17
+        assert claimed.outer_size.width > 17
         await select(pilot, "ready", "M2-04")
         await pilot.press("b")
         await settle(pilot)
-        assert not blocked.has_class("-empty") and blocked.outer_size.width > 13
+        assert not blocked.has_class("-empty") and blocked.outer_size.width > 17

@@ -135,3 +135,39 @@ def test_agents_view(snap_compare, sqlite_url):
     backlog = Backlog(open_database(sqlite_url), clock=clock)
     seed_fleet(backlog, clock)
     assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready", None, "a"))
+
+
+# --------------------------------------------------------------------------- grooming (issue 12), at 160x45
+GROOM = (160, 45)
+
+
+def test_grooming_marks(snap_compare, demo):
+    """Two marked cards (● in the row), the count in the footer; the focused column wide."""
+    backlog, clock = demo
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=GROOM,
+                        run_before=select("ready", "M1-03", "space", "space"))
+
+
+def test_grooming_bulk_refusal_notice(snap_compare, demo):
+    """b on three marked cards, one of them done: one notice, the refusal named."""
+    backlog, clock = demo
+
+    async def run_before(pilot) -> None:
+        await select("ready", "M1-03", "space", "space")(pilot)
+        await select("done", "M1-01", "space", "b")(pilot)
+
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=GROOM, run_before=run_before)
+
+
+def test_grooming_collapsed_columns_and_long_titles(snap_compare, demo):
+    """An empty column narrows to a strip; the focused column shows 40+ characters of a title."""
+    backlog, clock = demo
+    backlog.unblock("M2-04")
+    backlog.create("M3-01", "Migrate the events table to a partitioned layout by month", phase="M3", priority=9)
+    run_sql(backlog, "UPDATE backlog_events SET at = :at", {"at": FIXED_NOW.strftime("%Y-%m-%d %H:%M:%S.000")})
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=GROOM, run_before=select("ready", "M3-01"))
+
+
+def test_grooming_delete_dialog(snap_compare, demo):
+    backlog, clock = demo
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=GROOM, run_before=select("ready", "M2-02", "x"))

@@ -65,7 +65,7 @@ class CardColumn(ScrollView, can_focus=True):
     }
     CardColumn:focus { border: round $accent; }
     CardColumn.-wide { width: 3fr; }
-    CardColumn.-empty { width: 13; }
+    CardColumn.-empty { width: 17; }
     CardColumn > .card--mark { color: $secondary; text-style: bold; }
     CardColumn > .card--id { color: $accent; text-style: bold; }
     CardColumn > .card--title { color: $text; }

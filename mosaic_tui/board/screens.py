@@ -27,7 +27,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: 84; height: auto; max-height: 90%; border: round $accent; background: $surface; padding: 0 1; }
+    HelpScreen > VerticalScroll { width: 84; height: auto; max-height: 90%; border: round $accent; background: $surface; padding: 0 1; }
     """
 
     def compose(self) -> ComposeResult:
@@ -38,7 +38,7 @@ class HelpScreen(ModalScreen[None]):
             t.append(f" {key.help}\n")
         t.append("\nWaiting: a ready card whose dependencies are not all done.\n", "dim")
         t.append("Expired: a claim whose lease has ended (it returns to ready on the next claim/reclaim).", "dim")
-        with Vertical():
+        with VerticalScroll():
             yield Static(t)
 
     def action_close(self) -> None:

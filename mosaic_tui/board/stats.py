@@ -95,7 +95,7 @@ class StatsFooter(Static):
             t.append(" esc clears │ ")
         if s is None:
             t.append("loading…")
-        elif self.app.size.width < COMPACT_BELOW + (26 if self.marked else 0):
+        elif self.app.size.width < COMPACT_BELOW + (45 if self.marked else 0):  # the marks come first
             c = s["counts"]
             exp = s["expiredClaimCount"]
             age = s["oldestReadyAgeSeconds"]
