@@ -194,6 +194,7 @@ async def test_P_puts_marked_cards_in_a_phase(board):
         await pilot.press(*"M9", "enter")
         await settle(pilot)
         assert backlog.get("M1-03").phase == "M9" and backlog.get("M1-04").phase == "M9"
+        assert "put 2 cards in phase M9" in notes(app)
         assert backlog.get("M1-05").phase == "M1"
 
 
@@ -224,6 +225,9 @@ async def test_x_deletes_after_asking_refuses_a_needed_card_and_z_brings_it_back
         assert backlog.get("M2-03").depends_on == []
         assert [e.kind for e in backlog.events(card="M2-02")][-1] == "deleted"
         assert app.columns["ready"].find("M2-02") is None
+        ready = app.columns["ready"]
+        assert "M2-03" not in ready.waits  # no stale waiting mark once its dependency is unlinked
+        assert "claimable" in ready._meta(ready.find("M2-03")[1]).plain
         await pilot.press("z")
         await settle(pilot)
         assert backlog.get("M2-02").title == "Import from the fleet" and backlog.get("M2-03").depends_on == ["M2-02"]

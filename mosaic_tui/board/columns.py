@@ -66,6 +66,7 @@ class CardColumn(ScrollView, can_focus=True):
     CardColumn:focus { border: round $accent; }
     CardColumn.-wide { width: 3fr; }
     CardColumn.-empty { width: 17; }
+    CardColumn.-empty.-wide { width: 1fr; }
     CardColumn > .card--mark { color: $secondary; text-style: bold; }
     CardColumn > .card--id { color: $accent; text-style: bold; }
     CardColumn > .card--title { color: $text; }
@@ -141,6 +142,10 @@ class CardColumn(ScrollView, can_focus=True):
             self._requested.clear()
         self.count = count
         self.pages.update(pages)
+        for cards in pages.values():  # a card read again that waits no longer (a dependency unlinked or done)
+            for c in cards:
+                if c.id not in waits:
+                    self.waits.pop(c.id, None)
         self.waits.update(waits)
         for p in pages:
             self._requested.discard(p)

@@ -148,7 +148,8 @@ class Grooming:
         phase = check_phase(phase)
         ids = check_ids(ids)
         now = self._now()
-        result = Result("set phase", f"moved to phase {phase}" if phase else "cleared the phase of")
+        shown = (phase or "").replace("{", "{{").replace("}", "}}")  # the summary formats it
+        result = Result("set phase", f"put {{}} in phase {shown}" if phase else "cleared the phase of")
 
         def tx(conn: Connection) -> Result:
             result.done, result.refused = [], {}

@@ -95,7 +95,7 @@ class Result:
     to undo it (None when nothing changed). ``notes``: what else happened (dependents unlinked)."""
 
     action: str  # block, delete, move up, ...
-    past: str  # blocked, deleted, moved up, ...
+    past: str  # blocked, deleted, moved up, ... ("{}" marks where the cards go: "put {} in phase M2")
     done: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
     change: Change | None = None
@@ -109,11 +109,12 @@ class Result:
     def summary(self, *, limit: int = 3) -> str:
         """One line: ``blocked 12 cards; 2 refused: M1-03 is done, M1-04 is already blocked``."""
         n = len(self.done)
-        head = f"{self.past} {self.done[0]}" if n == 1 else f"{self.past} {n} cards"
+        what = self.done[0] if n == 1 else f"{n} cards"
+        head = self.past.format(what) if "{}" in self.past else f"{self.past} {what}"
         if not self.refused:
             return head + (f"; {'; '.join(self.notes)}" if self.notes else "")
         if n == 0:
-            head = f"nothing {self.past}"
+            head = "nothing " + (self.past.format("").replace("  ", " ") if "{}" in self.past else self.past)
         reasons = list(self.refused.values())
         more = f", and {len(reasons) - limit} more" if len(reasons) > limit else ""
         return f"{head}; {len(reasons)} refused: {', '.join(reasons[:limit])}{more}"
