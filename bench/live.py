@@ -8,7 +8,8 @@
    no board open, then with a board open and following the feed; runs
    alternate (A B A B ..., --pairs pairs; Postgres is vacuumed and
    checkpointed before each) and the ratio of the means is reported, with
-   the median of the pairs' ratios.
+   the median of the pairs' ratios, and the board process's CPU (cores) while
+   the workers ran.
 
     python bench/live.py [--cards 100000] [--changes 100] [--seconds 8] [--pairs 4] [--backend sqlite|pg|both]
 
@@ -136,7 +137,15 @@ def board_process(url: str) -> None:
     asyncio.run(main())
 
 
-def throughput(url: str, seconds: float, with_board: bool, workers: int = 4) -> float:
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(url: str, seconds: float, with_board: bool, workers: int = 4, cpu: list | None = None) -> float:
+    """Claims per second of ``workers`` processes; with a board, its CPU per second goes to ``cpu``."""
     ctx = mp.get_context("spawn")
     board = None
     if with_board:
@@ -149,8 +158,11 @@ def throughput(url: str, seconds: float, with_board: bool, workers: int = 4) -> 
         p.start()
     start.wait()
     t0 = time.monotonic()
+    c0 = process_cpu(board.pid) if board is not None else 0.0
     total = sum(out.get() for _ in procs)
     elapsed = time.monotonic() - t0
+    if board is not None and cpu is not None:
+        cpu.append((process_cpu(board.pid) - c0) / elapsed)
     for p in procs:
         p.join()
     if board is not None:
@@ -202,16 +214,18 @@ def run(backend: str, cards: int, changes: int, seconds: float, gap: float, pair
         since = b.last_event_id()
         b.close()
         runs = {False: [], True: []}
+        cpu: list[float] = []
         for _ in range(pairs):
             for with_board in (False, True):
                 settle(url, since)
-                runs[with_board].append(throughput(url, seconds, with_board))
+                runs[with_board].append(throughput(url, seconds, with_board, cpu=cpu))
         base, board = statistics.mean(runs[False]), statistics.mean(runs[True])
         pair_ratios = [b / a for a, b in zip(runs[False], runs[True])]
         print(json.dumps({"case": "throughput", "backend": backend, "cards": cards, "workers": 4, "pairs": pairs,
                           "claims_per_s_without_board": round(base, 1), "claims_per_s_with_board": round(board, 1),
                           "ratio": round(board / base, 3), "median_pair_ratio": round(statistics.median(pair_ratios), 3),
                           "runs": {str(k): [round(x, 1) for x in v] for k, v in runs.items()},
+                          "board_cpu_per_s": [round(x, 3) for x in cpu],
                           "load": os.getloadavg()[0]}), flush=True)
     finally:
         drop()

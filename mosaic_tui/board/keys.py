@@ -5,7 +5,9 @@ behind it (with ids, so a keymap can rebind them) and, for an action, its
 title in the command palette. The app's and the columns' ``BINDINGS``, the
 help screen, the palette and the table in ``docs/board.md`` are all made
 from it (``python -m mosaic_tui.board.keys`` prints the docs' table; a test
-checks the docs hold it). No Textual widgets here.
+checks the docs hold it). A pane or screen with keys of its own adds rows
+with its own ``where`` and takes ``BINDINGS = bindings("its-name")``. No
+Textual widgets here.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from textual.actions import parse
 from textual.binding import Binding
 
-BOARD, COLUMN = "board", "column"  # whose bindings: the app's, or a card column's
+BOARD, COLUMN = "board", "column"  # whose bindings: the app's, a card column's (more: one name per pane or screen)
 
 
 @dataclass(frozen=True)
