@@ -15,9 +15,9 @@ What ``flow(backlog, "1d")`` returns (one :class:`Flow`):
   the window. Percentiles are nearest-rank: p50 is the smallest duration that
   at least half of the durations do not exceed.
 
-Everything is counted by the database (two statements, each a scan of the
-window's events on the ``(at, ...)`` index); Python receives a few hundred
-aggregated rows whatever the number of events. Below the entry floor: no
+Everything is counted by the database, in two statements that read the
+window's events from partial indexes (migration 0002): Python receives a few
+hundred aggregated rows whatever the number of events. Below the entry floor: no
 textual, rich or click.
 """
 
@@ -28,10 +28,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, bindparam, case, cast, func, literal, literal_column, null, select, union_all
+from sqlalchemy import (
+    Integer, Text, and_, bindparam, case, cast, column, func, literal, literal_column, null, or_, select, union_all, values,
+)
 
 from mosaic_tui.db.models import STATUSES, Card, Event
-from mosaic_tui.db.timing import EpochSecond, MillisBetween, WholeSecondUTC
+from mosaic_tui.db.timing import MillisBetween, WholeSecondUTC, plan_aggregates
 from mosaic_tui.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 
 B = Card.__table__
 EV = Event.__table__
+FOREVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,12 @@ class Window:
         now = now if now.tzinfo else now.replace(tzinfo=UTC)
         epoch = int(now.timestamp() // self.step) * self.step - (self.buckets - 1) * self.step
         return datetime.fromtimestamp(epoch, UTC), now
+
+    def buckets_between(self, start: datetime) -> list[tuple[datetime, datetime]]:
+        """Each bucket's [lo, hi) from ``start``; the last one is open-ended: an event stamped after
+        ``now`` (another clock, a late commit) counts as now."""
+        los = [start + timedelta(seconds=self.step * i) for i in range(self.buckets)]
+        return list(zip(los, [*los[1:], FOREVER]))
 
 
 WINDOWS: dict[str, Window] = {
@@ -114,39 +123,60 @@ class Flow:
 
 
 # --------------------------------------------------------------------------- the statements
-def _moves_statement(start_s: int, step: int):
-    """Current counts per status, and per bucket the events' (kind, old, new) counts, and per agent claims/completions.
+# Literals, not parameters: the planners must see the partial indexes' predicates
+# (migrations/versions/0002_flow_indexes.py) in the queries to use them.
+NOT_HEARTBEAT = EV.c.kind != literal_column("'heartbeat'")
+CLAIMED = literal_column("'claimed'")
+COMPLETED = literal_column("'completed'")
+COUNTED = EV.c.kind.in_([CLAIMED, COMPLETED])
 
-    One statement, so that on Postgres (READ COMMITTED) the counts and the
-    events are read from one snapshot.
+
+def _moves_statement(bounds: list[tuple[datetime, datetime]]):
+    """Per bucket, the window's moves, claims and completions by (kind, old, new, owner); then the count per status now.
+
+    The buckets are a ``VALUES`` list of whole-second bounds joined to the
+    events, so each bucket is one range of ``backlog_events_flow_idx``, read
+    from the index alone, and no time arithmetic runs per event. One
+    statement, so that on Postgres (READ COMMITTED) the counts and the events
+    are read from one snapshot.
     """
-    start = bindparam("start", type_=WholeSecondUTC())
-    in_window = EV.c.at >= start
-    # Literal integers (ours, not input): the same expression in SELECT and GROUP BY.
-    bucket = ((EpochSecond(EV.c.at) - literal_column(str(start_s))) // literal_column(str(step))).label("bucket")
-    kind = case((EV.c.kind.in_(["claimed", "completed"]), EV.c.kind), else_=null())
-    moved = EV.c.old_status.is_distinct_from(EV.c.new_status)
+    bk = (
+        values(column("i", Integer), column("lo", WholeSecondUTC()), column("hi", WholeSecondUTC()), name="bk")
+        .data([(i, lo, hi) for i, (lo, hi) in enumerate(bounds)])
+        .cte("bk")
+    )
+    in_bucket = and_(EV.c.at >= bk.c.lo, EV.c.at < bk.c.hi)
     events = (
-        select(literal("event"), bucket, kind, EV.c.old_status, EV.c.new_status, func.count())
-        .where(in_window, moved | EV.c.kind.in_(["claimed", "completed"]))
-        .group_by(bucket, kind, EV.c.old_status, EV.c.new_status)
+        select(literal("event"), bk.c.i, EV.c.kind, EV.c.old_status, EV.c.new_status, EV.c.owner, func.count())
+        .select_from(bk.join(EV, in_bucket))
+        .where(NOT_HEARTBEAT, EV.c.old_status.is_distinct_from(EV.c.new_status) | COUNTED)
+        .group_by(bk.c.i, EV.c.kind, EV.c.old_status, EV.c.new_status, EV.c.owner)
     )
-    agents = (
-        select(literal("agent"), null(), EV.c.kind, EV.c.owner, null(), func.count())
-        .where(in_window, EV.c.kind.in_(["claimed", "completed"]), EV.c.owner.is_not(None))
-        .group_by(EV.c.kind, EV.c.owner)
-    )
-    counts = select(literal("now"), null(), cast(B.c.status, Text), null(), null(), func.count()).group_by(B.c.status)
-    return union_all(events, agents, counts)
+    counts = select(literal("now"), null(), cast(B.c.status, Text), null(), null(), null(), func.count()).group_by(B.c.status)
+    return union_all(events, counts)
+
+
+def _target(n, pct: int):
+    """The nearest rank of the ``pct``-th percentile among ``n`` values: ceil(pct/100 * n), in integers."""
+    return (n * pct + 99) // 100
+
+
+# (name, partition, metric): the rankings the durations statement makes, each one sort of the window's completions
+RANKINGS = [(dim, metric) for dim in ("all", "phase", "agent") for metric in ("cycle", "lead")]
 
 
 def _durations_statement():
-    """p50/p90 of cycle and lead times (milliseconds) over the window's completions: all, per phase, per agent."""
+    """The completions of the window ranked by cycle and lead time (ms), overall, per phase and per agent.
+
+    Returns only the rows that sit at a p50 or p90 rank of some ranking (and
+    one row per phase, with the phase's completions): a few hundred rows at
+    most, whatever the number of completions.
+    """
     start = bindparam("start", type_=WholeSecondUTC())
     c = EV.alias("c")
-    claim_at = (
+    claim_at = (  # backlog_events_claims_idx: one probe
         select(c.c.at)
-        .where(c.c.card_id == EV.c.card_id, c.c.id < EV.c.id, c.c.kind == "claimed")
+        .where(c.c.card_id == EV.c.card_id, c.c.kind == CLAIMED, c.c.id < EV.c.id)
         .order_by(c.c.id.desc()).limit(1)
         .scalar_subquery()
     )
@@ -154,41 +184,28 @@ def _durations_statement():
         select(
             EV.c.owner.label("owner"),
             B.c.phase.label("phase"),
-            case((EV.c.old_status == "claimed", MillisBetween(EV.c.at, claim_at)), else_=null()).label("cycle"),
+            case((EV.c.old_status == CLAIMED, MillisBetween(EV.c.at, claim_at)), else_=null()).label("cycle"),
             MillisBetween(EV.c.at, B.c.created_at).label("lead"),
         )
         .select_from(EV.outerjoin(B, B.c.id == EV.c.card_id))
-        .where(EV.c.kind == "completed", EV.c.at >= start)
+        .where(EV.c.at >= start, EV.c.kind == COMPLETED)  # backlog_events_done_idx
         .cte("done")
+        .prefix_with("MATERIALIZED")  # computed once: the rankings below each read it
     )
-    branches = []
-    for dim, key in (("all", null()), ("phase", done.c.phase), ("agent", done.c.owner)):
-        for metric, value in (("cycle", done.c.cycle), ("lead", done.c.lead), ("done", literal(0))):
-            if dim == "agent" and metric == "done":
-                continue  # the agents' completions come with their claims
-            q = select(literal(dim).label("dim"), cast(key, Text).label("key"), literal(metric).label("metric"),
-                       value.label("v")).select_from(done)
-            if metric != "done":
-                q = q.where(value.is_not(None))
-            if dim == "agent":
-                q = q.where(done.c.owner.is_not(None))
-            branches.append(q)
-    long = union_all(*branches).subquery("long")
-    part = [long.c.dim, long.c.key, long.c.metric]
-    ranked = select(
-        *part, long.c.v,
-        func.row_number().over(partition_by=part, order_by=long.c.v).label("rn"),
-        func.count().over(partition_by=part).label("n"),
-    ).subquery("ranked")
-    n = ranked.c.n
-
-    def at_rank(pct: int):
-        # nearest rank: ceil(pct/100 * n), in integers
-        return func.max(case((ranked.c.rn == (n * pct + 99) // 100, ranked.c.v), else_=null()))
-
-    return select(ranked.c.dim, ranked.c.key, ranked.c.metric, func.max(n), at_rank(50), at_rank(90)).group_by(
-        ranked.c.dim, ranked.c.key, ranked.c.metric
-    )
+    parts = {"all": None, "phase": [done.c.phase], "agent": [done.c.owner]}
+    cols = [done.c.phase, done.c.owner, done.c.cycle, done.c.lead,
+            func.count().over(partition_by=parts["phase"]).label("phase_n"),
+            func.row_number().over(partition_by=parts["phase"]).label("phase_rn")]
+    for dim, metric in RANKINGS:
+        v = done.c[metric]
+        cols.append(func.row_number().over(partition_by=parts[dim], order_by=v.nulls_last()).label(f"{dim}_{metric}_rn"))
+        cols.append(func.count(v).over(partition_by=parts[dim]).label(f"{dim}_{metric}_n"))
+    ranked = select(*cols).subquery("ranked")
+    wanted = [ranked.c.phase_rn == 1]
+    for dim, metric in RANKINGS:
+        rn, n = ranked.c[f"{dim}_{metric}_rn"], ranked.c[f"{dim}_{metric}_n"]
+        wanted += [rn == _target(n, 50), rn == _target(n, 90)]
+    return select(ranked).where(or_(*wanted))
 
 
 # --------------------------------------------------------------------------- the figures
@@ -201,35 +218,34 @@ def flow(backlog: Backlog, key: str = DEFAULT_WINDOW, *, now: datetime | None = 
     """The flow figures of ``backlog`` over the window ``key`` ("1h", "1d" or "7d") ending ``now``."""
     win = window(key)
     start, end = win.bounds(now or _now(backlog))
-    start_s, n = int(start.timestamp()), win.buckets
-    moves = _moves_statement(start_s, win.step)
+    n = win.buckets
+    moves = _moves_statement(win.buckets_between(start))
     durations = _durations_statement()
 
     def tx(conn):
-        return conn.execute(moves, {"start": start}).all(), conn.execute(durations, {"start": start}).all()
+        plan_aggregates(conn)
+        return conn.execute(moves).all(), conn.execute(durations, {"start": start}).all()
 
     move_rows, duration_rows = backlog.db.run(tx, write=False)
 
     current = dict.fromkeys(STATUSES, 0)
     delta = [dict.fromkeys(STATUSES, 0) for _ in range(n)]
     claims, completions = [0] * n, [0] * n
-    agent_counts: dict[str, dict[str, int]] = defaultdict(lambda: {"claimed": 0, "completed": 0})
-    for source, bucket, kind, old, new, count in move_rows:
+    per_agent: dict[str, dict[str, int]] = defaultdict(lambda: {"claimed": 0, "completed": 0})
+    for source, bucket, kind, old, new, owner, count in move_rows:
         if source == "now":
             current[kind] = count
-        elif source == "agent":
-            agent_counts[old][kind] += count
-        else:
-            b = min(max(int(bucket), 0), n - 1)  # a stamp past `now` (clock skew, a late commit) counts as now
-            if old != new:
-                if old in current:
-                    delta[b][old] -= count
-                if new in current:
-                    delta[b][new] += count
-            if kind == "claimed":
-                claims[b] += count
-            elif kind == "completed":
-                completions[b] += count
+            continue
+        b = int(bucket)
+        if old != new:
+            if old in current:
+                delta[b][old] -= count
+            if new in current:
+                delta[b][new] += count
+        if kind in ("claimed", "completed"):
+            (claims if kind == "claimed" else completions)[b] += count
+            if owner is not None:
+                per_agent[owner][kind] += count
 
     cfd = {}
     for status in STATUSES:
@@ -241,27 +257,35 @@ def flow(backlog: Backlog, key: str = DEFAULT_WINDOW, *, now: datetime | None = 
         cfd[status] = points
     instants = [start + timedelta(seconds=win.step * i) for i in range(n)] + [end]
 
-    spreads: dict[tuple[str, str | None], dict[str, Spread]] = defaultdict(dict)
-    done_count: dict[str | None, int] = {}
-    for dim, name, metric, count, p50, p90 in duration_rows:
-        if metric == "done":
-            if dim == "phase":
-                done_count[name] = count
-            continue
-        spreads[(dim, name)][metric] = Spread(count, _seconds(p50), _seconds(p90))
+    # The durations statement returns the rows at some p50/p90 rank: read each ranking's two values off them.
+    found: dict[tuple[str, str, str | None], dict[str, Any]] = defaultdict(dict)
+    phase_done: dict[str | None, int] = {}
+    for row in duration_rows:
+        r = row._mapping
+        if r["phase_rn"] == 1:
+            phase_done[r["phase"]] = r["phase_n"]
+        for dim, metric in RANKINGS:
+            rn, count = r[f"{dim}_{metric}_rn"], r[f"{dim}_{metric}_n"]
+            key = (dim, metric, None if dim == "all" else r[dim if dim == "phase" else "owner"])
+            for pct in (50, 90):
+                if count and rn == _target(count, pct):
+                    found[key]["count"] = count
+                    found[key][pct] = r[metric]
+
+    def spread(dim: str, metric: str, name: str | None) -> Spread:
+        f = found.get((dim, metric, name))
+        return Spread(f["count"], _seconds(f.get(50)), _seconds(f.get(90))) if f else Spread()
 
     def group(dim: str, name: str | None, claims_: int, completions_: int) -> Group:
-        s = spreads.get((dim, name), {})
-        return Group(name, claims_, completions_, s.get("cycle", Spread()), s.get("lead", Spread()))
+        return Group(name, claims_, completions_, spread(dim, "cycle", name), spread(dim, "lead", name))
 
-    phases = [group("phase", p, 0, done_count[p]) for p in sorted(done_count, key=lambda p: (p is None, p or ""))]
+    phases = [group("phase", p, 0, phase_done[p]) for p in sorted(phase_done, key=lambda p: (p is None, p or ""))]
     agents = sorted(
-        (group("agent", a, c["claimed"], c["completed"]) for a, c in agent_counts.items()),
+        (group("agent", a, c["claimed"], c["completed"]) for a, c in per_agent.items()),
         key=lambda g: (-g.completions, -g.claims, g.name),
     )
-    overall = spreads.get(("all", None), {})
     return Flow(win, start, end, instants, cfd, claims, completions,
-                overall.get("cycle", Spread()), overall.get("lead", Spread()), phases, agents)
+                spread("all", "cycle", None), spread("all", "lead", None), phases, agents)
 
 
 def _seconds(ms: Any) -> float | None:

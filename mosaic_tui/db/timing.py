@@ -2,10 +2,9 @@
 
 Flow figures bucket events by time and measure durations inside the
 database (see ``mosaic_tui.flow``). Postgres has ``timestamptz`` and
-``extract(epoch ...)``; SQLite stores fixed-width UTC text
-(``YYYY-MM-DD HH:MM:SS.fff[fff]``, the triggers write milliseconds, our
-own writes microseconds) and has ``strftime('%s')`` and ``julianday``, which
-read milliseconds. Both spellings give the same integers.
+``extract(epoch ...)``; SQLite stores UTC text (``YYYY-MM-DD HH:MM:SS.fff``
+from the triggers, ``.ffffff`` from our own writes) and has ``julianday``,
+which reads milliseconds. Both spellings give the same integers.
 """
 
 from __future__ import annotations
@@ -17,26 +16,6 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from mosaic_tui.db.types import UTCDateTime
-
-
-class EpochSecond(FunctionElement):
-    """The whole second (floor) of a timestamp since 1970-01-01 UTC, as an integer: ``EpochSecond(col)``."""
-
-    type = BigInteger()
-    inherit_cache = True
-    name = "epoch_second"
-
-
-@compiles(EpochSecond, "postgresql")
-def _epoch_second_pg(element, compiler, **kw):
-    (ts,) = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(floor(extract(epoch FROM {ts})) AS BIGINT)"
-
-
-@compiles(EpochSecond, "sqlite")
-def _epoch_second_sqlite(element, compiler, **kw):
-    (ts,) = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(strftime('%s', {ts}) AS INTEGER)"
 
 
 class MillisBetween(FunctionElement):
@@ -64,8 +43,8 @@ class WholeSecondUTC(UTCDateTime):
 
     On SQLite the limit is bound as ``YYYY-MM-DD HH:MM:SS`` (no fraction), which
     sorts before every stored time of that second whatever the width of its
-    fraction (``.000`` from a trigger, ``.000000`` from an import): the limit
-    agrees with :class:`EpochSecond`.
+    fraction (``.000`` from a trigger, ``.000000`` from an import), so
+    ``lo <= at < hi`` puts every event of a second on the same side.
     """
 
     cache_ok = True
@@ -78,3 +57,19 @@ class WholeSecondUTC(UTCDateTime):
                 value = value.replace(tzinfo=UTC)
             return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
         return super().process_bind_param(value, dialect)
+
+
+def plan_aggregates(conn) -> None:
+    """Plan this transaction's aggregate queries for a quick answer.
+
+    Postgres JIT-compiles a query whose estimated cost passes ``jit_above_cost``;
+    for the flow figures over a week of a busy fleet that compilation alone took
+    ~200 ms, more than the query. And it cannot guess how many groups a
+    grouping by time bucket makes, so it plans for one per event and sorts them
+    on disk past ``work_mem`` (4 MB by default): 16 MB keeps a week's sort in
+    memory. ``SET LOCAL`` lasts until the end of the (read) transaction. SQLite
+    has neither.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")
+        conn.exec_driver_sql("SET LOCAL work_mem = '16MB'")
