@@ -88,7 +88,8 @@ def needs_attention(backlog: Backlog, *, now: datetime | None = None, limit: int
 # --------------------------------------------------------------------------- the timeline
 @dataclass(frozen=True)
 class Activity:
-    """An event with what a timeline line shows of its card (None once the card is deleted)."""
+    """An event with what a timeline line shows of its card: title "" once the card is deleted
+    (None: not looked up yet)."""
 
     event: EventRecord
     title: str | None
@@ -128,7 +129,7 @@ def recent(
     if conds:
         q = q.where(and_(*conds))
     rows = backlog.db.run(lambda conn: conn.execute(q).all(), write=False)
-    return [Activity(EventRecord(*r[:7]), r[7], r[8]) for r in rows]  # Core rows: `at` already a datetime
+    return [Activity(EventRecord(*r[:7]), r[7] or "", r[8]) for r in rows]  # Core rows: `at` already a datetime
 
 
 def titles(backlog: Backlog, ids: list[str]) -> dict[str, tuple[str, int]]:

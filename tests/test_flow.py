@@ -79,6 +79,12 @@ def _ts(hms: str, backend: str) -> str:
 
 @pytest.fixture
 def history(db_url):
+    b = seed_history(db_url)
+    yield b
+    b.close()
+
+
+def seed_history(db_url: str) -> Backlog:
     """The backlog above: cards made through the repository, then their history replaced by the pinned one."""
     b = Backlog.open(db_url, clock=lambda: NOW)
     sqlite = b.backend == "sqlite"
@@ -96,8 +102,7 @@ def history(db_url):
                  "at": _ts(hms, b.backend)})
     if not sqlite:
         run_sql(b, "SELECT setval(pg_get_serial_sequence('backlog_events', 'id'), (SELECT max(id) FROM backlog_events))")
-    yield b
-    b.close()
+    return b
 
 
 def _steps(start: int, changes: dict[int, int], n: int = 61) -> list[int]:

@@ -1,0 +1,84 @@
+"""Needs attention: a header badge ``⚠ 2 stale`` and a one-line notice when a claim goes quiet (a pane).
+
+A claim needs attention when its lease has ended and no one has reclaimed
+it (stale) or when its holder has not heartbeated for half its lease
+(silent): :func:`mosaic_tui.activity.needs_attention`, one query over the
+claimed cards. Going quiet writes nothing to the database, so besides the
+refresher's notices (a claim, a heartbeat, a completion changes the answer)
+the badge looks every ``TICK_S`` seconds. Each claim that newly needs
+attention is told once, in one line (``a`` opens the agents view). The badge
+is empty when all is well.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.widgets import Static
+
+from mosaic_tui.activity import Attention, Quiet, needs_attention
+from mosaic_tui.board.text import duration, literal
+
+TICK_S = 2.0
+MAX_NOTICES = 3  # more claims going quiet at once than this: one notice for them all
+
+
+def notice(q: Quiet) -> str:
+    who = literal(q.owner) or "someone"
+    if q.state == "stale":
+        return f"{who}'s lease on {literal(q.card_id)} has ended; not reclaimed yet (a: agents)"
+    return f"{who} silent on {literal(q.card_id)} for {duration(q.silent_seconds)}, half its lease (a: agents)"
+
+
+class AttentionBadge(Static):
+    """`` ⚠ 2 stale `` in the header, or nothing."""
+
+    DEFAULT_CSS = """
+    AttentionBadge { width: auto; height: 1; display: none; background: $error; color: $text; text-style: bold; }
+    AttentionBadge.shown { display: block; }
+    """
+
+    def __init__(self, backlog, *, notices=None, clock=None, tick: float | None = TICK_S, id: str = "attention") -> None:
+        super().__init__(id=id)
+        self.backlog = backlog
+        self.notices = notices
+        self.clock = clock
+        self.tick = tick
+        self.attention = Attention()
+        self._told: dict[tuple[str, str], str] = {}  # (card, owner) -> the state already told
+
+    def on_mount(self) -> None:
+        if self.notices is not None:
+            self.notices.subscribe(self, self.changed)
+        if self.tick:
+            self.set_interval(self.tick, self.look)
+        self.look()
+
+    def changed(self, changes) -> None:
+        if getattr(changes, "reload", False) or any(ev.owner for ev in getattr(changes, "events", ())):
+            self.look()
+
+    def look(self) -> None:
+        self._read()
+
+    @work(thread=True, exclusive=True, group="attention")
+    def _read(self) -> None:
+        try:
+            found = needs_attention(self.backlog, now=self.clock() if self.clock else None)
+        except Exception:  # noqa: BLE001 - the header's connection banner says when the database is gone
+            return
+        self.app.call_from_thread(self.show, found)
+
+    def show(self, found: Attention) -> None:
+        self.attention = found
+        now = {(q.card_id, q.owner or ""): q.state for q in found.claims}
+        new = [q for q in found.claims if self._told.get((q.card_id, q.owner or "")) != q.state]
+        if len(new) > MAX_NOTICES:  # a whole fleet gone quiet at once: one line, not a toast each
+            self.app.notify(f"{len(new)} claims went quiet (a: agents)", title="needs attention",
+                            severity="warning", timeout=6)
+        else:
+            for q in new:
+                self.app.notify(notice(q), title="needs attention", severity="warning", markup=False, timeout=6)
+        self._told = now
+        self.set_class(found.count > 0, "shown")
+        self.update(Text(f" ⚠ {found.count} stale ") if found.count else Text(""))
