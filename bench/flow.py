@@ -18,6 +18,12 @@ Baselines in the same run, on the same connection: ``SELECT count(*) FROM
 backlog_events`` (the whole log) and ``SELECT count(*) ... WHERE at >= start``
 (the window's events, on the ``at`` index): what merely counting costs.
 
+Wall times depend on what else the machine runs: each line also gives the
+1-minute load average when it was measured and the CPU time of a run (this
+process's, where SQLite works, plus on Postgres the CPU time of the server
+backend that ran the statements, read from /proc when the server is on this
+machine): what a run costs when it has a core to itself.
+
 One JSON line per (backend, window) on stdout; ``--explain`` prints the
 query plans instead. Postgres: the admin URL ``MOSAIC_TEST_PG_URL`` (default
 postgresql://postgres@127.0.0.1:5432/test); the database is made for the run
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -148,6 +155,25 @@ def timed(fn, runs: int) -> list[float]:
     return out
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_timed(fn, runs: int, server_pid: int | None) -> list[float]:
+    """CPU seconds per run: this process's (SQLite works in-process) plus, on Postgres, the server
+    backend's that runs the statements (its parallel workers, if any, are not counted)."""
+    out = []
+    for _ in range(runs):
+        c0 = time.process_time()
+        s0 = _proc_cpu(server_pid) if server_pid else 0.0
+        fn()
+        s1 = _proc_cpu(server_pid) if server_pid else 0.0
+        out.append(time.process_time() - c0 + s1 - s0)
+    return out
+
+
 def explain(b) -> None:
     """Run flow() for each window, catch the statements it sends, and print their plans."""
     from sqlalchemy import event
@@ -200,10 +226,16 @@ def bench_backend(backend: str, args) -> list[dict]:
             explain(b)
             b.close()
             return []
+        server_pid = None
+        if backend == "pg":  # the pool hands this process one connection, its backend does the work
+            pid = b.db.run(lambda c: c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one(), write=False)
+            server_pid = pid if Path(f"/proc/{pid}/stat").exists() else None  # a server on this machine
         for key, win in WINDOWS.items():
             start, _ = win.bounds(now)
             f = flow(b, key)  # warm-up (and a sanity check below)
+            loadavg = os.getloadavg()[0]
             flow_s = timed(lambda key=key: flow(b, key), args.runs)
+            flow_cpu = cpu_timed(lambda key=key: flow(b, key), args.runs, server_pid)
             count_all = timed(lambda: b.db.run(lambda c: c.execute(select(func.count()).select_from(EV)).scalar_one(),
                                                write=False), args.runs)
             in_window = b.db.run(lambda c, s=start: c.execute(select(func.count()).where(EV.c.at >= s)).scalar_one(), write=False)
@@ -214,6 +246,8 @@ def bench_backend(backend: str, args) -> list[dict]:
                 "eventsInWindow": in_window, "completionsInWindow": sum(f.completions),
                 "flowMedianMs": round(statistics.median(flow_s) * 1000, 1),
                 "flowMaxMs": round(max(flow_s) * 1000, 1),
+                "flowCpuMedianMs": round(statistics.median(flow_cpu) * 1000, 1) if backend == "sqlite" or server_pid else None,
+                "loadAverage": round(loadavg, 1),
                 "countAllMedianMs": round(statistics.median(count_all) * 1000, 1),
                 "countWindowMedianMs": round(statistics.median(count_win) * 1000, 1),
                 "ratioToCountAll": round(statistics.median(flow_s) / statistics.median(count_all), 2),

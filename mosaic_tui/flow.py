@@ -180,32 +180,51 @@ def _durations_statement():
         .order_by(c.c.id.desc()).limit(1)
         .scalar_subquery()
     )
+    none = literal_column("''")  # no phase / no owner: '' (an empty phase is no phase), so that groups join by `=`
     done = (
         select(
-            EV.c.owner.label("owner"),
-            B.c.phase.label("phase"),
+            func.coalesce(EV.c.owner, none).label("owner"),
+            func.coalesce(B.c.phase, none).label("phase"),
             case((EV.c.old_status == CLAIMED, MillisBetween(EV.c.at, claim_at)), else_=null()).label("cycle"),
             MillisBetween(EV.c.at, B.c.created_at).label("lead"),
         )
         .select_from(EV.outerjoin(B, B.c.id == EV.c.card_id))
         .where(EV.c.at >= start, EV.c.kind == COMPLETED)  # backlog_events_done_idx
         .cte("done")
-        .prefix_with("MATERIALIZED")  # computed once: the rankings below each read it
+        .prefix_with("MATERIALIZED")  # computed once: the rankings and the counts below read it
     )
-    parts = {"all": None, "phase": [done.c.phase], "agent": [done.c.owner]}
-    cols = [done.c.phase, done.c.owner, done.c.cycle, done.c.lead,
-            func.count().over(partition_by=parts["phase"]).label("phase_n"),
-            func.row_number().over(partition_by=parts["phase"]).label("phase_rn")]
+    keys = {"all": None, "phase": done.c.phase, "agent": done.c.owner}
+    ranks = [
+        func.row_number()
+        .over(partition_by=None if keys[dim] is None else [keys[dim]], order_by=done.c[metric].nulls_last())
+        .label(f"{dim}_{metric}_rn")
+        for dim, metric in RANKINGS
+    ]
+    ranked = select(done.c.phase, done.c.owner, done.c.cycle, done.c.lead, *ranks).subquery("ranked")
+    # Each group's counts by GROUP BY, joined back: cheaper than count() windows (SQLite buffers each partition).
+    counts = {}
+    for dim in ("all", "phase", "agent"):
+        cols = [func.count(done.c[m]).label(f"{dim}_{m}_n") for m in ("cycle", "lead")]
+        if dim == "all":
+            counts[dim] = select(*cols).subquery("n_all")
+        else:
+            extra = [func.count().label("phase_n")] if dim == "phase" else []
+            counts[dim] = select(keys[dim].label("k"), *cols, *extra).group_by(keys[dim]).subquery(f"n_{dim}")
+    joined = (
+        ranked.join(counts["all"], literal_column("1") == literal_column("1"))
+        .join(counts["phase"], counts["phase"].c.k == ranked.c.phase)
+        .join(counts["agent"], counts["agent"].c.k == ranked.c.owner)
+    )
+    n = {f"{dim}_{m}": counts[dim].c[f"{dim}_{m}_n"] for dim, m in RANKINGS}
+    wanted = [ranked.c.phase_cycle_rn == 1]  # one row per phase, for its completions
     for dim, metric in RANKINGS:
-        v = done.c[metric]
-        cols.append(func.row_number().over(partition_by=parts[dim], order_by=v.nulls_last()).label(f"{dim}_{metric}_rn"))
-        cols.append(func.count(v).over(partition_by=parts[dim]).label(f"{dim}_{metric}_n"))
-    ranked = select(*cols).subquery("ranked")
-    wanted = [ranked.c.phase_rn == 1]
-    for dim, metric in RANKINGS:
-        rn, n = ranked.c[f"{dim}_{metric}_rn"], ranked.c[f"{dim}_{metric}_n"]
-        wanted += [rn == _target(n, 50), rn == _target(n, 90)]
-    return select(ranked).where(or_(*wanted))
+        rn = ranked.c[f"{dim}_{metric}_rn"]
+        wanted += [rn == _target(n[f"{dim}_{metric}"], 50), rn == _target(n[f"{dim}_{metric}"], 90)]
+    return (
+        select(ranked, *n.values(), counts["phase"].c.phase_n)
+        .select_from(joined)
+        .where(or_(*wanted))
+    )
 
 
 # --------------------------------------------------------------------------- the figures
@@ -262,11 +281,14 @@ def flow(backlog: Backlog, key: str = DEFAULT_WINDOW, *, now: datetime | None = 
     phase_done: dict[str | None, int] = {}
     for row in duration_rows:
         r = row._mapping
-        if r["phase_rn"] == 1:
-            phase_done[r["phase"]] = r["phase_n"]
+        phase, owner = r["phase"] or None, r["owner"] or None  # '' stood for none
+        if r["phase_cycle_rn"] == 1:
+            phase_done[phase] = r["phase_n"]
         for dim, metric in RANKINGS:
+            if dim == "agent" and owner is None:
+                continue  # completed by no one (a person, a script): no agent's figure
             rn, count = r[f"{dim}_{metric}_rn"], r[f"{dim}_{metric}_n"]
-            key = (dim, metric, None if dim == "all" else r[dim if dim == "phase" else "owner"])
+            key = (dim, metric, None if dim == "all" else phase if dim == "phase" else owner)
             for pct in (50, 90):
                 if count and rn == _target(count, pct):
                     found[key]["count"] = count
