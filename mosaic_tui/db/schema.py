@@ -11,15 +11,25 @@ runs inside it).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from mosaic_tui.db.url import Target
 from mosaic_tui.errors import Unavailable
 
-if TYPE_CHECKING:
-    from mosaic_tui.db.engine import Database
+
+class Database(Protocol):
+    """What this module needs of a :class:`mosaic_tui.db.engine.Database`.
+
+    A protocol, not an import: the engine calls ``ensure`` on first use, so
+    importing it back here would be an import circle.
+    """
+
+    engine: Engine
+    backend: str
+    target: Target
 
 # Our own Alembic version table: the fleet's migrations keep theirs.
 VERSION_TABLE = "mosaic_tui_alembic_version"
