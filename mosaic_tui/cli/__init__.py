@@ -14,6 +14,7 @@ from mosaic_tui.cli import cards  # noqa: E402,F401  create, show, list
 from mosaic_tui.cli import agent  # noqa: E402,F401  claim, heartbeat, reclaim
 from mosaic_tui.cli import changes  # noqa: E402,F401  link, unlink, block, unblock, complete, reopen
 from mosaic_tui.cli import events  # noqa: E402,F401  stats, events
+from mosaic_tui.cli import flow  # noqa: E402,F401  flow
 from mosaic_tui.cli import storage  # noqa: E402,F401  export, import, migrate, db
 
 __all__ = ["cli", "main", "run"]
