@@ -201,30 +201,33 @@ def _durations_statement():
         for dim, metric in RANKINGS
     ]
     ranked = select(done.c.phase, done.c.owner, done.c.cycle, done.c.lead, *ranks).subquery("ranked")
-    # Each group's counts by GROUP BY, joined back: cheaper than count() windows (SQLite buffers each partition).
-    counts = {}
-    for dim in ("all", "phase", "agent"):
-        cols = [func.count(done.c[m]).label(f"{dim}_{m}_n") for m in ("cycle", "lead")]
-        if dim == "all":
-            counts[dim] = select(*cols).subquery("n_all")
-        else:
-            extra = [func.count().label("phase_n")] if dim == "phase" else []
-            counts[dim] = select(keys[dim].label("k"), *cols, *extra).group_by(keys[dim]).subquery(f"n_{dim}")
-    joined = (
-        ranked.join(counts["all"], literal_column("1") == literal_column("1"))
-        .join(counts["phase"], counts["phase"].c.k == ranked.c.phase)
-        .join(counts["agent"], counts["agent"].c.k == ranked.c.owner)
+    # Each group's counts by GROUP BY, looked up per row (not count() windows: SQLite buffers each
+    # partition; not a join: SQLite would materialize the ranked rows for it).
+    n_all = select(*[func.count(done.c[m]).label(f"all_{m}_n") for m in ("cycle", "lead")]).cte("n_all")
+    n_phase = select(done.c.phase.label("k"), func.count().label("phase_n"),
+                     *[func.count(done.c[m]).label(f"phase_{m}_n") for m in ("cycle", "lead")]
+                     ).group_by(done.c.phase).cte("n_phase")
+    n_agent = select(done.c.owner.label("k"), *[func.count(done.c[m]).label(f"agent_{m}_n") for m in ("cycle", "lead")]
+                     ).group_by(done.c.owner).cte("n_agent")
+    lookup = {"all": (n_all, None), "phase": (n_phase, ranked.c.phase), "agent": (n_agent, ranked.c.owner)}
+
+    def count_of(dim: str, name: str):
+        table, key = lookup[dim]
+        q = select(table.c[name])
+        return (q if key is None else q.where(table.c.k == key)).scalar_subquery().label(name)
+
+    names = [f"{dim}_{m}_n" for dim, m in RANKINGS]
+    # OFFSET 0: Postgres must not pull the lookups up into the filter below (it would run each several times a row).
+    counted = (
+        select(ranked, *[count_of(n.split("_")[0], n) for n in names], count_of("phase", "phase_n"))
+        .offset(0)
+        .subquery("counted")
     )
-    n = {f"{dim}_{m}": counts[dim].c[f"{dim}_{m}_n"] for dim, m in RANKINGS}
-    wanted = [ranked.c.phase_cycle_rn == 1]  # one row per phase, for its completions
+    wanted = [counted.c.phase_cycle_rn == 1]  # one row per phase, for its completions
     for dim, metric in RANKINGS:
-        rn = ranked.c[f"{dim}_{metric}_rn"]
-        wanted += [rn == _target(n[f"{dim}_{metric}"], 50), rn == _target(n[f"{dim}_{metric}"], 90)]
-    return (
-        select(ranked, *n.values(), counts["phase"].c.phase_n)
-        .select_from(joined)
-        .where(or_(*wanted))
-    )
+        rn, n = counted.c[f"{dim}_{metric}_rn"], counted.c[f"{dim}_{metric}_n"]
+        wanted += [rn == _target(n, 50), rn == _target(n, 90)]
+    return select(counted).where(or_(*wanted))
 
 
 # --------------------------------------------------------------------------- the figures
