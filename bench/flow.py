@@ -14,6 +14,9 @@ the same but blocked at the end; 10% claimed, heartbeats, then released (a
 lease ran out) and back to ready; 5% still claimed, heartbeating until now.
 The cards' rows agree with their histories.
 
+``--screen`` also opens the board's Flow screen headless (160x45) for each
+window and times it from the push to the figures drawn.
+
 Baselines in the same run, on the same connection: ``SELECT count(*) FROM
 backlog_events`` (the whole log) and ``SELECT count(*) ... WHERE at >= start``
 (the window's events, on the ``at`` index): what merely counting costs.
@@ -174,6 +177,28 @@ def cpu_timed(fn, runs: int, server_pid: int | None) -> list[float]:
     return out
 
 
+def screen_open_s(b, key: str) -> float:
+    """Seconds from pushing the board's Flow screen (headless, 160x45) to its figures drawn."""
+    import asyncio
+
+    from textual.app import App
+
+    from mosaic_tui.board.flowscreen import FlowScreen
+
+    async def run() -> float:
+        app = App()
+        async with app.run_test(size=(160, 45)) as pilot:
+            screen = FlowScreen(b, window=key)
+            t0 = time.perf_counter()
+            await app.push_screen(screen)
+            while screen.figures is None:
+                await asyncio.sleep(0.002)
+            await pilot.pause()  # drawn
+            return time.perf_counter() - t0
+
+    return asyncio.run(run())
+
+
 def explain(b) -> None:
     """Run flow() for each window, catch the statements it sends, and print their plans."""
     from sqlalchemy import event
@@ -238,6 +263,7 @@ def bench_backend(backend: str, args) -> list[dict]:
             flow_cpu = cpu_timed(lambda key=key: flow(b, key), args.runs, server_pid)
             count_all = timed(lambda: b.db.run(lambda c: c.execute(select(func.count()).select_from(EV)).scalar_one(),
                                                write=False), args.runs)
+            screen_s = [screen_open_s(b, key) for _ in range(max(1, args.runs // 2))] if args.screen else None
             in_window = b.db.run(lambda c, s=start: c.execute(select(func.count()).where(EV.c.at >= s)).scalar_one(), write=False)
             count_win = timed(lambda s=start: b.db.run(
                 lambda c: c.execute(select(func.count()).where(EV.c.at >= s)).scalar_one(), write=False), args.runs)
@@ -248,6 +274,7 @@ def bench_backend(backend: str, args) -> list[dict]:
                 "flowMaxMs": round(max(flow_s) * 1000, 1),
                 "flowCpuMedianMs": round(statistics.median(flow_cpu) * 1000, 1) if backend == "sqlite" or server_pid else None,
                 "loadAverage": round(loadavg, 1),
+                "screenOpenMedianMs": round(statistics.median(screen_s) * 1000, 1) if screen_s else None,
                 "countAllMedianMs": round(statistics.median(count_all) * 1000, 1),
                 "countWindowMedianMs": round(statistics.median(count_win) * 1000, 1),
                 "ratioToCountAll": round(statistics.median(flow_s) / statistics.median(count_all), 2),
@@ -267,6 +294,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--backends", default="sqlite,pg")
     ap.add_argument("--explain", action="store_true", help="print the query plans instead of timing")
+    ap.add_argument("--screen", action="store_true",
+                    help="also time the board's Flow screen, headless: push to figures drawn")
     args = ap.parse_args(argv)
     ok = True
     for backend in args.backends.split(","):

@@ -201,33 +201,26 @@ def _durations_statement():
         for dim, metric in RANKINGS
     ]
     ranked = select(done.c.phase, done.c.owner, done.c.cycle, done.c.lead, *ranks).subquery("ranked")
-    # Each group's counts by GROUP BY, looked up per row (not count() windows: SQLite buffers each
-    # partition; not a join: SQLite would materialize the ranked rows for it).
-    n_all = select(*[func.count(done.c[m]).label(f"all_{m}_n") for m in ("cycle", "lead")]).cte("n_all")
+    # Each group's counts by GROUP BY, joined back (count() windows would buffer each partition). LEFT joins
+    # (every row has its groups): SQLite then streams the ranked rows instead of materializing them.
+    n_all = select(*[func.count(done.c[m]).label(f"all_{m}_n") for m in ("cycle", "lead")]).subquery("n_all")
     n_phase = select(done.c.phase.label("k"), func.count().label("phase_n"),
                      *[func.count(done.c[m]).label(f"phase_{m}_n") for m in ("cycle", "lead")]
-                     ).group_by(done.c.phase).cte("n_phase")
+                     ).group_by(done.c.phase).subquery("n_phase")
     n_agent = select(done.c.owner.label("k"), *[func.count(done.c[m]).label(f"agent_{m}_n") for m in ("cycle", "lead")]
-                     ).group_by(done.c.owner).cte("n_agent")
-    lookup = {"all": (n_all, None), "phase": (n_phase, ranked.c.phase), "agent": (n_agent, ranked.c.owner)}
-
-    def count_of(dim: str, name: str):
-        table, key = lookup[dim]
-        q = select(table.c[name])
-        return (q if key is None else q.where(table.c.k == key)).scalar_subquery().label(name)
-
-    names = [f"{dim}_{m}_n" for dim, m in RANKINGS]
-    # OFFSET 0: Postgres must not pull the lookups up into the filter below (it would run each several times a row).
-    counted = (
-        select(ranked, *[count_of(n.split("_")[0], n) for n in names], count_of("phase", "phase_n"))
-        .offset(0)
-        .subquery("counted")
+                     ).group_by(done.c.owner).subquery("n_agent")
+    joined = (
+        ranked.outerjoin(n_all, literal_column("1") == literal_column("1"))
+        .outerjoin(n_phase, n_phase.c.k == ranked.c.phase)
+        .outerjoin(n_agent, n_agent.c.k == ranked.c.owner)
     )
-    wanted = [counted.c.phase_cycle_rn == 1]  # one row per phase, for its completions
+    counts = {"all": n_all, "phase": n_phase, "agent": n_agent}
+    n = {f"{dim}_{m}": counts[dim].c[f"{dim}_{m}_n"] for dim, m in RANKINGS}
+    wanted = [ranked.c.phase_cycle_rn == 1]  # one row per phase, for its completions
     for dim, metric in RANKINGS:
-        rn, n = counted.c[f"{dim}_{metric}_rn"], counted.c[f"{dim}_{metric}_n"]
-        wanted += [rn == _target(n, 50), rn == _target(n, 90)]
-    return select(counted).where(or_(*wanted))
+        rn = ranked.c[f"{dim}_{metric}_rn"]
+        wanted += [rn == _target(n[f"{dim}_{metric}"], 50), rn == _target(n[f"{dim}_{metric}"], 90)]
+    return select(ranked, *n.values(), n_phase.c.phase_n).select_from(joined).where(or_(*wanted))
 
 
 # --------------------------------------------------------------------------- the figures
