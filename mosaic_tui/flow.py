@@ -161,7 +161,7 @@ def _target(n, pct: int):
     return (n * pct + 99) // 100
 
 
-# (name, partition, metric): the rankings the durations statement makes, each one sort of the window's completions
+# (dimension, metric): the rankings the durations statement makes, each one sort of the window's completions
 RANKINGS = [(dim, metric) for dim in ("all", "phase", "agent") for metric in ("cycle", "lead")]
 
 

@@ -14,7 +14,6 @@ happens). Keys: ``1`` ``2`` ``3`` (or ``w``) choose the window; ``escape``
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 from rich.text import Text
 from textual import work
