@@ -122,6 +122,15 @@ def test_timeline_snapshot(snap_compare, pinned):
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+def test_attention_badge_snapshot(snap_compare, pinned, sqlite_url):
+    """The header with the badge and the notice, once a claim has gone quiet for half its lease."""
+    at = NOW + timedelta(seconds=31)
+    b = Backlog.open(sqlite_url, clock=lambda: NOW)
+    b.claim("agent-3", ttl=60, id="G")
+    b.close()
+    assert snap_compare(ViewApp(pinned, clock=lambda: at), terminal_size=(100, 12), run_before=settle)
+
+
 # --------------------------------------------------------------------------- Pilot, both backends
 @aio
 async def test_flow_keys_switch_the_window_and_escape_goes_back(history):
