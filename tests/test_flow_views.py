@@ -29,7 +29,8 @@ SIZE = (160, 45)
 
 
 class Notices:
-    """The refresher's subscription, as the screens use it."""
+    """The refresher's subscription, as the screens use it. Unlike the board's, it keeps calling
+    closed screens: they must ignore a notice once closed."""
 
     def __init__(self) -> None:
         self.subscribers = []
@@ -134,7 +135,7 @@ def test_attention_badge_snapshot(snap_compare, pinned, sqlite_url):
 # --------------------------------------------------------------------------- Pilot, both backends
 @aio
 async def test_flow_keys_switch_the_window_and_escape_goes_back(history):
-    app = ViewApp(history, lambda app: FlowScreen(app.backlog, window="1h", clock=clock), clock=clock)
+    app = ViewApp(history, lambda app: FlowScreen(app.backlog, window="1h", notices=app.notices, clock=clock), clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -155,6 +156,8 @@ async def test_flow_keys_switch_the_window_and_escape_goes_back(history):
         await pilot.press("escape")
         await settle(pilot)
         assert not isinstance(app.screen, FlowScreen)
+        app.notices.publish(Changes(reload=True))  # after it closed: ignored, no error
+        await settle(pilot)
 
 
 @aio
@@ -223,6 +226,8 @@ async def test_timeline_is_live_and_filters_by_agent_and_card(history, db_url):
         await pilot.press("escape")
         await settle(pilot)
         assert not isinstance(app.screen, TimelineScreen)
+        app.notices.publish(Changes(tuple(cursor_events)))  # a notice after it closed: ignored, no error
+        await settle(pilot)
 
 
 @aio

@@ -55,6 +55,8 @@ class AttentionBadge(Static):
         self.look()
 
     def changed(self, changes) -> None:
+        if not self.is_attached:
+            return
         if getattr(changes, "reload", False) or any(ev.owner for ev in getattr(changes, "events", ())):
             self.look()
 
@@ -70,6 +72,8 @@ class AttentionBadge(Static):
         self.app.call_from_thread(self.show, found)
 
     def show(self, found: Attention) -> None:
+        if not self.is_attached:
+            return
         self.attention = found
         now = {(q.card_id, q.owner or ""): q.state for q in found.claims}
         new = [q for q in found.claims if self._told.get((q.card_id, q.owner or "")) != q.state]

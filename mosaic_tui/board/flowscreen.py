@@ -122,6 +122,8 @@ class FlowScreen(Screen):
     # -- reading ------------------------------------------------------------------
     def changed(self, changes) -> None:
         """A notice from the refresher: read again if it moved cards (paced)."""
+        if not self.is_attached:
+            return  # closed meanwhile
         moved = getattr(changes, "reload", False) or any(
             ev.old_status != ev.new_status or ev.kind == "claimed" for ev in getattr(changes, "events", ())
         )
@@ -169,7 +171,7 @@ class FlowScreen(Screen):
         self.query_one("#flow-title", Static).update(t)
 
     def show(self, f: Flow) -> None:
-        if f.window.key != self.window:
+        if f.window.key != self.window or not self.is_attached:
             return  # an older window's figures, overtaken by a key press
         self.figures = f
         self._title()

@@ -235,7 +235,7 @@ class TimelineScreen(Screen):
         self.app.call_from_thread(self._loaded, f, found)
 
     def _loaded(self, f: Filter, found: list[Activity]) -> None:
-        if f != self.filter:
+        if f != self.filter or not self.is_attached:
             return  # overtaken by another filter
         for a in found:
             self.known[a.event.card_id] = (a.title or "", a.priority or 0)
@@ -244,6 +244,8 @@ class TimelineScreen(Screen):
 
     def changed(self, changes) -> None:
         """A notice: prepend its events that pass the filter (they come oldest first)."""
+        if not self.is_attached:
+            return  # closed meanwhile
         if getattr(changes, "reload", False) and not getattr(changes, "events", ()):
             self.reload()
             return
@@ -274,6 +276,8 @@ class TimelineScreen(Screen):
         self.app.call_from_thread(self._titled, ids, found)
 
     def _titled(self, ids: list[str], found: dict[str, tuple[str, int]]) -> None:
+        if not self.is_attached:
+            return
         self._pending -= set(ids)
         found = {i: found.get(i, ("", 0)) for i in ids}  # not found: deleted since
         self.known.update(found)
