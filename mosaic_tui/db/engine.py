@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from mosaic_tui.db.url import Target, scrub
@@ -150,7 +150,12 @@ class Database:
         ``.dialect`` and ``.connection`` a Prepared statement needs.
         """
         self.ensure_schema()
-        pooled = self.engine.raw_connection()
+        try:
+            pooled = self.engine.raw_connection()
+        except self._driver_error as exc:  # no connection (e.g. the server is down): nothing was sent
+            raise DBAPIError.instance(
+                None, None, exc, self._driver_error, connection_invalidated=True, dialect=self.dialect,
+            ) from exc
         dbapi_connection = pooled.dbapi_connection
         try:
             try:
@@ -222,6 +227,23 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def ping_before_use(self) -> None:
+        """Postgres: test each pooled connection (``SELECT 1``) as it leaves the pool, and replace it if the
+        server dropped it (a restart, a pooler, an idle timeout), so the call after that just works.
+
+        For long-lived processes (the MCP server); a one-shot command has no pooled connection to lose.
+        """
+        if self.backend != "postgresql":
+            return
+        dialect, driver_error = self.dialect, self._driver_error
+
+        @event.listens_for(self.engine, "checkout")
+        def _ping(dbapi_connection, _record, _proxy):
+            try:
+                dialect.do_ping(dbapi_connection)
+            except driver_error as exc:  # the pool drops this connection and connects anew
+                raise DisconnectionError(str(exc)) from exc
 
 
 def open_database(url: str | None = None, *, pool: bool = True) -> Database:

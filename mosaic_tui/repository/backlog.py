@@ -327,15 +327,21 @@ class Backlog:
             return self.db.run(lambda tx: self._reclaim_expired(tx, now), driver=True)
         return [self._release(id).id]
 
-    def release(self, card_id: str) -> Card:
-        """``reclaim(card_id)``, then the card as it is now: one transaction."""
-        return self._release(card_id, read_back=True)
+    def release(self, card_id: str, owner: str | None = None) -> Card:
+        """``reclaim(card_id)``, then the card as it is now: one transaction.
 
-    def _release(self, card_id: str, *, read_back: bool = False) -> Card:
+        With ``owner``: only while ``owner`` holds the claim (an agent giving back its own card).
+        """
+        return self._release(card_id, read_back=True, owner=None if owner is None else check_owner(owner))
+
+    def _release(self, card_id: str, *, read_back: bool = False, owner: str | None = None) -> Card:
+        def refuse(c: Card) -> str:
+            if c.status != "claimed":
+                return f"card {c.id!r} is not claimed (it is {c.status})"
+            return f"card {c.id!r} is claimed by {c.claim_owner!r}, not {owner!r}"
+
         return self._transition(
-            card_id, ["claimed"], {"status": "ready", **CLEAR_CLAIM},
-            lambda c: f"card {c.id!r} is not claimed (it is {c.status})",
-            read_back=read_back,
+            card_id, ["claimed"], {"status": "ready", **CLEAR_CLAIM}, refuse, owner=owner, read_back=read_back,
         )
 
     # -- status changes -----------------------------------------------------
