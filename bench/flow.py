@@ -14,6 +14,10 @@ the same but blocked at the end; 10% claimed, heartbeats, then released (a
 lease ran out) and back to ready; 5% still claimed, heartbeating until now.
 The cards' rows agree with their histories.
 
+``--index-cost`` measures instead what the flow indexes cost the hot path:
+claim + heartbeat + complete cycles per second with them and, as the
+baseline in the same run, without them (dropped), interleaved.
+
 ``--screen`` also opens the board's Flow screen headless (160x45) for each
 window and times it from the push to the figures drawn.
 
@@ -192,7 +196,7 @@ def screen_open_s(b, key: str) -> float:
             t0 = time.perf_counter()
             await app.push_screen(screen)
             while screen.figures is None:
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(0.02)  # coarse: a tight poll would compete with the worker for the CPU
             await pilot.pause()  # drawn
             return time.perf_counter() - t0
 
@@ -228,6 +232,43 @@ def explain(b) -> None:
             for r in rows:
                 print("   ", " | ".join(str(c) for c in r))
     event.remove(b.db.engine, "before_cursor_execute", catch)
+
+
+FLOW_INDEXES = ("backlog_events_flow_idx", "backlog_events_done_idx", "backlog_events_claims_idx")
+
+
+def index_cost(backend: str, rounds: int, cycles: int = 1500) -> dict:
+    """What migration 0002's indexes cost the hot path: claim + heartbeat + complete cycles per second
+    in one process, on a fresh backlog of 3,000 ready cards, with the indexes and (baseline) without,
+    interleaved, ``rounds`` times each."""
+    from sqlalchemy import text
+
+    from _common import populate
+    from mosaic_tui.repository import Backlog
+
+    def run(drop: bool) -> float:
+        with fresh_database(backend) as url:
+            populate(url, 2 * cycles, done_every=0)
+            b = Backlog.open(url)
+            if drop:
+                with b.db.engine.begin() as conn:
+                    for name in FLOW_INDEXES:
+                        conn.execute(text(f"DROP INDEX {name}"))
+            t0 = time.perf_counter()
+            for _ in range(cycles):
+                card = b.claim("w", ttl=900)
+                b.heartbeat(card.id, "w")
+                b.complete(card.id, owner="w")
+            b.close()
+            return cycles / (time.perf_counter() - t0)
+
+    without, with_ = [], []
+    for _ in range(rounds):
+        without.append(run(True))
+        with_.append(run(False))
+    w, i = statistics.median(without), statistics.median(with_)
+    return {"backend": backend, "indexCost": True, "cyclesPerSecondWithout": round(w, 1),
+            "cyclesPerSecondWith": round(i, 1), "ratio": round(i / w, 3), "rounds": rounds}
 
 
 def bench_backend(backend: str, args) -> list[dict]:
@@ -294,9 +335,15 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--backends", default="sqlite,pg")
     ap.add_argument("--explain", action="store_true", help="print the query plans instead of timing")
+    ap.add_argument("--index-cost", action="store_true",
+                    help="instead: claim/heartbeat/complete cycles per second with migration 0002's indexes and without")
     ap.add_argument("--screen", action="store_true",
                     help="also time the board's Flow screen, headless: push to figures drawn")
     args = ap.parse_args(argv)
+    if args.index_cost:
+        for backend in args.backends.split(","):
+            print(json.dumps(index_cost(backend.strip(), args.runs)), flush=True)
+        return 0
     ok = True
     for backend in args.backends.split(","):
         for row in bench_backend(backend.strip(), args):
