@@ -18,6 +18,8 @@ EXIT_CODES: dict[str, int] = {
     "not_found": 3,
     "conflict": 4,
     "unavailable": 5,
+    "busy": 5,  # the server (or its pooler) is full: too many clients; retry later
+    "database_error": 1,  # the server could not run a statement (never "unreachable")
     "interrupted": 130,  # Ctrl-C
 }
 
@@ -28,7 +30,7 @@ EXIT_MEANINGS: dict[int, str] = {
     2: "bad usage or bad input; nothing was written",
     3: "not found (no such card, no such edge)",
     4: "conflict (cycle, not the owner, duplicate id, wrong status, non-empty target)",
-    5: "database unreachable, or not a backlog",
+    5: "database unreachable, or not a backlog; JSON code busy: the server is full, retried for --wait seconds",
 }
 
 
@@ -74,3 +76,21 @@ class Unavailable(MosaicError):
     """The database cannot be reached, or is not a backlog."""
 
     code = "unavailable"
+
+
+class Busy(Unavailable):
+    """The database server (or the pooler in front of it) has no connection to spare: retry later.
+
+    A kind of Unavailable (same exit code) with its own code, so an agent can
+    tell a full server from a down one.
+    """
+
+    code = "busy"
+    retryable = True
+
+
+class DatabaseFailure(MosaicError):
+    """The server could not run a statement, on a connection that is still there (e.g. a pooler
+    that mixed up sessions' state): not "unreachable", and not worth retrying as such."""
+
+    code = "database_error"

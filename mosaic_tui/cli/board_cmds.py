@@ -6,11 +6,12 @@ import sys
 
 import click
 
-from mosaic_tui.cli.group import Open, cli, common, open_board, state
+from mosaic_tui.cli.group import Open, cli, common, listen_option, open_board, state
 
 
 @cli.command(short_help="Open the board.")
 @common
+@listen_option
 @click.option("--phase", metavar="PHASE", help="Show only cards of this phase.")
 def board(phase: str | None) -> int:
     """Open the board (the same as running mosaic-tui with no command)."""

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from mosaic_tui.cli import output as out
-from mosaic_tui.cli.group import Open, cli, common, json_mode
+from mosaic_tui.cli.group import Open, cli, common, json_mode, listen_option
 
 
 @cli.command(short_help="Counts, claimable cards, oldest ready, ended leases.")
@@ -38,6 +38,7 @@ _EVENT_HEADERS = ["ID", "AT (UTC)", "CARD", "KIND", "STATUS", "OWNER"]
 
 @cli.command(short_help="The change history (--follow: live).")
 @common
+@listen_option
 @click.option("--card", "card_id", metavar="ID", help="Only the events of card ID.")
 @click.option("--since", type=click.IntRange(min=0), metavar="EVENT_ID", help="Only events after EVENT_ID.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N events (not with --follow).")
@@ -83,10 +84,14 @@ def _follow(b, card_id: str | None, since: int | None) -> None:
         feed = b.feed()
     except Exception:  # noqa: BLE001 - no feed: poll instead
         feed = None
+    said = "live" if b.backend == "postgresql" else "polling"  # what goes without saying
     try:
         while True:
             emit(cursor.fetch(card=card_id))
             if feed is not None:
+                if feed.status != said:
+                    said = feed.status
+                    _feed_note(feed, as_json)
                 feed.wait(1.0)
             else:
                 time.sleep(0.2)
@@ -95,3 +100,19 @@ def _follow(b, card_id: str | None, since: int | None) -> None:
     finally:
         if feed is not None:
             feed.close()
+
+
+def _feed_note(feed, as_json: bool) -> None:
+    """Say on stderr how new events arrive when it is not the usual way (polling, lost, live again)."""
+    why = {
+        "polling": "notifications do not reach this connection (a transaction pooler?); for live events "
+                   "set --listen-url or MOSAIC_LISTEN_URL to the server or a pooler's session mode",
+        "lost": "the connection to the database is lost; reconnecting",
+        "live": "notified of each change again",
+    }.get(feed.status, "")
+    if as_json:
+        line = out.dump({"feed": {"status": feed.status, "interval": feed.interval, "message": why}})
+    else:
+        line = f"mosaic-tui: events: {feed.label}: {why}"
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()

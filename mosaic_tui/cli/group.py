@@ -31,8 +31,9 @@ MAIN_HELP = """A backlog of record for fleets of AI coding agents.
 
 With no command, opens the board. Every command takes --db URL (a
 postgresql:// URL, sqlite:///path or a file path; default: $DATABASE_URL, else
-the embedded SQLite backlog under $MOSAIC_HOME) and --json (stdout is exactly
-one JSON document; errors become {"error": {"code", "message"}} on stderr).
+the embedded SQLite backlog under $MOSAIC_HOME), --json (stdout is exactly
+one JSON document; errors become {"error": {"code", "message"}} on stderr) and
+--wait SECONDS (how long to retry a full Postgres server: "too many clients").
 
 \b
 An agent's loop:
@@ -54,6 +55,8 @@ class State:
         self.db: str | None = None
         self.json = False
         self.phase: str | None = None
+        self.wait: float | None = None
+        self.listen_url: str | None = None
         self.secrets: set[str] = set()
 
     def note(self, url: str | None) -> None:
@@ -83,6 +86,20 @@ def _set_json(ctx: click.Context, _param, value):
     return value
 
 
+def _set_wait(ctx: click.Context, _param, value):
+    if value is not None:
+        ctx.ensure_object(State).wait = value
+    return value
+
+
+def _set_listen_url(ctx: click.Context, _param, value):
+    if value is not None:
+        st = ctx.ensure_object(State)
+        st.listen_url = value
+        st.note(value)
+    return value
+
+
 _db_option = click.option(
     "--db", "db", metavar="URL", expose_value=False, callback=_set_db,
     help="The backlog: postgresql://..., sqlite:///path or a file path. Default: $DATABASE_URL, else embedded.",
@@ -93,9 +110,21 @@ _json_option = click.option(
 )
 
 
+_wait_option = click.option(
+    "--wait", type=click.FloatRange(0, 3600), metavar="SECONDS", expose_value=False, callback=_set_wait,
+    help="While the Postgres server is full (too many clients), retry connecting for SECONDS "
+         "(default 5; 0: fail at once with code busy).",
+)
+listen_option = click.option(
+    "--listen-url", metavar="URL", expose_value=False, callback=_set_listen_url,
+    help="Where the change feed LISTENs (the server itself or a pooler's session mode) when --db "
+         "goes through a transaction pooler. Default: $MOSAIC_LISTEN_URL, else --db.",
+)
+
+
 def common(f):
-    """--db and --json, on every command."""
-    return _db_option(_json_option(f))
+    """--db, --json and --wait, on every command."""
+    return _db_option(_json_option(_wait_option(f)))
 
 
 class Ordered(click.Group):
@@ -118,12 +147,13 @@ class Open:
     def __enter__(self) -> Backlog:
         from mosaic_tui.repository import Backlog
 
+        st = state()
         if self.url is not None:
-            self.b = Backlog.open(self.url)
+            self.b = Backlog.open(self.url, wait=st.wait)
         else:
-            st = state()
             st.note(os.environ.get("DATABASE_URL"))
-            self.b = Backlog.open(st.db)
+            st.note(os.environ.get("MOSAIC_LISTEN_URL"))
+            self.b = Backlog.open(st.db, wait=st.wait, listen_url=st.listen_url)
         return self.b
 
     def __exit__(self, *exc):
@@ -136,6 +166,7 @@ class Open:
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @common
+@listen_option
 @click.option("--phase", metavar="PHASE", help="With no command: open the board filtered to PHASE.")
 @click.version_option(package_name="mosaic-tui", prog_name="mosaic-tui")
 @click.pass_context
@@ -158,6 +189,8 @@ def open_board(phase: str | None) -> int:
             "The board is not available in this build; use the commands:\n\n" + ctx.get_help() + "\n"
         )
         return 0
+    if st.listen_url:  # the board opens its backlog itself: it reads the listen URL from there
+        os.environ["MOSAIC_LISTEN_URL"] = st.listen_url
     return run_board(st.db, phase=phase) or 0
 
 
@@ -178,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(argv: list[str]) -> int:
     st = State()
-    secrets = out.passwords(*argv, os.environ.get("DATABASE_URL"))
+    secrets = out.passwords(*argv, os.environ.get("DATABASE_URL"), os.environ.get("MOSAIC_LISTEN_URL"))
 
     def fail(code: str, message: str, exit_code: int | None = None) -> int:
         out.error(code, out.scrub(message, secrets | st.secrets), as_json=st.json or _wants_json(argv))

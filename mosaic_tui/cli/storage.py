@@ -98,7 +98,7 @@ def migrate(to_url: str, merge: bool, replace: bool) -> None:
         raise click.UsageError("--replace only makes sense with --merge")
     state().note(to_url)
     with Open() as src:
-        target = Backlog.open(to_url)
+        target = Backlog.open(to_url, wait=state().wait)
         try:
             result = transfer.migrate(src, target, merge=merge, replace=replace)
         finally:

@@ -77,8 +77,9 @@ class Backlog:
         self.max_attempts = max_attempts
 
     @classmethod
-    def open(cls, url: str | None = None, **kw) -> Backlog:
-        return cls(open_database(url), **kw)
+    def open(cls, url: str | None = None, *, wait: float | None = None, listen_url: str | None = None, **kw) -> Backlog:
+        """``wait``: seconds to retry a full server when connecting; ``listen_url``: the change feed's URL."""
+        return cls(open_database(url, wait=wait, listen_url=listen_url), **kw)
 
     @property
     def backend(self) -> str:
@@ -564,7 +565,7 @@ class Backlog:
         """A change feed on this backlog (see ``mosaic_tui.db.feed``); close it when done."""
         from mosaic_tui.db.feed import open_feed
 
-        return open_feed(self.db.target)
+        return open_feed(self.db.target, self.db.listen)
 
     def cursor(self, after: int | None = None) -> EventCursor:
         """An event cursor starting after event ``after`` (default: the newest now)."""
