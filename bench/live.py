@@ -66,7 +66,7 @@ async def latency(url: str, changes: int, gap: float) -> tuple[list[float], int]
     app = make_app(backlog)
     lines: list[dict] = []
     async with app.run_test(size=(160, 45)) as pilot:
-        while not getattr(app, "_painted", False):
+        while not getattr(app, "painted", getattr(app, "_painted", False)):
             await pilot.pause(0.05)
         await pilot.pause(0.5)
         proc = subprocess.Popen([sys.executable, __file__, "writer", url, str(changes), str(gap)],
@@ -127,7 +127,7 @@ def board_process(url: str) -> None:
     async def main():
         app = make_app(Backlog.open(url))
         async with app.run_test(size=(160, 45)) as pilot:
-            while not getattr(app, "_painted", False):
+            while not getattr(app, "painted", getattr(app, "_painted", False)):
                 await pilot.pause(0.05)
             print("painted", flush=True)
             while True:

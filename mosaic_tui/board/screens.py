@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -15,40 +15,13 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from mosaic_tui.board.messages import Call
+from mosaic_tui.board.jobs import run_job
+from mosaic_tui.board.keys import KEYS
 from mosaic_tui.board.text import duration, lease_left, literal, literal_block
 from mosaic_tui.errors import MosaicError
 
-
-def guarded(fn):
-    from mosaic_tui.board.app import guarded as g
-
-    return g(fn)
-
 if TYPE_CHECKING:
     from mosaic_tui.db.models import Card
-
-KEYS = [
-    ("← → / h l", "move between columns"),
-    ("↑ ↓ / k j", "move between cards (PgUp/PgDn, Home/End)"),
-    ("enter", "card detail: body, acceptance, dependencies, claim, history"),
-    ("b", "block the card"),
-    ("u", "unblock the card"),
-    ("c", "complete the card"),
-    ("o", "reopen a done card"),
-    ("r", "release the card's claim"),
-    ("n", "new card"),
-    ("e", "edit title, body, phase, priority"),
-    ("d", "add a dependency (pick a card by fuzzy search)"),
-    ("D", "remove a dependency"),
-    ("/", "filter by text (empty to clear)"),
-    ("p", "choose a phase"),
-    ("g", "full-screen graph of the phase / filter"),
-    ("ctrl+p", "command palette: every action"),
-    ("?", "this help"),
-    ("q", "quit"),
-]
-
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
@@ -60,9 +33,9 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         t = Text()
         t.append("Keys\n\n", "bold")
-        for k, what in KEYS:
-            t.append(f"  {k:<12}", "bold cyan")
-            t.append(f" {what}\n")
+        for key in KEYS:
+            t.append(f"  {key.shown:<12}", "bold cyan")
+            t.append(f" {key.help}\n")
         t.append("\nWaiting: a ready card whose dependencies are not all done.\n", "dim")
         t.append("Expired: a claim whose lease has ended (it returns to ready on the next claim/reclaim).", "dim")
         with Vertical():
@@ -268,7 +241,8 @@ class PickCardScreen(ModalScreen[str | None]):
         self.heading = title
         self.exclude = set(exclude)
         self.fixed = choices
-        self._pool: list[Card] | None = None
+        self._pool: list[Card] | None = None  # read once, by the first search
+        self._asked = 0  # searches asked for: only the newest one's result is shown
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -300,25 +274,24 @@ class PickCardScreen(ModalScreen[str | None]):
     def key_up(self) -> None:
         self.query_one(OptionList).action_cursor_up()
 
-    @work(thread=True, exclusive=True, group="pick")
-    @guarded
     def search(self, query: str) -> None:
-        try:
-            if self.fixed is not None:
-                pool = list(self.fixed)
-            else:
-                if self._pool is None:
-                    self._pool = self.backlog.list(limit=5000)
-                pool = list(self._pool)
-                if query:
-                    pool += self.backlog.list(search=query, limit=200)
-        except MosaicError as exc:
-            self.post_message(Call(self.app.notify, str(exc), severity="error", markup=False))
-            return
+        self._asked += 1
+        run_job(self.app, self._find, query, self._pool, self._asked, then=self._found, to=self, group="pick")
+
+    def _find(self, query: str, pool: list[Card] | None, asked: int) -> tuple[list[Card] | None, list[Card], int]:
+        """In a worker: the cards matching ``query``, best first (and the pool, read once, for the next search)."""
+        if self.fixed is not None:
+            candidates = list(self.fixed)
+        else:
+            if pool is None:
+                pool = self.backlog.list(limit=5000)
+            candidates = list(pool)
+            if query:
+                candidates += self.backlog.list(search=query, limit=200)
         seen: set[str] = set()
         scored = []
         matcher = Matcher(query) if query else None
-        for c in pool:
+        for c in candidates:
             if c.id in seen or c.id in self.exclude:
                 continue
             seen.add(c.id)
@@ -327,12 +300,14 @@ class PickCardScreen(ModalScreen[str | None]):
             if score > 0:
                 scored.append((-score, c.id, c))
         scored.sort(key=lambda x: (x[0], x[1]))
-        self.post_message(Call(self._show, [c for _, _, c in scored[:200]]))
+        return pool, [c for _, _, c in scored[:200]], asked
 
-    @on(Call)
-    def _call(self, msg: Call) -> None:
-        msg.stop()
-        msg.run()
+    def _found(self, got: tuple[list[Card] | None, list[Card], int]) -> None:
+        pool, cards, asked = got
+        if pool is not None:
+            self._pool = pool
+        if asked == self._asked:  # an older search that ended late shows nothing
+            self._show(cards)
 
     def _show(self, cards: list[Card]) -> None:
         ol = self.query_one(OptionList)
