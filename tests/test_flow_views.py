@@ -17,11 +17,13 @@ from datetime import timedelta
 
 import pytest
 from test_flow import NOW, seed_history
+from textual import on
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from mosaic_tui.board.attention import AttentionBadge
 from mosaic_tui.board.flowscreen import FlowScreen
+from mosaic_tui.board.jobs import Call
 from mosaic_tui.board.timeline import TimelineScreen
 from mosaic_tui.repository import Backlog
 
@@ -71,6 +73,10 @@ class ViewApp(App):
         if self.first is not None:
             self.push_screen(self.first(self))
 
+    @on(Call)
+    def _call(self, msg: Call) -> None:  # what a worker's result becomes, as in the board
+        msg.run()
+
 
 def aio(fn):
     """Run an ``async def`` test in a fresh event loop (no async plugin needed)."""
@@ -83,10 +89,12 @@ def aio(fn):
 
 
 async def settle(pilot) -> None:
+    """Workers done, their results (Call messages) drawn, and the tables' widths settled."""
     for _ in range(3):
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    for _ in range(3):
+        await pilot.pause()
 
 
 @pytest.fixture
@@ -124,7 +132,7 @@ def test_timeline_snapshot(snap_compare, pinned):
 
 
 def test_attention_badge_snapshot(snap_compare, pinned, sqlite_url):
-    """The header with the badge and the notice, once a claim has gone quiet for half its lease."""
+    """The header with the badge, a claim quiet for half its lease when the view opens (counted, not told)."""
     at = NOW + timedelta(seconds=31)
     b = Backlog.open(sqlite_url, clock=lambda: NOW)
     b.claim("agent-3", ttl=60, id="G")

@@ -6,17 +6,18 @@ it (stale) or when its holder has not heartbeated for half its lease
 claimed cards. Going quiet writes nothing to the database, so besides the
 refresher's notices (a claim, a heartbeat, a completion changes the answer)
 the badge looks every ``TICK_S`` seconds. Each claim that newly needs
-attention is told once, in one line (``a`` opens the agents view). The badge
-is empty when all is well.
+attention is told once, in one line (``a`` opens the agents view); those
+that already did when the board opened are only counted. The badge is empty
+when all is well.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
 from textual.widgets import Static
 
 from mosaic_tui.activity import Attention, Quiet, needs_attention
+from mosaic_tui.board.jobs import Job
 from mosaic_tui.board.text import duration, literal
 
 TICK_S = 2.0
@@ -45,7 +46,8 @@ class AttentionBadge(Static):
         self.clock = clock
         self.tick = tick
         self.attention = Attention()
-        self._told: dict[tuple[str, str], str] = {}  # (card, owner) -> the state already told
+        self._told: dict[tuple[str, str], str] | None = None  # (card, owner) -> the state told; None: first look
+        self._job = Job(self, self._read, self.show, group="attention")  # a failure: the board's one error path
 
     def on_mount(self) -> None:
         if self.notices is not None:
@@ -61,22 +63,20 @@ class AttentionBadge(Static):
             self.look()
 
     def look(self) -> None:
-        self._read()
+        if not self._job.busy:  # a look already running or asked for will see the same
+            self._job.ask()
 
-    @work(thread=True, exclusive=True, group="attention")
-    def _read(self) -> None:
-        try:
-            found = needs_attention(self.backlog, now=self.clock() if self.clock else None)
-        except Exception:  # noqa: BLE001 - the header's connection banner says when the database is gone
-            return
-        self.app.call_from_thread(self.show, found)
+    def _read(self, _: object = None) -> Attention:
+        """In the worker."""
+        return needs_attention(self.backlog, now=self.clock() if self.clock else None)
 
     def show(self, found: Attention) -> None:
         if not self.is_attached:
             return
         self.attention = found
         now = {(q.card_id, q.owner or ""): q.state for q in found.claims}
-        new = [q for q in found.claims if self._told.get((q.card_id, q.owner or "")) != q.state]
+        told = now if self._told is None else self._told  # the first look: the badge says it, no notice
+        new = [q for q in found.claims if told.get((q.card_id, q.owner or "")) != q.state]
         if len(new) > MAX_NOTICES:  # a whole fleet gone quiet at once: one line, not a toast each
             self.app.notify(f"{len(new)} claims went quiet (a: agents)", title="needs attention",
                             severity="warning", timeout=6)

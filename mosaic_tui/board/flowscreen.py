@@ -16,13 +16,13 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from mosaic_tui.board.jobs import Job
 from mosaic_tui.board.plot import BarPlot, Series
 from mosaic_tui.board.text import duration, literal
 from mosaic_tui.flow import DEFAULT_WINDOW, WINDOWS, Flow, Spread, flow
@@ -86,6 +86,7 @@ class FlowScreen(Screen):
         self.figures: Flow | None = None
         self._last_read = 0.0
         self._due = False
+        self._job = Job(self, self._read, self.show, group="flow")  # a failure: the board's one error path
 
     def compose(self) -> ComposeResult:
         yield Static(id="flow-title")
@@ -111,8 +112,6 @@ class FlowScreen(Screen):
         self.query_one("#figures").border_title = "cycle and lead time"
         phases, agents = self.query_one("#phases", DataTable), self.query_one("#agents", DataTable)
         phases.border_title, agents.border_title = "per phase", "per agent"
-        phases.add_columns("phase", "done", "cycle p50", "cycle p90", "lead p50", "lead p90")
-        agents.add_columns("agent", "claims", "done", "cycle p50", "cycle p90", "lead p50", "lead p90")
         self._title()
         if self.notices is not None:
             self.notices.subscribe(self, self.changed)
@@ -143,19 +142,11 @@ class FlowScreen(Screen):
 
     def read(self) -> None:
         self._last_read = time.monotonic()
-        self._load(self.window)
+        self._job.ask(self.window)
 
-    @work(thread=True, exclusive=True, group="flow")
-    def _load(self, window: str) -> None:
-        now = self.clock() if self.clock is not None else None
-        try:
-            figures = flow(self.backlog, window, now=now)
-        except Exception as exc:  # noqa: BLE001 - the screen must survive a lost database
-            detail = " ".join(str(exc).split())[:200]
-            self.app.call_from_thread(self.app.notify, f"flow figures: {type(exc).__name__}: {detail}",
-                                      severity="error", markup=False)
-            return
-        self.app.call_from_thread(self.show, figures)
+    def _read(self, window: str) -> Flow:
+        """In the worker."""
+        return flow(self.backlog, window, now=self.clock() if self.clock is not None else None)
 
     # -- drawing ------------------------------------------------------------------
     def _title(self) -> None:
@@ -202,17 +193,19 @@ class FlowScreen(Screen):
         figures.append("over the window's completions (nearest rank). Cycle: from the claim the completion "
                        "ended; lead: from the card's creation.", "dim")
         self.query_one("#figures", Static).update(figures)
-        self._table("#phases", [
+        self._table("#phases", ("phase", "done", "cycle p50", "cycle p90", "lead p50", "lead p90"), [
             (literal(g.name) if g.name else "(none)", f"{g.completions:,}", *_p(g.cycle), *_p(g.lead)) for g in f.phases
         ])
-        self._table("#agents", [
+        self._table("#agents", ("agent", "claims", "done", "cycle p50", "cycle p90", "lead p50", "lead p90"), [
             (literal(g.name), f"{g.claims:,}", f"{g.completions:,}", *_p(g.cycle), *_p(g.lead)) for g in f.agents
         ])
 
-    def _table(self, selector: str, rows: list[tuple]) -> None:
+    def _table(self, selector: str, headings: tuple[str, ...], rows: list[tuple]) -> None:
         table = self.query_one(selector, DataTable)
         keep = table.cursor_row
-        table.clear()
+        table.clear(columns=True)  # the columns again, as wide as what they hold now (set, not measured later)
+        for i, heading in enumerate(headings):
+            table.add_column(heading, width=max([len(heading), *(len(str(row[i])) for row in rows)]))
         for row in rows:
             table.add_row(*row)
         if rows:

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.geometry import Size
@@ -35,6 +34,7 @@ from textual.strip import Strip
 from textual.widgets import Footer, Static
 
 from mosaic_tui.activity import Activity, recent, titles
+from mosaic_tui.board.jobs import Job
 from mosaic_tui.board.text import literal
 
 KEEP = 1000
@@ -189,6 +189,10 @@ class TimelineScreen(Screen):
         self.known: dict[str, tuple[str, int]] = {}  # card id -> (title, priority)
         self._pending: set[str] = set()  # ids whose titles are being looked up
         self.loaded = False
+        # Reads in workers; a failure goes to the board's one error path.
+        self._job = Job(self, self._read, lambda found: self._loaded(*found), group="timeline")
+        self._titles_job = Job(self, self._read_titles, lambda found: self._titled(*found),
+                               merge=lambda old, new: sorted(set(old) | set(new)), group="timeline-titles")
 
     def compose(self) -> ComposeResult:
         yield Static(id="timeline-title")
@@ -223,16 +227,11 @@ class TimelineScreen(Screen):
 
     # -- reading ------------------------------------------------------------------
     def reload(self) -> None:
-        self._load(self.filter)
+        self._job.ask(self.filter)
 
-    @work(thread=True, exclusive=True, group="timeline")
-    def _load(self, f: Filter) -> None:
-        try:
-            found = recent(self.backlog, limit=KEEP, owner=f.owner, card=f.card, heartbeats=f.heartbeats)
-        except Exception as exc:  # noqa: BLE001 - the screen must survive a lost database
-            self.app.call_from_thread(self.app.notify, f"timeline: {type(exc).__name__}", severity="error", markup=False)
-            return
-        self.app.call_from_thread(self._loaded, f, found)
+    def _read(self, f: Filter) -> tuple[Filter, list[Activity]]:
+        """In the worker."""
+        return f, recent(self.backlog, limit=KEEP, owner=f.owner, card=f.card, heartbeats=f.heartbeats)
 
     def _loaded(self, f: Filter, found: list[Activity]) -> None:
         if f != self.filter or not self.is_attached:
@@ -265,15 +264,11 @@ class TimelineScreen(Screen):
         missing = {a.event.card_id for a in new if a.title is None} - self._pending
         if missing:
             self._pending |= missing
-            self._titles(sorted(missing))
+            self._titles_job.ask(sorted(missing))
 
-    @work(thread=True, group="timeline-titles")
-    def _titles(self, ids: list[str]) -> None:
-        try:
-            found = titles(self.backlog, ids)
-        except Exception:  # noqa: BLE001 - a title is a nicety: the next look retries
-            found = {}
-        self.app.call_from_thread(self._titled, ids, found)
+    def _read_titles(self, ids: list[str]) -> tuple[list[str], dict[str, tuple[str, int]]]:
+        """In the worker."""
+        return ids, titles(self.backlog, ids)
 
     def _titled(self, ids: list[str], found: dict[str, tuple[str, int]]) -> None:
         if not self.is_attached:
