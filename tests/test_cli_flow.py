@@ -62,3 +62,41 @@ def test_a_bad_window_is_one_line_and_writes_nothing(run):
     assert code == 2 and out == "" and len(err.splitlines()) == 1
     assert json.loads(err)["error"]["code"] == "usage" and "'2h' is not one of '1h', '1d', '7d'" in err
     assert "Traceback" not in err and sys.exc_info() == (None, None, None)
+
+
+# --------------------------------------------------------------------------- agents
+def test_agents_json_and_table(run, db_url, monkeypatch):
+    from datetime import timedelta
+
+    t0 = NOW
+    b = Backlog.open(db_url, clock=lambda: t0)
+    for i in range(3):
+        b.create(f"K{i}", f"card {i}")
+    b.claim("steady", ttl=600, id="K0")
+    b.claim("hung", ttl=60, id="K1")
+    b.close()
+    later = t0 + timedelta(seconds=90)  # hung's lease ended 30 s ago, not reclaimed
+    opened = Backlog.open.__func__
+
+    def at_later(cls, *args, **kwargs):  # the command's backlog, on a clock 90 s after the claims
+        return opened(cls, *args, clock=lambda: later, **kwargs)
+
+    monkeypatch.setattr(Backlog, "open", classmethod(at_later))
+    code, out, err = run("agents", "--json")
+    assert code == 0 and err == ""
+    j = json.loads(out)
+    assert [a["owner"] for a in j] == ["hung", "steady"]  # stale first
+    hung, steady = j
+    assert hung["stale"] is True and hung["leaseLeftSeconds"] == -30 and hung["cards"] == [{"id": "K1", "title": "card 1"}]
+    assert steady["stale"] is False and steady["leaseLeftSeconds"] == 510 and steady["workingSeconds"] == 90
+    code, out, _ = run("agents")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:3] == ["AGENT", "CARD", "LEASE"]
+    assert lines[1].split()[:4] == ["hung", "K1", "STALE", "30s"] and lines[2].split()[:4] == ["steady", "K0", "8m30s", "left"]
+
+
+def test_agents_when_there_are_none(run):
+    code, out, _ = run("agents")
+    assert code == 0 and out.strip() == "no agent holds a claim or acted in the last hour"
+    code, out, _ = run("agents", "--json")
+    assert code == 0 and json.loads(out) == []
