@@ -16,6 +16,7 @@ import pytest
 
 from mosaic_tui import cli
 from mosaic_tui.db.engine import open_database
+from mosaic_tui.db.schema import HEAD
 from mosaic_tui.repository import Backlog
 
 CARD_KEYS = {"id", "title", "body", "phase", "priority", "status", "dependsOn", "claimOwner", "claimTtlSeconds",
@@ -281,13 +282,13 @@ def test_events(mt, b):
 
 def test_db(mt, b, db_url):
     j = mt("db", "--json").json()
-    assert j["schemaVersion"] == "0001" and j["source"] == "flag"
+    assert j["schemaVersion"] == HEAD and j["source"] == "flag"
     if db_url.startswith("postgresql"):
         assert j["backend"] == "postgresql" and j["path"] is None
     else:
         assert j["backend"] == "sqlite" and j["path"] == db_url
     r = mt("db")
-    assert r.code == 0 and "schema version: 0001" in r.out and f"backend:        {j['backend']}" in r.out
+    assert r.code == 0 and f"schema version: {HEAD}" in r.out and f"backend:        {j['backend']}" in r.out
 
 
 def test_db_from_environment_and_default(mt, monkeypatch, tmp_path):
