@@ -27,7 +27,6 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
@@ -73,15 +72,24 @@ def default_sqlite_path() -> Path:
     return data_dir() / "fleet" / "backlog.db"
 
 
-@dataclass(frozen=True)
 class Where:
-    """A backlog location as this path reads it (the same as :func:`mosaic_tui.db.url.resolve`)."""
+    """A backlog location as this path reads it (the same as :func:`mosaic_tui.db.url.resolve`).
 
-    backend: str  # "sqlite" | "postgresql"
-    display: str  # the URL as shown to people: SQLAlchemy's rendering, password as ***
-    password: str | None = None
-    path: Path | None = None  # SQLite
-    connect_kwargs: dict[str, Any] = field(default_factory=dict)  # Postgres, before our connect arguments
+    (A plain class: ``dataclasses`` would cost this path the import of ``inspect``.)
+    """
+
+    __slots__ = ("backend", "display", "password", "path", "connect_kwargs")
+
+    def __init__(self, backend: str, display: str, *, password: str | None = None, path: Path | None = None,
+                 connect_kwargs: dict[str, Any] | None = None):
+        self.backend = backend  # "sqlite" | "postgresql"
+        self.display = display  # the URL as shown to people: SQLAlchemy's rendering, password as ***
+        self.password = password
+        self.path = path  # SQLite
+        self.connect_kwargs = connect_kwargs or {}  # Postgres, before our connect arguments
+
+    def __repr__(self) -> str:
+        return f"Where({self.backend!r}, {self.display!r})"
 
 
 # SQLAlchemy's URL pattern (sqlalchemy.engine.url._parse_url), so that both paths split a URL alike.

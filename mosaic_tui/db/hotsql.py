@@ -44,12 +44,11 @@ LEASE_END = {
     "postgresql": "({claimed_at} + make_interval(secs => {ttl}))",
     "sqlite": "strftime('%Y-%m-%d %H:%M:%f000', {claimed_at}, '+' || {ttl} || ' seconds')",
 }
+_LEASE = {"claimed_at": "backlog.claimed_at", "ttl": "backlog.claim_ttl_seconds"}
 _SLOTS = {
     "postgresql": {"lock": " FOR UPDATE", "skip_locked": " FOR UPDATE SKIP LOCKED",
-                   "lease_end": LEASE_END["postgresql"].format(claimed_at="backlog.claimed_at",
-                                                               ttl="backlog.claim_ttl_seconds")},
-    "sqlite": {"lock": "", "skip_locked": "",
-               "lease_end": LEASE_END["sqlite"].format(claimed_at="backlog.claimed_at", ttl="backlog.claim_ttl_seconds")},
+                   "lease_end": LEASE_END["postgresql"].format(**_LEASE)},
+    "sqlite": {"lock": "", "skip_locked": "", "lease_end": LEASE_END["sqlite"].format(**_LEASE)},
 }
 #: How a driver transaction begins (psycopg opens one by itself: not autocommit).
 BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE"}

@@ -110,7 +110,7 @@ def reclaim_expired(tx: Tx, now: datetime, max_attempts: int | None) -> list[str
 Clock = Callable[[], datetime]
 
 
-def claim(owner: str, ttl: Any = DEFAULT_TTL, card_id: str | None = None, *, clock: Clock = utcnow,
+def claim(owner: str, ttl: Any = DEFAULT_TTL, card_id: str | None = None, *, clock: Clock | None = None,
           max_attempts: int | None = None) -> Callable[[Tx], tuple | None]:
     """Take the first claimable card (or ``card_id`` if it is claimable) for ``owner``: its row, or None.
 
@@ -121,7 +121,7 @@ def claim(owner: str, ttl: Any = DEFAULT_TTL, card_id: str | None = None, *, clo
     ttl = check_ttl(ttl)
     if card_id is not None:
         check_id(card_id)
-    now = clock()
+    now = (clock or utcnow)()  # utcnow looked up now: a test may freeze it for both paths
     stmt = hotsql.CLAIM if card_id is None else hotsql.CLAIM_BY_ID
 
     def tx(t: Tx) -> tuple | None:
@@ -134,12 +134,13 @@ def claim(owner: str, ttl: Any = DEFAULT_TTL, card_id: str | None = None, *, clo
     return tx
 
 
-def heartbeat(card_id: str, owner: str, ttl: Any = DEFAULT_TTL, *, clock: Clock = utcnow) -> Callable[[Tx], tuple]:
+def heartbeat(card_id: str, owner: str, ttl: Any = DEFAULT_TTL, *,
+              clock: Clock | None = None) -> Callable[[Tx], tuple]:
     """Extend the owner's lease to now + ttl, keeping claimed_at (the lease stays claimed_at + ttl)."""
     check_id(card_id)
     owner = check_owner(owner)
     ttl = check_ttl(ttl)
-    now = clock()
+    now = (clock or utcnow)()  # utcnow looked up now: a test may freeze it for both paths
 
     def tx(t: Tx) -> tuple:
         card = fetched(t, card_id, lock=True)
@@ -158,14 +159,15 @@ def heartbeat(card_id: str, owner: str, ttl: Any = DEFAULT_TTL, *, clock: Clock 
 
 
 def transition(card_id: str, allowed: Sequence[str], values: dict[str, Any], refuse: Callable[[Any], str],
-               owner: str | None = None, *, clock: Clock = utcnow, read_back: bool = False) -> Callable[[Tx], tuple]:
+               owner: str | None = None, *, clock: Clock | None = None,
+               read_back: bool = False) -> Callable[[Tx], tuple]:
     """Move a card between statuses atomically (held by ``owner`` if given), or explain why not (Conflict).
 
     ``values``: column -> a status or None. ``read_back``: the row as read again after the update.
     """
     check_id(card_id)
     stmt = hotsql.transition(tuple(allowed), tuple(values.items()), owned=owner is not None)
-    now = clock()
+    now = (clock or utcnow)()  # utcnow looked up now: a test may freeze it for both paths
 
     def tx(t: Tx) -> tuple:
         row = hotsql.first(t, stmt, card_id=card_id, now=now, owner=owner)
@@ -176,7 +178,7 @@ def transition(card_id: str, allowed: Sequence[str], values: dict[str, Any], ref
     return tx
 
 
-def complete(card_id: str, owner: str | None = None, *, clock: Clock = utcnow) -> Callable[[Tx], tuple]:
+def complete(card_id: str, owner: str | None = None, *, clock: Clock | None = None) -> Callable[[Tx], tuple]:
     """Mark the card done (its claim cleared); with ``owner``, only while ``owner`` holds the claim."""
     if owner is None:
         return transition(card_id, ["ready", "claimed", "blocked"], {"status": "done", **CLEAR_CLAIM},
