@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import namedtuple
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -57,13 +58,15 @@ _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
 class Sql:
-    """One statement: a template with ``:name`` parameters and the slots of :data:`_SLOTS`."""
+    """One statement: a template with ``:name`` parameters and the slots of :data:`_SLOTS`; ``columns``:
+    the names of what it returns (its rows come back as named tuples of them)."""
 
-    __slots__ = ("template", "params", "_text")
+    __slots__ = ("template", "params", "make", "_text")
 
-    def __init__(self, template: str):
+    def __init__(self, template: str, columns: tuple[str, ...] = ()):
         self.template = " ".join(template.split())
         self.params = tuple(dict.fromkeys(_PARAM.findall(self.template)))
+        self.make = namedtuple("Row", columns)._make if columns else tuple  # a row from the driver's
         self._text: dict[str, str] = {}
 
     def text(self, backend: str) -> str:
@@ -82,9 +85,9 @@ class Sql:
 
 _CARD = ", ".join(CARD_COLUMNS)
 
-FETCH = Sql(f"SELECT {_CARD} FROM backlog WHERE id = :card_id")
-FETCH_LOCKED = Sql(f"SELECT {_CARD} FROM backlog WHERE id = :card_id{{lock}}")
-VERSION = Sql(f"SELECT version_num FROM {VERSION_TABLE}")
+FETCH = Sql(f"SELECT {_CARD} FROM backlog WHERE id = :card_id", CARD_COLUMNS)
+FETCH_LOCKED = Sql(f"SELECT {_CARD} FROM backlog WHERE id = :card_id{{lock}}", CARD_COLUMNS)
+VERSION = Sql(f"SELECT version_num FROM {VERSION_TABLE}", ("version_num",))
 
 _CLEAR_CLAIM = "claim_owner = NULL, claim_ttl_seconds = NULL, claimed_at = NULL"
 
@@ -96,7 +99,7 @@ def _reclaim(to_status: str, capped: bool) -> Sql:
         UPDATE backlog SET status = '{to_status}', {_CLEAR_CLAIM}, updated_at = :now
         WHERE backlog.id IN (SELECT backlog.id FROM backlog
                              WHERE backlog.status = 'claimed' AND {{lease_end}} < :now{{skip_locked}}){cap}
-        RETURNING id""")
+        RETURNING id""", ("id",))
 
 
 RECLAIM = _reclaim("ready", capped=False)
@@ -117,16 +120,17 @@ def _claim(by_id: bool) -> Sql:
         UPDATE backlog SET status = 'claimed', claim_owner = :owner, claim_ttl_seconds = :ttl, claimed_at = :now,
                            attempts = backlog.attempts + 1, updated_at = :now
         FROM pick WHERE backlog.id = pick.pick_id
-        RETURNING {_CARD}""")
+        RETURNING {_CARD}""", CARD_COLUMNS)
 
 
 CLAIM = _claim(by_id=False)
 CLAIM_BY_ID = _claim(by_id=True)
 
-HEARTBEAT = Sql(f"UPDATE backlog SET claim_ttl_seconds = :ttl, updated_at = :now WHERE id = :card_id RETURNING {_CARD}")
+HEARTBEAT = Sql(f"UPDATE backlog SET claim_ttl_seconds = :ttl, updated_at = :now WHERE id = :card_id RETURNING {_CARD}",
+                CARD_COLUMNS)
 HEARTBEAT_UNSTAMPED = Sql(  # a claimed card without claimed_at (written by another program)
     f"UPDATE backlog SET claim_ttl_seconds = :ttl, claimed_at = :now, updated_at = :now WHERE id = :card_id "
-    f"RETURNING {_CARD}"
+    f"RETURNING {_CARD}", CARD_COLUMNS
 )
 
 _TRANSITIONS: dict[tuple, Sql] = {}
@@ -153,7 +157,7 @@ def transition(allowed: tuple[str, ...], values: tuple[tuple[str, Any], ...], ow
         own = " AND claim_owner = :owner" if owned else ""
         stmt = _TRANSITIONS[key] = Sql(
             f"UPDATE backlog SET {sets}, updated_at = :now WHERE id = :card_id AND status IN ({statuses}){own} "
-            f"RETURNING {_CARD}"
+            f"RETURNING {_CARD}", CARD_COLUMNS
         )
     return stmt
 
@@ -164,6 +168,22 @@ class Tx(Protocol):
 
     backend: str  # "sqlite" | "postgresql"
     dbapi: Any  # the driver's connection, inside its transaction
+
+
+class _OnConnection:
+    __slots__ = ("backend", "dbapi")
+
+    def __init__(self, backend: str, dbapi):
+        self.backend = backend
+        self.dbapi = dbapi
+
+
+def as_tx(conn) -> Tx:
+    """``conn`` as a :class:`Tx`: a driver transaction as it is, or a SQLAlchemy ``Connection`` inside its
+    transaction (its dialect's name and its DBAPI connection), so a hot verb can also run in one."""
+    if hasattr(conn, "backend") and hasattr(conn, "dbapi"):
+        return conn
+    return _OnConnection(conn.dialect.name, conn.connection.dbapi_connection)
 
 
 def _aware_utc(value: datetime) -> datetime:
@@ -206,14 +226,14 @@ def _execute(tx: Tx, stmt: Sql, params: dict[str, Any], fetch):
 
 
 def first(tx: Tx, stmt: Sql, **params) -> tuple | None:
-    """The first row the statement returns (raw driver values), or None."""
+    """The first row the statement returns (raw driver values, a named tuple), or None."""
     row = _execute(tx, stmt, params, lambda c: c.fetchone())
-    return None if row is None else tuple(row)
+    return None if row is None else stmt.make(row)
 
 
 def rows(tx: Tx, stmt: Sql, **params) -> list[tuple]:
-    """Every row the statement returns (raw driver values)."""
-    return [tuple(r) for r in _execute(tx, stmt, params, lambda c: c.fetchall())]
+    """Every row the statement returns (raw driver values, named tuples)."""
+    return [stmt.make(r) for r in _execute(tx, stmt, params, lambda c: c.fetchall())]
 
 
 def decode_card(backend: str, row: tuple) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 Each verb checks its input at once (nothing written, nothing connected) and
 returns the function of its transaction, which runs the statements of
-:mod:`mosaic_tui.db.hotsql` on a driver transaction and returns the card's
-raw row. Two callers run the very same functions:
+:mod:`mosaic_tui.db.hotsql` on a driver transaction (or a SQLAlchemy
+``Connection`` inside its transaction) and returns the card's raw row. Two callers run the very same functions:
 
 * :class:`~mosaic_tui.repository.Backlog`, in its engine's pooled connections
   (``Database.run(driver=True)``), and builds a ``Card`` from the row;
@@ -99,6 +99,7 @@ def fetched(tx: Tx, card_id: str, *, lock: bool = False) -> CardRow:
 
 def reclaim_expired(tx: Tx, now: datetime, max_attempts: int | None) -> list[str]:
     """Ended leases back to ready (to blocked under the attempts cap)."""
+    tx = hotsql.as_tx(tx)
     released: list[str] = []
     if max_attempts is not None:
         released += [r[0] for r in hotsql.rows(tx, hotsql.RECLAIM_CAPPED, now=now, max_attempts=max_attempts)]
@@ -125,6 +126,7 @@ def claim(owner: str, ttl: Any = DEFAULT_TTL, card_id: str | None = None, *, clo
     stmt = hotsql.CLAIM if card_id is None else hotsql.CLAIM_BY_ID
 
     def tx(t: Tx) -> tuple | None:
+        t = hotsql.as_tx(t)
         reclaim_expired(t, now, max_attempts)
         row = hotsql.first(t, stmt, owner=owner, ttl=ttl, now=now, card_id=card_id)
         if row is None and card_id is not None:
@@ -143,6 +145,7 @@ def heartbeat(card_id: str, owner: str, ttl: Any = DEFAULT_TTL, *,
     now = (clock or utcnow)()  # utcnow looked up now: a test may freeze it for both paths
 
     def tx(t: Tx) -> tuple:
+        t = hotsql.as_tx(t)
         card = fetched(t, card_id, lock=True)
         if card.status != "claimed":
             raise Conflict(f"card {card_id!r} is not claimed (it is {card.status})")
@@ -170,6 +173,7 @@ def transition(card_id: str, allowed: Sequence[str], values: dict[str, Any], ref
     now = (clock or utcnow)()  # utcnow looked up now: a test may freeze it for both paths
 
     def tx(t: Tx) -> tuple:
+        t = hotsql.as_tx(t)
         row = hotsql.first(t, stmt, card_id=card_id, now=now, owner=owner)
         if row is None:
             raise Conflict(refuse(fetched(t, card_id)))
