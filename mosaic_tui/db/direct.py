@@ -267,14 +267,6 @@ class DriverError(Exception):
         self.connection_invalidated = connection_invalidated
 
 
-class _Tx:
-    __slots__ = ("backend", "dbapi")
-
-    def __init__(self, backend: str, dbapi):
-        self.backend = backend
-        self.dbapi = dbapi
-
-
 def _driver_error(where: Where) -> type[BaseException]:
     if where.backend == "sqlite":
         import sqlite3
@@ -310,7 +302,7 @@ def _missing_table(exc: BaseException) -> bool:
     return failures.sqlstate(exc) == "42P01" or str(exc).startswith("no such table")
 
 
-def run(where: Where, fn: Callable[[_Tx], Any], *, wait: float | None = None, attempts: int = 5):
+def run(where: Where, fn: Callable[[hotsql.Tx], Any], *, wait: float | None = None, attempts: int = 5):
     """``fn(tx)`` in one write transaction, after checking the schema version in it; committed.
 
     As :meth:`mosaic_tui.db.engine.Database.run` with ``driver=True``: Postgres
@@ -337,7 +329,7 @@ def _once(where: Where, fn, wait: float):
         begin = hotsql.BEGIN_WRITE.get(where.backend)
         if begin is not None:
             conn.execute(begin)
-        tx = _Tx(where.backend, conn)
+        tx = hotsql.DriverTx(where.backend, conn)
         try:
             row = hotsql.first(tx, hotsql.VERSION)
         except driver_error as exc:

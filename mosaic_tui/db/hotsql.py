@@ -170,7 +170,9 @@ class Tx(Protocol):
     dbapi: Any  # the driver's connection, inside its transaction
 
 
-class _OnConnection:
+class DriverTx:
+    """A :class:`Tx`: a backend's name and a DBAPI connection inside its transaction."""
+
     __slots__ = ("backend", "dbapi")
 
     def __init__(self, backend: str, dbapi):
@@ -183,7 +185,7 @@ def as_tx(conn) -> Tx:
     transaction (its dialect's name and its DBAPI connection), so a hot verb can also run in one."""
     if hasattr(conn, "backend") and hasattr(conn, "dbapi"):
         return conn
-    return _OnConnection(conn.dialect.name, conn.connection.dbapi_connection)
+    return DriverTx(conn.dialect.name, conn.connection.dbapi_connection)
 
 
 def _aware_utc(value: datetime) -> datetime:
