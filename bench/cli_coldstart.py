@@ -203,7 +203,7 @@ SQLModel, the repository), started the same way.
 What the hot verbs load (`mosaic_tui.cli.fast`, `docs/cli.md` "Cold start"):
 the interpreter, the standard library's `json`, `datetime` and `sqlite3`, the
 driver (`psycopg` on Postgres: most of the difference between the two
-backends), and six small modules of ours; no click, SQLAlchemy, SQLModel,
+backends), and a dozen small modules of ours; no click, SQLAlchemy, SQLModel,
 pydantic, Alembic or Textual (`tests/test_oneshot.py` keeps it so). The work
 itself: one connection, one transaction (the schema version, the reclaim of
 ended leases, the claim; or the heartbeat; or the completion), commit. A
