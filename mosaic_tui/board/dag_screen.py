@@ -48,8 +48,9 @@ MIN_READ_S = 1.0  # live: at most one read a second...
 BUSY_READ_S = 5.0  # ...or every five seconds while the fleet is busy
 LEGEND = (f"{GLYPH['ready']} ready  {GLYPH['waiting']} waiting on a dependency  {GLYPH['claimed']} claimed  "
           f"{GLYPH['blocked']} blocked  {GLYPH['done']} done  {GLYPH[None]} no such card\n"
-          "Magenta: the critical path (the longest chain of unfinished work). The selected box is heavy;\n"
-          "what it needs and unlocks is lit, the rest dimmed. Lines run from a dependency down to its dependent.")
+          "Magenta: the critical path, the longest chain of unfinished work.\n"
+          "Heavy box: the selection; what it needs and unlocks is lit, the rest dimmed.\n"
+          "Lines run down from a dependency to the card that needs it (▼).")
 
 
 def read_graph(backlog, scope, limit: int = READ_LIMIT) -> tuple[dict[str, Any], list[tuple[str, str]], str, int]:

@@ -57,7 +57,7 @@ KEYS: tuple[Key, ...] = (
     Key("D", "remove a dependency", (_b("D", "unlink", "Dep−"),), palette="Remove dependency"),
     Key("/", "filter by text (empty to clear)", (_b("slash", "filter", "Filter"),), palette="Filter"),
     Key("p", "choose a phase", (_b("p", "phase", "Phase"),), palette="Choose phase"),
-    Key("g", "full-screen graph of the phase / filter", (_b("g", "graph", "Graph"),), palette="Full-screen graph"),
+    Key("g", "the dependency graph of the phase / filter, drawn, live", (_b("g", "graph", "Graph"),), palette="Full-screen graph"),
     Key("a", "agents: who holds what, stale first (enter: their card)",
         (_b("a", "toggle('agents')", "Agents", show=False),), palette="Agents"),
     Key("ctrl+p", "command palette: every action"),
@@ -90,7 +90,7 @@ GRAPH_KEYS: tuple[Key, ...] = (  # the drawn graph (``g``): its own table, below
     Key("v", "compact boxes (ids only) / full boxes", (_g("v", "compact", "Compact"),), where=GRAPH,
         palette="Compact graph"),
     Key("?", "these keys", (_g("question_mark", "help", "Help"),), where=GRAPH, palette="Help"),
-    Key("escape / q / g", "back to the board", (_g("escape,q,g", "close", "Close"),), where=GRAPH, palette="Close graph"),
+    Key("esc / q / g", "back to the board", (_g("escape,q,g", "close", "Close"),), where=GRAPH, palette="Close graph"),
 )
 
 
