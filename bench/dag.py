@@ -17,7 +17,8 @@ then one of the epic before. The same seed gives the same graph.
   process also imports the screen and ``mosaic_tui.dag``: measured apart, in
   fresh processes that have imported the board. Baseline in the same run, on the same board: ``enter``, the card
   detail (a read of the card, its dependencies and its history, then a
-  modal screen);
+  modal screen). The board runs without its feed thread (nothing changes
+  meanwhile; SQLite's feed polls every 20 ms, which would count in the CPU);
 - **analysis** at 100,000 cards: keystones (exact ``unlocks N``) and the
   critical path per phase, for a backlog where 70 % of the cards are done and
   for one where none is, and for one chain of 100,000 (the worst case of
@@ -163,11 +164,11 @@ def load(backlog, cards: dict[str, Card], edges: list[tuple[str, str]], phase: d
 def bench_key_to_picture(sizes: list[int], runs: int, backends: list[str]) -> None:
     from _common import fresh_url
 
-    from mosaic_tui.board import make_app
+    from mosaic_tui.board.app import BoardApp
     from mosaic_tui.repository import Backlog
 
     async def once(backlog, key: str) -> tuple[float, float]:
-        app = make_app(backlog)
+        app = BoardApp(backlog, poll=None)  # no feed thread: its polling would count in the CPU time
         async with app.run_test(size=(160, 45)) as pilot:
             for _ in range(3):  # the board drawn, its workers done
                 await pilot.pause()

@@ -57,7 +57,7 @@ KEYS: tuple[Key, ...] = (
     Key("D", "remove a dependency", (_b("D", "unlink", "Dep−"),), palette="Remove dependency"),
     Key("/", "filter by text (empty to clear)", (_b("slash", "filter", "Filter"),), palette="Filter"),
     Key("p", "choose a phase", (_b("p", "phase", "Phase"),), palette="Choose phase"),
-    Key("g", "the dependency graph of the phase / filter, drawn, live", (_b("g", "graph", "Graph"),), palette="Full-screen graph"),
+    Key("g", "full-screen graph of the phase / filter", (_b("g", "graph", "Graph"),), palette="Full-screen graph"),
     Key("a", "agents: who holds what, stale first (enter: their card)",
         (_b("a", "toggle('agents')", "Agents", show=False),), palette="Agents"),
     Key("ctrl+p", "command palette: every action"),
