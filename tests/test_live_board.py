@@ -45,7 +45,7 @@ def test_a_change_by_another_process_appears_live_and_flashes(db_url):
             await _until(pilot, lambda: app.feed_status in ("live", "polling"))
             expected = "live" if backlog.backend == "postgresql" else "polling"
             assert app.feed_status == expected
-            assert ("● live" if expected == "live" else "◌ polling") in str(app.topbar.render())
+            assert ("● live" if expected == "live" else "◌ polling (every 0.02s)") in str(app.topbar.render())
             ready_before = app.columns["ready"].count
             _other_process(db_url, "b.block('M2-02')")
             await _until(pilot, lambda: app.columns["blocked"].find("M2-02") is not None)

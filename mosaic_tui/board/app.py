@@ -57,9 +57,10 @@ class Wake(Message):
 
 
 class FeedStatus(Message):
-    def __init__(self, status: str) -> None:
+    def __init__(self, status: str, label: str) -> None:
         super().__init__()
         self.status = status
+        self.label = label  # for people: ``polling (every 1s)``
 
 
 class BoardApp(App[int]):
@@ -90,7 +91,8 @@ class BoardApp(App[int]):
         self.backlog = backlog
         self.clock = clock or utcnow
         self.live_feed = None if not poll else LiveFeed(
-            backlog.feed, lambda: self.post_message(Wake()), lambda s: self.post_message(FeedStatus(s)), poll=poll)
+            backlog.feed, lambda: self.post_message(Wake()), lambda s, label: self.post_message(FeedStatus(s, label)),
+            poll=poll)
         self.refresher = Refresher(self, backlog, Scope(phase), busy=self._busy)
         self.actions = CardActions(self)
         self.painted = False
@@ -143,11 +145,19 @@ class BoardApp(App[int]):
 
     @on(FeedStatus)
     def _feed_status(self, msg: FeedStatus) -> None:
-        self.topbar.show_feed(msg.status)
+        self.topbar.show_feed(msg.status, msg.label)
 
     def _busy(self, busy: bool) -> None:
         if self.live_feed is not None:
             self.live_feed.busy = busy
+
+    def on_dag_view_open(self, msg) -> None:
+        """Enter on a box of the drawn graph (``DagView.Open``; by name: the graph is imported when opened)."""
+        self.actions.detail(msg.card_id)
+
+    def on_dag_screen_card_action(self, msg) -> None:
+        """``b u c o r`` on a box of the drawn graph (``DagScreen.CardAction``): on that card."""
+        self.actions.act(msg.action, msg.card_id)
 
     @on(Kanban.Selected)
     def _selected(self, msg: Kanban.Selected) -> None:
@@ -309,5 +319,6 @@ class BoardApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette: every action in the key table."""
         yield from super().get_system_commands(screen)
-        for title, help_, callback in keys.palette(self):
+        table = getattr(screen, "KEY_TABLE", None)  # a full screen with keys of its own (the drawn graph)
+        for title, help_, callback in keys.palette(self) if table is None else keys.palette(screen, table):
             yield SystemCommand(title, help_, callback)
