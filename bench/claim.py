@@ -169,9 +169,10 @@ def _take(budget) -> bool:
         return True
 
 
-def _worker_repo(url, owner, ready, go, out, budget):
+def _worker_repo(url, owner, ready, go, out, budget, direct=False):
     from mosaic_tui.repository import Backlog
 
+    os.environ["MOSAIC_PG_DIRECT"] = "1" if direct else "0"  # --prepare: psycopg's auto-prepare on (1) or off (0)
     b = Backlog.open(url)
     b.db.ensure_schema()
     b.count()  # warm the pool and the statement cache
@@ -275,27 +276,33 @@ def _worker_raw(url, backend, owner, ready, go, out, budget):
     out.put((owner, ids, lat))
 
 
-def drain(url: str, backend: str, mode: str, workers: int, max_claims: int | None = None) -> dict:
-    ctx = mp.get_context("spawn")
+def drain(url: str, backend: str, mode: str, workers: int, max_claims: int | None = None,
+          direct: bool = False) -> dict:
+    ctx = mp.get_context("forkserver")  # workers fork from a server that has imported these once (start-up is not timed)
+    ctx.set_forkserver_preload(["mosaic_tui.repository", "psycopg", "sqlalchemy.dialects.postgresql.psycopg"])
     ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
     budget = ctx.Value("q", -1 if max_claims is None else max_claims)
     procs = []
     for w in range(workers):
         owner = f"{mode}-w{w}"
-        args = (url, owner, ready, go, out, budget) if mode == "repo" else (url, backend, owner, ready, go, out, budget)
+        args = ((url, owner, ready, go, out, budget, direct) if mode == "repo"
+                else (url, backend, owner, ready, go, out, budget))
         p = ctx.Process(target=_worker_repo if mode == "repo" else _worker_raw, args=args, daemon=True)
         p.start()
         procs.append(p)
     for _ in procs:
-        if not ready.acquire(timeout=120):
+        if not ready.acquire(timeout=600):
             raise SystemExit("a worker did not start")
     t0 = time.perf_counter()
     go.set()
     results = [out.get(timeout=3600) for _ in procs]
     wall = time.perf_counter() - t0
     for p in procs:
-        p.join(timeout=30)
-        if p.exitcode != 0:
+        p.join(timeout=120)
+        if p.exitcode is None:  # its results are in; only its exit is slow (a loaded machine): stop it
+            p.kill()
+            p.join()
+        elif p.exitcode != 0:
             raise SystemExit(f"a {mode} worker failed (exit code {p.exitcode})")
     ids = [i for _, got, _ in results for i in got]
     lat = sorted(x for _, _, got in results for x in got)
@@ -330,13 +337,16 @@ def final_counts(url: str, backend: str) -> dict:
     return dict(zip(("done", "claimed", "claimable"), (int(x or 0) for x in row)))
 
 
-def run_mode(backend, n, shape, mode, workers, max_claims=None):
-    """One drain on a fresh database of its own (bench/_common.py), removed afterwards."""
+def run_mode(backend, n, shape, mode, workers, max_claims=None, *, via=None, direct=False):
+    """One drain on a fresh database of its own (bench/_common.py), removed afterwards.
+
+    ``via``: the workers reach the database through this (e.g. a PgBouncer's ``url``), not directly.
+    """
     with fresh_database(backend) as url:
         t = time.perf_counter()
         open_cards = populate(url, backend, n, shape)
         populate_s = time.perf_counter() - t
-        r = drain(url, backend, mode, workers, max_claims)
+        r = drain(via(url) if via else url, backend, mode, workers, max_claims, direct)
         end = final_counts(url, backend)
         distinct = len(set(r["ids"]))
         capped = max_claims is not None and r["claims"] >= max_claims
@@ -381,6 +391,111 @@ def bench_case(backend, n, shape, workers, max_claims=None):
         "lost": repo["lost"] + raw["lost"],
         "load": round(os.getloadavg()[0], 2),
     }
+
+
+# --------------------------------------------------------------------------- pairs: prepare, pooler
+def _median(values):
+    return round(statistics.median(values), 3) if values else None
+
+
+def bench_pairs(kind: str, n: int, workers: int, pairs: int, max_claims=None) -> int:
+    """The repository's Postgres drain two ways, in alternating pairs (so that the machine's load
+    falls on both alike); one JSON line per drain, then one summary line. Returns the failures.
+
+    ``prepare``: psycopg's auto-prepare off (mosaic-tui's default) against on (``MOSAIC_PG_DIRECT=1``:
+    psycopg's default, a server-side prepared statement after 5 runs), on a direct connection.
+    ``pooler``: direct against through a PgBouncer in transaction mode (tests/pooler.py; 4 server
+    connections), auto-prepare off both ways.
+    """
+    ways = {"prepare": (("prepare off", False, False), ("prepare on", True, False)),
+            "pooler": (("direct", False, False), ("pgbouncer", False, True))}[kind]
+    bouncer = None
+    if kind == "pooler":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from pooler import PgBouncer
+
+        bouncer = PgBouncer(pool_mode="transaction", pool_size=4)
+    rates: dict[str, list] = {w[0]: [] for w in ways}
+    p50s: dict[str, list] = {w[0]: [] for w in ways}
+    bad = 0
+    try:
+        for i in range(pairs):
+            order = ways if i % 2 == 0 else ways[::-1]
+            for label, direct, pooled in order:
+                r = summary(run_mode("pg", n, "plain", "repo", workers, max_claims,
+                                     via=bouncer.url if pooled else None, direct=direct))
+                rates[label].append(r["claims_per_s"])
+                p50s[label].append(r["p50_ms"])
+                bad += bool(r["duplicates"] or r["lost"])
+                print(json.dumps({"bench": kind, "way": label, "pair": i, "cards": n, "workers": workers, **r,
+                                  "load": round(os.getloadavg()[0], 2)}), flush=True)
+    finally:
+        if bouncer is not None:
+            bouncer.close()
+    (a, _, _), (b, _, _) = ways
+    out = {"bench": kind, "summary": True, "cards": n, "workers": workers, "pairs": pairs,
+           **{f"{w} claims/s (median)": _median(rates[w]) for w in rates},
+           **{f"{w} p50 ms (median)": _median(p50s[w]) for w in p50s}}
+    if rates[a] and rates[b]:
+        out[f"{a} / {b}"] = round(statistics.median(rates[a]) / statistics.median(rates[b]), 3)
+    print(json.dumps(out), flush=True)
+    return bad
+
+
+def _backend_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) a local Postgres backend has used, from /proc; None if not local."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_prepare_cpu(pairs_per_block: int = 1000, blocks: int = 3) -> dict:
+    """CPU per claim-and-complete in one process on a direct connection, auto-prepare off against on.
+
+    CPU time, not wall time: the client's (``time.process_time``) and its server backend's (from
+    /proc, when the server is on this machine), so the figure holds on a busy machine. Blocks of
+    ``pairs_per_block`` pairs, alternating off/on, on one backlog.
+    """
+    from mosaic_tui.repository import Backlog
+    from sqlalchemy import text
+
+    n = pairs_per_block * blocks * 2 + 100
+    per: dict[str, dict[str, list]] = {w: {"client": [], "server": [], "wall": []} for w in ("prepare off", "prepare on")}
+    with fresh_database("pg") as url:
+        populate(url, "pg", n, "plain")
+        for i in range(blocks * 2):
+            way = ("prepare off", "prepare on")[(i + i // 2) % 2]  # off, on, on, off, off, on, ...
+            os.environ["MOSAIC_PG_DIRECT"] = "0" if way == "prepare off" else "1"
+            b = Backlog.open(url)
+            pid = b.db.run(lambda c: c.execute(text("SELECT pg_backend_pid()")).scalar(), write=False)
+            for _ in range(10):  # warm: past psycopg's threshold of 5 runs
+                card = b.claim("cpu", ttl=TTL)
+                b.complete(card.id, owner="cpu")
+            s0, c0, w0 = _backend_cpu_s(pid), time.process_time(), time.perf_counter()
+            for _ in range(pairs_per_block):
+                card = b.claim("cpu", ttl=TTL)
+                b.complete(card.id, owner="cpu")
+            w1, c1, s1 = time.perf_counter(), time.process_time(), _backend_cpu_s(pid)
+            assert b.db.run(lambda c: c.execute(text("SELECT pg_backend_pid()")).scalar(), write=False) == pid
+            b.close()
+            per[way]["client"].append((c1 - c0) / pairs_per_block * 1000)
+            per[way]["wall"].append((w1 - w0) / pairs_per_block * 1000)
+            if s0 is not None and s1 is not None:
+                per[way]["server"].append((s1 - s0) / pairs_per_block * 1000)
+    os.environ.pop("MOSAIC_PG_DIRECT", None)
+    out = {"bench": "prepare-cpu", "pairs_per_block": pairs_per_block, "blocks": blocks}
+    for way, d in per.items():
+        for k, v in d.items():
+            if v:
+                out[f"{way} {k} ms/pair"] = _median(v)
+    if per["prepare on"]["server"] and per["prepare off"]["server"]:
+        on = _median(per["prepare on"]["server"]) + _median(per["prepare on"]["client"])
+        off = _median(per["prepare off"]["server"]) + _median(per["prepare off"]["client"])
+        out["cpu per pair, off / on"] = round(off / on, 3)
+    out["load"] = round(os.getloadavg()[0], 2)
+    return out
 
 
 # --------------------------------------------------------------------------- EXPLAIN
@@ -428,6 +543,11 @@ def main(argv=None) -> int:
     ap.add_argument("--max-claims", type=int, default=None,
                     help="stop each drain after this many claims (default: drain completely)")
     ap.add_argument("--explain", type=int, metavar="N", default=None, help="print the claim's plans at N cards")
+    ap.add_argument("--prepare", action="store_true",
+                    help="Postgres: the repository's drain with psycopg's auto-prepare off (ours) against on, direct")
+    ap.add_argument("--pooler", action="store_true",
+                    help="Postgres: the repository's drain direct against through a PgBouncer (transaction mode)")
+    ap.add_argument("--pairs", type=int, default=3, help="with --prepare / --pooler: alternating pairs of drains")
     args = ap.parse_args(argv)
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -444,6 +564,12 @@ def main(argv=None) -> int:
     if args.explain:
         explain(backends, args.explain)
         return 0
+    if args.prepare:
+        print(json.dumps(bench_prepare_cpu()), flush=True)
+    if args.prepare or args.pooler:
+        n = sizes[0] if args.sizes else 5_000
+        w = args.workers or (32 if args.pooler else 4)
+        return 1 if bench_pairs("pooler" if args.pooler else "prepare", n, w, args.pairs, args.max_claims) else 0
     bad = 0
     for backend in backends:
         for n in sizes:

@@ -52,8 +52,6 @@ from mosaic_tui.repository import (
     B,
     E,
     Backlog,
-    _card,
-    _event,
     card_json,
     check_acceptance,
     check_id,
@@ -63,6 +61,7 @@ from mosaic_tui.repository import (
     check_title,
     event_json,
 )
+from mosaic_tui.repository.shapes import card_from_row, event_from_row
 
 FORMAT = "mosaic-tui-backlog"
 VERSION = 1
@@ -79,7 +78,6 @@ class VerifyFailed(MosaicError):
     """The copy read back differs from the source: nothing was committed."""
 
     code = "verify_failed"
-    exit_code = 1
 
 
 # --------------------------------------------------------------------------- checksums
@@ -104,8 +102,8 @@ def snapshot(backlog: Backlog) -> tuple[list[dict[str, Any]], list[dict[str, Any
     def tx(conn: Connection):
         if conn.dialect.name == "postgresql":  # one snapshot for both queries
             conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-        cards = [card_json(_card(r)) for r in conn.execute(select(B).order_by(B.c.created_at, B.c.id))]
-        events = [event_json(_event(r)) for r in conn.execute(select(EV).order_by(EV.c.id))]
+        cards = [card_json(card_from_row(r)) for r in conn.execute(select(B).order_by(B.c.created_at, B.c.id))]
+        events = [event_json(event_from_row(r)) for r in conn.execute(select(EV).order_by(EV.c.id))]
         return cards, events
 
     return backlog.db.run(tx, write=False)
@@ -308,7 +306,7 @@ def _existing(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for part in _chunks(ids):
         for r in conn.execute(select(B).where(B.c.id.in_(part))):
-            found[r.id] = card_json(_card(r))
+            found[r.id] = card_json(card_from_row(r))
     return found
 
 
@@ -459,7 +457,7 @@ def _verify(conn, file_json, result: ImportResult, total_before: int, history, v
         got = {}
         for part in _chunks(ids):
             for r in conn.execute(select(EV).where(EV.c.id.in_(part))):
-                got[r.id] = event_json(_event(r))
+                got[r.id] = event_json(event_from_row(r))
         want = {e["id"]: event_json(_event_from_row(e)) for e in history}
         if got != want:
             raise VerifyFailed("verification failed: the event history differs after the copy")

@@ -16,6 +16,7 @@ import pytest
 
 from mosaic_tui import cli
 from mosaic_tui.db.engine import open_database
+from mosaic_tui.db.schema import HEAD
 from mosaic_tui.repository import Backlog
 
 CARD_KEYS = {"id", "title", "body", "phase", "priority", "status", "dependsOn", "claimOwner", "claimTtlSeconds",
@@ -124,9 +125,9 @@ def test_show(mt, b):
     assert j["title"] == "Card \x1b[31mred" and j["dependsOn"] == ["dep"]  # JSON is JSON
     r = mt("show", "C")
     assert r.code == 0 and "\x1b" not in r.out and "\x07" not in r.out
-    assert "title:           Card \\x1b[31mred" in r.out
+    assert "title:           Card \\e[31mred" in r.out
     assert "status:          waiting" in r.out and "waiting on:      dep" in r.out
-    assert 'acceptance:      {"ok": true}' in r.out and "  para\\x1b]0;x\\x07" in r.out
+    assert 'acceptance:      {"ok": true}' in r.out and "  para\\e]0;x\\x07" in r.out
     b.claim("w1", 60, "dep")
     r = mt("show", "dep")
     assert "owner:           w1" in r.out and "lease ends" in r.out
@@ -148,7 +149,7 @@ def test_list_filters_and_table(mt, b):
     r = mt("list")
     lines = r.out.splitlines()
     assert r.code == 0 and lines[0].split() == ["ID", "STATUS", "PRI", "PHASE", "OWNER", "DEPENDS", "ON", "TITLE"]
-    assert lines[1].split()[:2] == ["high", "ready"] and lines[1].endswith("High \\x1b[2J")
+    assert lines[1].split()[:2] == ["high", "ready"] and lines[1].endswith("High \\e[2J")
     assert lines[3].split()[:2] == ["waits", "waiting"] and "\x1b" not in r.out
     assert mt("list", "--phase", "none").out == "no cards\n"
     assert mt("list", "--phase", "none", "--json").json() == []
@@ -281,13 +282,13 @@ def test_events(mt, b):
 
 def test_db(mt, b, db_url):
     j = mt("db", "--json").json()
-    assert j["schemaVersion"] == "0001" and j["source"] == "flag"
+    assert j["schemaVersion"] == HEAD and j["source"] == "flag"
     if db_url.startswith("postgresql"):
         assert j["backend"] == "postgresql" and j["path"] is None
     else:
         assert j["backend"] == "sqlite" and j["path"] == db_url
     r = mt("db")
-    assert r.code == 0 and "schema version: 0001" in r.out and f"backend:        {j['backend']}" in r.out
+    assert r.code == 0 and f"schema version: {HEAD}" in r.out and f"backend:        {j['backend']}" in r.out
 
 
 def test_db_from_environment_and_default(mt, monkeypatch, tmp_path):
@@ -419,3 +420,26 @@ def test_export_import_and_migrate_commands(mt, b, tmp_path):
     assert r.code == 2 and "--replace only makes sense with --merge" in r.err
     r = mt("migrate", "--to", mt.url)
     assert r.code == 2 and "same database" in r.err
+
+
+def test_one_exit_code_table(mt):
+    """Every error class, the --help epilog and docs/cli.md take their exit codes from errors.EXIT_CODES."""
+    from pathlib import Path
+
+    from mosaic_tui import errors, transfer
+
+    classes = [errors.MosaicError, errors.InvalidInput, errors.NotFound, errors.Conflict, errors.Unavailable,
+               transfer.VerifyFailed]
+    assert {c.code: c("x").exit_code for c in classes} == {c.code: errors.EXIT_CODES[c.code] for c in classes}
+    assert [errors.InvalidInput.code, errors.NotFound.code, errors.Conflict.code, errors.Unavailable.code] == [
+        "invalid_input", "not_found", "conflict", "unavailable"]
+    assert [errors.EXIT_CODES[c] for c in ("invalid_input", "not_found", "conflict", "unavailable")] == [2, 3, 4, 5]
+    help_text = mt("--help", db=None).out
+    for code, meaning in errors.EXIT_MEANINGS.items():
+        assert f"  {code}  {meaning}" in help_text
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    rows = {line.split("|")[1].strip(): line.split("|")[2] for line in doc.splitlines() if line.startswith("| ") and
+            line.split("|")[1].strip().isdigit()}
+    for code, exit_code in errors.EXIT_CODES.items():
+        if code != "error":
+            assert f"`{code}`" in rows[str(exit_code)], (code, exit_code)

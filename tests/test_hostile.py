@@ -216,3 +216,34 @@ def test_cli_shows_hostile_text_escaped_for_people_and_verbatim_in_json(db_url, 
     assert code == 2 and "Traceback" not in err and json.loads(err)["error"]["code"] == "invalid_input"
     code, out, err = run("link", "h1", "ghost")
     assert code == 3 and "Traceback" not in err and err.count("\n") == 1
+
+
+# One escaping rule (mosaic_tui.textsafe) for the CLI's human output and the board.
+ESCAPES = [
+    ("a\x1b[31mred\x07", "a\\e[31mred\\x07"),
+    ("tab\there\r\nnext", "tab\\there\\r\\nnext"),
+    ("del\x7f c1\x9b nul\x00", "del\\x7f c1\\x9b nul\\x00"),
+    ("\u202eevil \u2066iso\u2069 \u200fmark", "\\u202eevil \\u2066iso\\u2069 \\u200fmark"),
+    ("zero\u200bwidth \ufeffbom line\u2028sep", "zero\\u200bwidth \\ufeffbom line\\u2028sep"),
+    ("e\u0301 [bold]x[/bold] 漢字 \\e", "e\u0301 [bold]x[/bold] 漢字 \\e"),  # marks, markup, wide text, a typed \e: as is
+]
+
+
+@pytest.mark.parametrize("raw,shown", ESCAPES, ids=range(len(ESCAPES)))
+def test_cli_and_board_escape_untrusted_text_the_same_way(raw, shown):
+    from mosaic_tui.board.text import literal, literal_block
+    from mosaic_tui.cli.output import safe
+
+    assert safe(raw) == literal(raw) == shown
+    assert literal_block(raw) == "\n".join(literal(line.replace("\t", "    ")) for line in raw.replace("\r\n", "\n").split("\n"))
+
+
+def test_cli_escapes_zero_width_and_bom_in_titles(db_url, capsys):
+    title = "zero\u200bwidth \ufeffbom \u2028"
+    capsys.readouterr()
+    assert cli.run(["create", "z", title, "--db", db_url]) == 0
+    for args in (["show", "z"], ["list"]):
+        capsys.readouterr()
+        assert cli.run([*args, "--db", db_url]) == 0
+        out = capsys.readouterr().out
+        assert "zero\\u200bwidth \\ufeffbom \\u2028" in out and not any(ch in out for ch in "\u200b\ufeff\u2028")

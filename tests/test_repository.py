@@ -249,6 +249,22 @@ def test_release_returns_the_card_back_to_ready(bl):
     assert len(bl.events(since=before)) == 1  # the refusals wrote nothing
 
 
+def test_release_by_owner_only_while_the_owner_holds_the_claim(bl):
+    bl.create("a", "a")
+    bl.claim("w1", id="a", ttl=3600)
+    before = bl.last_event_id()
+    with pytest.raises(Conflict, match="claimed by 'w1', not 'w2'"):
+        bl.release("a", owner="w2")
+    assert bl.get("a").claim_owner == "w1"
+    assert bl.events(since=before) == []  # the refusal wrote nothing
+    card = bl.release("a", owner="w1")
+    assert (card.status, card.claim_owner) == ("ready", None)
+    with pytest.raises(Conflict, match=r"not claimed \(it is ready\)"):
+        bl.release("a", owner="w1")
+    with pytest.raises(InvalidInput):
+        bl.release("a", owner="")
+
+
 def test_attempts_cap_blocks_a_card_that_keeps_failing(db_url, clock):
     bl = Backlog(open_database(db_url), clock=clock, max_attempts=2)
     bl.create("a", "a")

@@ -34,6 +34,7 @@ from textual.worker import Worker, WorkerState
 from mosaic_tui.board import keys
 from mosaic_tui.board.actions import CardActions
 from mosaic_tui.board.agents import AgentsPane
+from mosaic_tui.board.attention import AttentionBadge
 from mosaic_tui.board.changes import Scope
 from mosaic_tui.board.dependencies import DependencyPane
 from mosaic_tui.board.feed import POLL_S, LiveFeed
@@ -67,7 +68,8 @@ class BoardApp(App[int]):
     TITLE = "mosaic board"
     CSS = """
     Screen { layout: vertical; }
-    #topbar { height: 1; background: $primary-background; color: $text; }
+    #head { height: 1; }
+    #topbar { width: 1fr; height: 1; background: $primary-background; color: $text; }
     #topbar.disconnected { background: $error; color: $text; text-style: bold; }
     #main { height: 1fr; }
     #columns { width: 7fr; height: 1fr; }
@@ -101,7 +103,9 @@ class BoardApp(App[int]):
         self.dependencies = DependencyPane(self.refresher)
         self.stats_footer = StatsFooter(self.refresher)
         self.filter_box = Input(placeholder="filter by text in ids and titles (enter applies, empty clears, escape cancels)", id="filter")
-        yield self.topbar
+        with Horizontal(id="head"):
+            yield self.topbar
+            yield AttentionBadge(self.backlog, notices=self.refresher.notices, clock=self.clock)
         with Horizontal(id="main"):
             yield self.kanban
             yield self.dependencies
@@ -283,6 +287,16 @@ class BoardApp(App[int]):
         """Show or hide a pane (``a``: the agents); the board takes the focus back when it hides."""
         if not self.screen_stack[0].query_one(f"#{pane}").toggle():
             self.kanban.focus_board()
+
+    def action_flow(self) -> None:
+        from mosaic_tui.board.flowscreen import FlowScreen
+
+        self.push_screen(FlowScreen(self.backlog, notices=self.refresher.notices, clock=self.clock))
+
+    def action_activity(self) -> None:
+        from mosaic_tui.board.timeline import TimelineScreen
+
+        self.push_screen(TimelineScreen(self.backlog, notices=self.refresher.notices))
 
     def action_help(self) -> None:
         from mosaic_tui.board.screens import HelpScreen

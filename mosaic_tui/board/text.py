@@ -6,33 +6,19 @@ such as ``[bold]`` in a title is shown as typed.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
-_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\e"}
-
-
-def _escape(m: re.Match) -> str:
-    ch = m.group()
-    if ch in _NAMED:
-        return _NAMED[ch]
-    code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+from mosaic_tui.textsafe import escape, escape_block
 
 
 def literal(s: str | None) -> str:
     """``s`` with every control (and invisible direction) character shown as a visible escape."""
-    if not s:
-        return ""
-    return _CONTROL.sub(_escape, s)
+    return escape(s)
 
 
 def literal_block(s: str | None) -> str:
     """Like :func:`literal` but keeps newlines and tabs (for bodies shown as several lines)."""
-    if not s:
-        return ""
-    return "\n".join(literal(line).replace("\\t", "    ") for line in s.replace("\r\n", "\n").split("\n"))
+    return escape_block(s)
 
 
 def duration(seconds: float) -> str:

@@ -14,28 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-# Bidirectional overrides and isolates can make a line read differently from what it holds.
-_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+from mosaic_tui.textsafe import escape
 
 
 def safe(value: Any) -> str:
-    """Text for a terminal: control characters (C0, DEL, C1) and bidi controls escaped, never raw."""
+    """Any value as text for a terminal: untrusted characters escaped by :func:`mosaic_tui.textsafe.escape`."""
     if value is None:
         return ""
-    s = str(value)
-    if s.isprintable() and not (_BIDI & set(s)):
-        return s
-    out = []
-    for ch in s:
-        if ch in _NAMED:
-            out.append(_NAMED[ch])
-        elif ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return escape(str(value))
 
 
 def width(s: str) -> int:

@@ -7,25 +7,46 @@ locked" on lock upgrade. Reads open a deferred ``BEGIN`` so they never hold the
 write lock (WAL readers do not block writers).
 
 Postgres: psycopg 3, READ COMMITTED; the claim's row locking is
-``FOR UPDATE SKIP LOCKED`` (see ``mosaic_tui.db.sql``).
+``FOR UPDATE SKIP LOCKED`` (see ``mosaic_tui.db.sql``). Safe behind a
+transaction pooler (PgBouncer's transaction mode, a hosted Postgres's pooled
+endpoint): no server-side prepared statements (psycopg's ``prepare_threshold``
+is off), only transaction-scoped locks and settings, no session state relied
+on from one transaction to the next. A server with no free connection slot
+("too many clients") is retried at connect time, with backoff, for ``wait``
+seconds, then reported as :class:`~mosaic_tui.errors.Busy`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from mosaic_tui.db.url import Target, scrub
-from mosaic_tui.errors import Unavailable
+from mosaic_tui.db import failures
+from mosaic_tui.db.url import Target, resolve_listen, scrub
+from mosaic_tui.errors import Busy, DatabaseFailure, InvalidInput, Unavailable
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
+# How long connecting retries a server that has no free connection slot ("too many clients").
+DEFAULT_WAIT_S = 5.0
+# psycopg prepares a statement on the server after it ran this many times on a
+# connection; behind a transaction pooler the next transaction may run on
+# another server connection, where that statement does not exist (or another
+# one has its name). None: never (docs/storage.md, "Behind a pooler"). With
+# MOSAIC_PG_DIRECT=1 (the URL reaches the server itself, or a session-mode
+# pooler) psycopg's own threshold applies: less server CPU per statement.
+PG_PREPARE_THRESHOLD = None
+PG_DIRECT_PREPARE_THRESHOLD = 5
+_DIRECT_ENV = "MOSAIC_PG_DIRECT"
+_PREPARED_HINT = ("; MOSAIC_PG_DIRECT=1 lets the server prepare statements, which a transaction pooler "
+                  "between here and the server cannot carry: unset it")
 _READONLY = "mosaic_readonly"
 # Postgres error codes worth retrying the whole transaction for.
 _RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
@@ -58,7 +79,37 @@ def _prepare_sqlite_file(path: Path) -> None:
         os.close(fd)
 
 
-def create(target: Target, *, pool: bool = True) -> Engine:
+def _connect_retrying_busy(engine: Engine, wait: float) -> None:
+    """Connect again, with backoff, while the server says it is full, for at most ``wait`` seconds.
+
+    Safe for any operation: a connection that was refused has run nothing.
+    """
+
+    @event.listens_for(engine, "do_connect")
+    def _do_connect(dialect, _record, cargs, cparams):
+        deadline = time.monotonic() + wait
+        delay = 0.05
+        while True:
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.Error as exc:
+                if not failures.is_busy(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: a fleet refused at once does not return at once
+            delay = min(delay * 2, 1.0)
+
+
+def pg_direct() -> bool:
+    """``MOSAIC_PG_DIRECT=1``: the user says no transaction pooler sits between us and the server."""
+    value = os.environ.get(_DIRECT_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise InvalidInput(f"{_DIRECT_ENV} must be 1 or 0, not {value!r}")
+
+
+def create(target: Target, *, pool: bool = True, wait: float = DEFAULT_WAIT_S) -> Engine:
     if target.backend == "sqlite":
         assert target.path is not None
         try:
@@ -92,37 +143,58 @@ def create(target: Target, *, pool: bool = True) -> Engine:
 
         return engine
 
-    return create_engine(
+    engine = create_engine(
         target.url,
-        connect_args={"connect_timeout": 5, "application_name": "mosaic-tui"},
+        connect_args={"connect_timeout": 5, "application_name": "mosaic-tui",
+                      "prepare_threshold": PG_DIRECT_PREPARE_THRESHOLD if pg_direct() else PG_PREPARE_THRESHOLD},
         poolclass=None if pool else NullPool,
     )
+    if wait > 0:
+        _connect_retrying_busy(engine, wait)
+    return engine
 
 
 class Database:
     """One backlog database: its engine, its schema check, its transactions."""
 
-    def __init__(self, target: Target, *, pool: bool = True):
+    def __init__(self, target: Target, *, pool: bool = True, wait: float | None = None,
+                 listen: Target | None = None):
         self.target = target
         self.backend = target.backend
-        self.engine = create(target, pool=pool)
+        self.wait = DEFAULT_WAIT_S if wait is None else max(0.0, wait)
+        self.listen = listen if target.backend == "postgresql" else None  # the change feed's URL, if not target's
+        self.engine = create(target, pool=pool, wait=self.wait)
         self.dialect = self.engine.dialect
         self._driver_error = self.dialect.loaded_dbapi.Error
         self._schema_checked = False
 
     # -- errors ---------------------------------------------------------------
     def unavailable(self, exc: BaseException) -> Unavailable:
-        orig = getattr(exc, "orig", None) or exc
-        detail = " ".join(str(orig).split()) or type(orig).__name__
+        detail = failures.detail(exc)
         return Unavailable(scrub(f"database unreachable ({self.target.display()}): {detail}", self.target.url))
 
+    def busy(self, exc: BaseException) -> Busy:
+        waited = f" (retried for {self.wait:g} s)" if self.wait > 0 else ""
+        return Busy(scrub(
+            f"database busy ({self.target.display()}): the server has no free connection slot (too many clients); "
+            f"retry later{waited}: {failures.detail(exc)}", self.target.url))
+
     def _translate(self, exc: DBAPIError) -> BaseException:
-        """The error a user sees for a driver error: Unavailable for a lost or bad database."""
+        """The error a user sees for a driver error: Busy for a full server, Unavailable for a lost
+        or bad database, DatabaseFailure for a statement the server could not run."""
         msg = str(getattr(exc, "orig", exc))
-        if "file is not a database" in msg or "malformed" in msg:
+        if self.backend == "sqlite" and ("file is not a database" in msg or "malformed" in msg):
             return Unavailable(f"not a backlog: {self.target.display()} ({msg})")
-        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        kind = failures.classify(exc)
+        if kind == "busy":
+            return self.busy(exc)
+        if kind == "gone" or (kind is None and isinstance(exc, OperationalError)):
             return self.unavailable(exc)
+        if kind == "failed":
+            hint = _PREPARED_HINT if failures.sqlstate(exc) in failures.STATEMENT_SQLSTATES and pg_direct() else ""
+            return DatabaseFailure(scrub(
+                f"the database could not run the statement ({self.target.display()}): {failures.detail(exc)}{hint}",
+                self.target.url))
         return exc
 
     # -- transactions ---------------------------------------------------------
@@ -150,7 +222,12 @@ class Database:
         ``.dialect`` and ``.connection`` a Prepared statement needs.
         """
         self.ensure_schema()
-        pooled = self.engine.raw_connection()
+        try:
+            pooled = self.engine.raw_connection()
+        except self._driver_error as exc:  # no connection (e.g. the server is down): nothing was sent
+            raise DBAPIError.instance(
+                None, None, exc, self._driver_error, connection_invalidated=True, dialect=self.dialect,
+            ) from exc
         dbapi_connection = pooled.dbapi_connection
         try:
             try:
@@ -196,8 +273,9 @@ class Database:
                 with self.write() if write else self.read() as conn:
                     return fn(conn)
             except DBAPIError as exc:
-                code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-                retry = code in _RETRYABLE or (not write and exc.connection_invalidated and attempt == 0)
+                code = failures.sqlstate(exc)
+                retry = code in _RETRYABLE or (
+                    not write and exc.connection_invalidated and attempt == 0 and failures.classify(exc) == "gone")
                 if retry and attempt < attempts - 1:
                     time.sleep(0.005 * (attempt + 1))
                     continue
@@ -223,8 +301,34 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def ping_before_use(self) -> None:
+        """Postgres: test each pooled connection (``SELECT 1``) as it leaves the pool, and replace it if the
+        server dropped it (a restart, a pooler, an idle timeout), so the call after that just works.
 
-def open_database(url: str | None = None, *, pool: bool = True) -> Database:
+        For long-lived processes (the MCP server); a one-shot command has no pooled connection to lose.
+        """
+        if self.backend != "postgresql":
+            return
+        dialect, driver_error = self.dialect, self._driver_error
+
+        @event.listens_for(self.engine, "checkout")
+        def _ping(dbapi_connection, _record, _proxy):
+            try:
+                dialect.do_ping(dbapi_connection)
+            except driver_error as exc:  # the pool drops this connection and connects anew
+                raise DisconnectionError(str(exc)) from exc
+
+
+def open_database(url: str | None = None, *, pool: bool = True, wait: float | None = None,
+                  listen_url: str | None = None) -> Database:
+    """The backlog at ``url`` (else ``DATABASE_URL``, else the embedded default).
+
+    ``wait``: seconds to keep retrying a full server at connect time (default
+    ``DEFAULT_WAIT_S``). ``listen_url``: where the change feed listens (else
+    ``MOSAIC_LISTEN_URL``, else the backlog's own URL).
+    """
     from mosaic_tui.db.url import resolve
 
-    return Database(resolve(url), pool=pool)
+    target = resolve(url)
+    listen = resolve_listen(listen_url) if target.backend == "postgresql" else None
+    return Database(target, pool=pool, wait=wait, listen=listen)

@@ -4,7 +4,13 @@ It only says *that* something changed; readers then read the events after the
 last one they have seen (see ``mosaic_tui.repository.EventCursor``).
 
 * Postgres: ``LISTEN mosaic_backlog`` on a dedicated autocommit connection
-  (the triggers ``pg_notify`` the event id). If the connection is lost the feed
+  (the triggers ``pg_notify`` the event id), to the listen URL when one is
+  given (``MOSAIC_LISTEN_URL``: the server itself, or a pooler's session mode),
+  else to the backlog's URL. Notifications cannot pass a transaction pooler,
+  so on every (re)connect the feed checks that they arrive: another connection
+  NOTIFYs a token to it, and when the token has not arrived within
+  ``PROBE_TIMEOUT_S`` the feed says ``polling`` and reads the newest event id
+  every ``PG_POLL_S`` seconds instead. If the connection is lost the feed
   reports ``lost``, reconnects with backoff and, once back, wakes its reader so
   that it catches up on what it missed.
 * SQLite: ``PRAGMA data_version`` polled on a dedicated autocommit read
@@ -18,17 +24,25 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mosaic_tui.db.url import Target
 
 CHANNEL = "mosaic_backlog"
+PROBE_CHANNEL = "mosaic_backlog_probe"
 SQLITE_POLL_S = 0.02
+PG_POLL_S = 1.0  # Postgres without notifications: how often the newest event id is read
+PROBE_TIMEOUT_S = 2.0  # how long a NOTIFY to the feed itself may take before it is taken as never arriving
 
 
 class ChangeFeed:
     """``wait(timeout)`` returns True when the backlog may have changed.
+
+    ``status``: ``"live"`` (notified of each commit), ``"polling"`` (looking
+    every ``interval`` seconds) or ``"lost"`` (no connection; retrying).
+    ``label``: the same for people, e.g. ``polling (every 1s)``.
 
     ``busy``: the reader says changes come faster than it looks (it paces its
     looks itself); a feed may then stop signalling each change, and ``wait``
@@ -36,7 +50,14 @@ class ChangeFeed:
     """
 
     status: str  # "live" | "polling" | "lost"
+    interval: float | None = None  # seconds between looks while polling; None otherwise
     busy: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.status == "polling" and self.interval is not None:
+            return f"polling (every {self.interval:g}s)"
+        return self.status
 
     def wait(self, timeout: float) -> bool:  # pragma: no cover - interface
         raise NotImplementedError
@@ -56,6 +77,7 @@ class SQLiteFeed(ChangeFeed):
         self.path = path
         self.poll = poll
         self.status = "polling"
+        self.interval = poll
         self._conn: sqlite3.Connection | None = None
         self._version: int | None = None
         self._version = self._read()
@@ -93,41 +115,87 @@ class SQLiteFeed(ChangeFeed):
 
 
 class PostgresFeed(ChangeFeed):
-    """LISTEN on a dedicated autocommit connection.
+    """LISTEN on a dedicated autocommit connection, or poll where notifications do not arrive.
 
     While the reader is ``busy``, the feed UNLISTENs: every notifying commit
     would otherwise signal this connection's server process, a cost the fleet
     pays for each claim, and the reader looks at its own pace anyway. ``wait``
     then pauses ``BUSY_POLL_S`` and says "look". When the reader is no longer
     busy the feed LISTENs again and says "look" once, for what came between.
+
+    On each (re)connect a token is NOTIFYd from a second, short-lived
+    connection; when it does not arrive within ``probe_timeout`` (a transaction
+    pooler sits between: the LISTEN stayed on a server connection that is no
+    longer ours) the feed polls: ``status`` "polling", ``interval`` ``poll``.
     """
 
     BUSY_POLL_S = 0.05
 
-    def __init__(self, conninfo: str):
+    def __init__(self, conninfo: str, *, poll: float = PG_POLL_S, probe_timeout: float = PROBE_TIMEOUT_S):
         self.conninfo = conninfo
+        self.poll = poll
+        self.probe_timeout = probe_timeout
         self.status = "lost"
         self._conn = None
         self._listening = False
+        self._polling = False
+        self._newest = 0  # while polling: the newest event id seen
+        self._next_poll = 0.0
         self._checked = 0.0  # when the connection was last seen alive while busy (monotonic)
         self._backoff = 0.1
         self._missed = False
         self._connect()
 
+    def _open(self):
+        import psycopg
+
+        return psycopg.connect(self.conninfo, autocommit=True, connect_timeout=3, prepare_threshold=None,
+                               application_name="mosaic-tui feed")
+
     def _connect(self) -> bool:
         import psycopg
 
         try:
-            self._conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=3)
+            self._conn = self._open()
             self._conn.execute(f"LISTEN {CHANNEL}")
             self._listening = True
-            self.status = "live"
+            if self._probe():
+                self._polling, self.status, self.interval = False, "live", None
+            else:
+                self._conn.execute(f"UNLISTEN {CHANNEL}")  # best effort: under a pooler it may land elsewhere
+                self._listening = False
+                self._polling, self.status, self.interval = True, "polling", self.poll
+                self._newest = self._newest_event()
+                self._next_poll = time.monotonic() + self.poll
             self._backoff = 0.1
             return True
         except psycopg.Error:
-            self._conn = None
-            self.status = "lost"
+            self._drop()
             return False
+
+    def _probe(self) -> bool:
+        """Does a NOTIFY from another connection reach this one? (Not through a transaction pooler.)"""
+        token = uuid.uuid4().hex
+        self._conn.execute(f"LISTEN {PROBE_CHANNEL}")
+        with self._open() as sender:
+            sender.execute("SELECT pg_notify(%s, %s)", (PROBE_CHANNEL, token))
+        arrived = False
+        deadline = time.monotonic() + self.probe_timeout
+        while not arrived and (left := deadline - time.monotonic()) > 0:
+            for note in self._conn.notifies(timeout=left):
+                if note.channel == PROBE_CHANNEL and note.payload == token:
+                    arrived = True
+                    break
+        self._conn.execute(f"UNLISTEN {PROBE_CHANNEL}")
+        return arrived
+
+    def _newest_event(self) -> int:
+        import psycopg
+
+        try:
+            return self._conn.execute("SELECT coalesce(max(id), 0) FROM backlog_events").fetchone()[0]
+        except psycopg.errors.UndefinedTable:  # not migrated yet
+            return 0
 
     def _listen(self, on: bool) -> None:
         self._conn.execute(f"LISTEN {CHANNEL}" if on else f"UNLISTEN {CHANNEL}")
@@ -136,6 +204,30 @@ class PostgresFeed(ChangeFeed):
             for _ in self._conn.notifies(timeout=0):  # what was queued before the UNLISTEN
                 pass
 
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._conn = None
+        self.status, self.interval = "lost", None
+        self._missed = True
+
+    def _poll(self, timeout: float) -> bool:
+        """Polling: at most one read of the newest event id per interval; True when it moved."""
+        left = self._next_poll - time.monotonic()
+        if left > 0:
+            time.sleep(min(left, timeout))
+            if self._next_poll - time.monotonic() > 0:
+                return False
+        self._next_poll = time.monotonic() + self.poll
+        newest = self._newest_event()
+        for _ in self._conn.notifies(timeout=0):  # strays from a pooled server connection that LISTENs: drop them
+            pass
+        changed, self._newest = newest != self._newest, newest
+        return changed
+
     def wait(self, timeout: float) -> bool:
         import psycopg
 
@@ -143,12 +235,13 @@ class PostgresFeed(ChangeFeed):
             if not self._connect():
                 time.sleep(min(self._backoff, timeout))
                 self._backoff = min(self._backoff * 2, 2.0)
-                self._missed = True
                 return False
             if self._missed:  # back after an outage: catch up now
                 self._missed = False
                 return True
         try:
+            if self._polling:
+                return self._poll(timeout)
             if self.busy != (not self._listening):
                 self._listen(not self.busy)
                 if not self.busy:
@@ -167,13 +260,7 @@ class PostgresFeed(ChangeFeed):
                     pass
             return got
         except psycopg.Error:
-            try:
-                self._conn.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._conn = None
-            self.status = "lost"
-            self._missed = True
+            self._drop()
             return False
 
     def close(self) -> None:
@@ -185,8 +272,9 @@ class PostgresFeed(ChangeFeed):
             self._conn = None
 
 
-def open_feed(target: Target) -> ChangeFeed:
+def open_feed(target: Target, listen: Target | None = None) -> ChangeFeed:
+    """A feed on the backlog at ``target``; on Postgres it listens at ``listen`` when given."""
     if target.backend == "sqlite":
         return SQLiteFeed(str(target.path))
-    url = target.url.set(drivername="postgresql")
+    url = (listen or target).url.set(drivername="postgresql")
     return PostgresFeed(url.render_as_string(hide_password=False))

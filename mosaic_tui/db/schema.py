@@ -3,28 +3,42 @@
 ``ensure`` costs one query when the schema is current (no Alembic import):
 it reads our own version table and compares it with ``HEAD``. Only when that
 differs does it import Alembic and upgrade, under a lock so that two processes
-starting at once on a fresh database do not both migrate: a session advisory
-lock on Postgres, a ``BEGIN IMMEDIATE`` transaction on SQLite (the migration
-runs inside it).
+starting at once on a fresh database do not both migrate. The lock belongs to
+the migration's own transaction on both backends: a transaction-scoped
+advisory lock (``pg_advisory_xact_lock``) on Postgres, taken as the first
+statement of the transaction that migrates (so it works behind a transaction
+pooler, where a session lock and its unlock may land on different server
+connections), and the ``BEGIN IMMEDIATE`` transaction on SQLite. It is
+released by the commit or the rollback, whatever happens.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from mosaic_tui.db.url import Target
 from mosaic_tui.errors import Unavailable
 
-if TYPE_CHECKING:
-    from mosaic_tui.db.engine import Database
+
+class Database(Protocol):
+    """What this module needs of a :class:`mosaic_tui.db.engine.Database`.
+
+    A protocol, not an import: the engine calls ``ensure`` on first use, so
+    importing it back here would be an import circle.
+    """
+
+    engine: Engine
+    backend: str
+    target: Target
 
 # Our own Alembic version table: the fleet's migrations keep theirs.
 VERSION_TABLE = "mosaic_tui_alembic_version"
 # The newest revision in migrations/versions (a test keeps them in step).
-HEAD = "0001"
+HEAD = "0002"
 _PG_LOCK_KEY = 0x6D6F7361  # "mosa"
 
 
@@ -40,7 +54,13 @@ def migrations_dir() -> Path:
 def current_version(conn: Connection) -> str | None:
     """The schema revision, or None when the database has never been migrated."""
     if conn.dialect.name == "postgresql":
-        exists = conn.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": VERSION_TABLE}).scalar()
+        # A read of the catalog under the statement's own snapshot, not a name lookup (to_regclass): a
+        # backend that waited for the migration lock inside its transaction may still hold a cached
+        # "no such table" from before the other one's commit (caches catch up at the next relation lock).
+        exists = conn.execute(text(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE c.relname = :t AND n.nspname = current_schema())"
+        ), {"t": VERSION_TABLE}).scalar()
     else:
         exists = conn.execute(
             text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :t"), {"t": VERSION_TABLE}
@@ -85,19 +105,9 @@ def ensure(db: Database) -> str:
 def migrate(db: Database) -> str:
     """Bring the schema to HEAD, once, whoever else is starting at the same moment."""
     engine = db.engine
-    if db.backend == "postgresql":
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
-            conn.commit()
-            try:
-                with conn.begin():
-                    if not _check(current_version(conn)):
-                        _upgrade(conn)
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
-                conn.commit()
-    else:
-        with engine.connect() as conn, conn.begin():  # BEGIN IMMEDIATE: holds the write lock
-            if not _check(current_version(conn)):
-                _upgrade(conn)
+    with engine.connect() as conn, conn.begin():  # SQLite: BEGIN IMMEDIATE, which holds the write lock
+        if db.backend == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        if not _check(current_version(conn)):  # re-read under the lock: someone may have just done it
+            _upgrade(conn)
     return HEAD

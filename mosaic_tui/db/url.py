@@ -80,6 +80,26 @@ def resolve(explicit: str | None = None) -> Target:
     return parse(raw, source)
 
 
+def resolve_listen(explicit: str | None = None) -> Target | None:
+    """The URL of the change feed's listening connection: the ``--listen-url`` flag >
+    ``MOSAIC_LISTEN_URL`` > None (listen where the backlog is).
+
+    Under a transaction pooler LISTEN cannot work; this points the one
+    listening connection at the server itself or at the pooler's session mode.
+    """
+    if explicit:
+        raw, source = explicit, "flag"
+    elif os.environ.get("MOSAIC_LISTEN_URL"):
+        raw, source = os.environ["MOSAIC_LISTEN_URL"], "MOSAIC_LISTEN_URL"
+    else:
+        return None
+    target = parse(raw, source)
+    if target.backend != "postgresql":
+        what = "--listen-url" if source == "flag" else source
+        raise InvalidInput(f"{what} must be a postgresql:// URL, not {target.display()}")
+    return target
+
+
 def parse(raw: str, source: str = "flag") -> Target:
     raw = raw.strip()
     if not raw:

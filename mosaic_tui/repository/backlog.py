@@ -1,286 +1,60 @@
-"""The backlog's operations (the repository floor).
-
-One class, identical code on SQLite and Postgres: every method is one
-transaction on a :class:`~mosaic_tui.db.engine.Database`. The meaning of each
-operation is ``shared/spec/semantics.md``; choices it leaves open are written
-in ``docs/semantics.md``. Imports neither textual nor the CLI library.
-"""
+"""The :class:`Backlog`: every operation of the backlog, each one transaction, the same code on
+SQLite and Postgres (the meaning of each is ``shared/spec/semantics.md``; choices it leaves open
+are in ``docs/semantics.md``)."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import Connection, func, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mosaic_tui.db.engine import Database, open_database
-from mosaic_tui.db.models import STATUSES, Card, Edge, Event, EventRecord, build
+from mosaic_tui.db.models import STATUSES, Card, EventRecord
 from mosaic_tui.db.prepared import Prepared
 from mosaic_tui.db.sql import LeaseEnd, insert_or_nothing, lock_graph, plan_graph_walk
-from mosaic_tui.db.types import UTCDateTime
 from mosaic_tui.errors import Conflict, InvalidInput, NotFound
+from mosaic_tui.repository.checks import (
+    INT32,
+    check_acceptance,
+    check_id,
+    check_owner,
+    check_priority,
+    check_status,
+    check_text,
+    check_title,
+    check_ttl,
+    has_control,
+)
+from mosaic_tui.repository.cursor import EventCursor
+from mosaic_tui.repository.shapes import card_from_row, card_of, event_from_row, utcnow
+from mosaic_tui.repository.statements import (
+    CLAIM,
+    CLAIM_BY_ID,
+    CLAIMABLE,
+    CLAIMED,
+    CLEAR_CLAIM,
+    EV,
+    FETCH,
+    FETCH_LOCKED,
+    HEARTBEAT,
+    HEARTBEAT_UNSTAMPED,
+    LIST_ORDER,
+    READY,
+    RECLAIM,
+    RECLAIM_CAPPED,
+    B,
+    E,
+    transition_statement,
+)
 
 DEFAULT_TTL = 900
-MAX_ID_LEN = 200
-MAX_TEXT_LEN = 4_000_000
-_INT32 = 2**31 - 1
-
-B = Card.__table__
-E = Edge.__table__
-EV = Event.__table__
-# Literals, not parameters: the planners of both backends must see the
-# partial index's predicate in the query to use the index.
-READY = literal_column("'ready'")
-CLAIMED = literal_column("'claimed'")
-STATUS_LITERALS = {
-    "ready": READY,
-    "claimed": CLAIMED,
-    "blocked": literal_column("'blocked'"),
-    "done": literal_column("'done'"),
-}
-CLAIMABLE = and_(B.c.status == READY, B.c.unmet_deps == literal_column("0"))
-LIST_ORDER = (B.c.priority.desc(), B.c.created_at, B.c.id)
-_CLEAR_CLAIM = {"claim_owner": None, "claim_ttl_seconds": None, "claimed_at": None}
-
-# --------------------------------------------------------------------------- the hot path's statements
-# Written once, for both backends, and run as Prepared statements (compiled
-# once per dialect, straight through the driver): see mosaic_tui.db.prepared.
-NOW = bindparam("now", type_=UTCDateTime())
-CARD_ID = bindparam("card_id", type_=B.c.id.type)
-OWNER = bindparam("owner", type_=B.c.claim_owner.type)
-
-FETCH = Prepared(select(B).where(B.c.id == CARD_ID))
-FETCH_LOCKED = Prepared(select(B).where(B.c.id == CARD_ID).with_for_update())
 
 
-def _reclaim_statement(to_status: str, capped: bool) -> Prepared:
-    """Ended leases back to ``to_status`` (those claimed ``max_attempts`` times or more, if ``capped``)."""
-    expired = (
-        select(B.c.id)
-        .where(B.c.status == CLAIMED, LeaseEnd(B) < NOW)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    cond = B.c.id.in_(expired)
-    if capped:
-        cond = and_(cond, B.c.attempts >= bindparam("max_attempts", type_=B.c.attempts.type))
-    return Prepared(update(B).where(cond).values(status=to_status, updated_at=NOW, **_CLEAR_CLAIM).returning(B.c.id))
-
-
-RECLAIM = _reclaim_statement("ready", capped=False)
-RECLAIM_CAPPED = _reclaim_statement("blocked", capped=True)
-
-
-def _claim_statement(by_id: bool) -> Prepared:
-    pick = select(B.c.id).where(CLAIMABLE)
-    if by_id:
-        pick = pick.where(B.c.id == CARD_ID)
-    pick = pick.order_by(*LIST_ORDER).limit(1).with_for_update(skip_locked=True).cte("pick")
-    return Prepared(
-        update(B)
-        .where(B.c.id == pick.c.id)
-        .values(status="claimed", claim_owner=OWNER, claim_ttl_seconds=bindparam("ttl", type_=B.c.claim_ttl_seconds.type),
-                claimed_at=NOW, attempts=B.c.attempts + 1, updated_at=NOW)
-        .returning(*B.c)
-    )
-
-
-_EVENT_AT = EV.c.at.type
-EVENTS_AFTER = Prepared(  # the board's and `events --follow`'s read, a few times a second under a busy fleet
-    select(EV).where(EV.c.id > bindparam("after", type_=EV.c.id.type)).order_by(EV.c.id)
-    .limit(bindparam("limit", type_=EV.c.id.type))
-)
-
-CLAIM = _claim_statement(by_id=False)
-CLAIM_BY_ID = _claim_statement(by_id=True)
-
-HEARTBEAT = Prepared(
-    update(B).where(B.c.id == CARD_ID)
-    .values(claim_ttl_seconds=bindparam("ttl", type_=B.c.claim_ttl_seconds.type), updated_at=NOW)
-    .returning(*B.c)
-)
-HEARTBEAT_UNSTAMPED = Prepared(  # a claimed card without claimed_at (written by another program)
-    update(B).where(B.c.id == CARD_ID)
-    .values(claimed_at=NOW, claim_ttl_seconds=bindparam("ttl", type_=B.c.claim_ttl_seconds.type), updated_at=NOW)
-    .returning(*B.c)
-)
-
-_TRANSITIONS: dict[tuple, Prepared] = {}
-
-
-def _transition_statement(allowed: tuple[str, ...], values: dict[str, Any], owned: bool) -> Prepared:
-    """``UPDATE backlog SET values WHERE id = :card_id AND status IN (allowed) [AND claim_owner = :owner]``, once per shape."""
-    key = (allowed, tuple(values.items()), owned)
-    stmt = _TRANSITIONS.get(key)
-    if stmt is None:
-        cond = and_(B.c.id == CARD_ID, B.c.status.in_([STATUS_LITERALS[s] for s in allowed]))
-        if owned:
-            cond = and_(cond, B.c.claim_owner == OWNER)
-        stmt = _TRANSITIONS[key] = Prepared(update(B).where(cond).values(**values, updated_at=NOW).returning(*B.c))
-    return stmt
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-# --------------------------------------------------------------------------- validation
-def _has_control(s: str) -> bool:
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in s)
-
-
-def check_id(value: Any, what: str = "card id") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{what} must not be empty")
-    if value != value.strip():
-        raise InvalidInput(f"{what} {value.strip()!r} must not start or end with spaces")
-    if _has_control(value):
-        raise InvalidInput(f"{what} {value!r} contains control characters")
-    if len(value) > MAX_ID_LEN:
-        raise InvalidInput(f"{what} is longer than {MAX_ID_LEN} characters")
-    return value
-
-
-def check_owner(value: Any) -> str:
-    return check_id(value, "owner")
-
-
-def check_title(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput("title must not be empty")
-    if "\x00" in value:
-        raise InvalidInput("title contains a NUL character")
-    if "\n" in value or "\r" in value:
-        raise InvalidInput("title must be one line")
-    if len(value) > 10_000:
-        raise InvalidInput("title is longer than 10000 characters")
-    return value
-
-
-def check_text(value: Any, what: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{what} must be text")
-    if "\x00" in value:
-        raise InvalidInput(f"{what} contains a NUL character")
-    if len(value) > MAX_TEXT_LEN:
-        raise InvalidInput(f"{what} is longer than {MAX_TEXT_LEN} characters")
-    return value
-
-
-def check_priority(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(str(value).strip())
-        except ValueError:
-            raise InvalidInput(f"priority must be an integer, not {value!r}") from None
-    if not -_INT32 <= value <= _INT32:
-        raise InvalidInput(f"priority {value} is out of range (a 32-bit integer)")
-    return value
-
-
-def check_ttl(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(str(value).strip())
-        except ValueError:
-            raise InvalidInput(f"ttl must be a whole number of seconds, not {value!r}") from None
-    if value <= 0:
-        raise InvalidInput(f"ttl must be more than 0 seconds, not {value}")
-    if value > _INT32:
-        raise InvalidInput(f"ttl {value} is out of range")
-    return value
-
-
-def check_acceptance(value: Any) -> Any:
-    try:
-        encoded = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise InvalidInput(f"acceptance is not valid JSON: {exc}") from None
-    if "\\u0000" in encoded:
-        raise InvalidInput("acceptance contains a NUL character")
-    return value
-
-
-def check_status(value: Any) -> str:
-    if value not in STATUSES:
-        raise InvalidInput(f"unknown status {value!r} (one of: {', '.join(STATUSES)})")
-    return value
-
-
-# --------------------------------------------------------------------------- JSON
-def _iso(ts: datetime | None) -> str | None:
-    return ts.astimezone(UTC).isoformat() if ts is not None else None
-
-
-def card_json(card: Card) -> dict[str, Any]:
-    """A card with the Mosaic fleet's JSON keys."""
-    return {
-        "id": card.id,
-        "title": card.title,
-        "body": card.body,
-        "phase": card.phase,
-        "priority": card.priority,
-        "status": card.status,
-        "dependsOn": list(card.depends_on or []),
-        "claimOwner": card.claim_owner,
-        "claimTtlSeconds": card.claim_ttl_seconds,
-        "claimedAt": _iso(card.claimed_at),
-        "attempts": card.attempts,
-        "idempotencyKey": card.idempotency_key,
-        "acceptance": card.acceptance,
-        "createdAt": _iso(card.created_at),
-        "updatedAt": _iso(card.updated_at),
-    }
-
-
-def event_json(ev: EventRecord) -> dict[str, Any]:
-    return {
-        "id": ev.id,
-        "cardId": ev.card_id,
-        "kind": ev.kind,
-        "oldStatus": ev.old_status,
-        "newStatus": ev.new_status,
-        "owner": ev.owner,
-        "at": _iso(ev.at),
-    }
-
-
-def lease_end(card: Card) -> datetime | None:
-    if card.status != "claimed" or card.claimed_at is None or card.claim_ttl_seconds is None:
-        return None
-    return card.claimed_at + timedelta(seconds=card.claim_ttl_seconds)
-
-
-def _card_of(values: dict[str, Any]) -> Card:
-    if not isinstance(values["depends_on"], list):
-        values["depends_on"] = []
-    return build(Card, values)
-
-
-_CARD_COLUMNS = tuple(c.name for c in B.c)
-
-
-def _card(row) -> Card:
-    """A card from a row of every column in table order (``select(B)``, ``returning(*B.c)``)."""
-    if len(row) != len(_CARD_COLUMNS):
-        raise ValueError("a card row must hold every column of the backlog table")
-    return _card_of(dict(zip(_CARD_COLUMNS, row)))
-
-
-def _event(row) -> EventRecord:
-    """An event from a row of every column in table order: a SQLAlchemy row (``at`` already a datetime)
-    or a raw driver row (``at`` as the driver gives it; SQLite: text)."""
-    return EventRecord(row[0], row[1], row[2], row[3], row[4], row[5], _EVENT_AT.process_result_value(row[6], None))
-
-
-# --------------------------------------------------------------------------- the repository
 class Backlog:
     """Every operation of the backlog, each one transaction, same code on both backends."""
 
@@ -303,8 +77,9 @@ class Backlog:
         self.max_attempts = max_attempts
 
     @classmethod
-    def open(cls, url: str | None = None, **kw) -> Backlog:
-        return cls(open_database(url), **kw)
+    def open(cls, url: str | None = None, *, wait: float | None = None, listen_url: str | None = None, **kw) -> Backlog:
+        """``wait``: seconds to retry a full server when connecting; ``listen_url``: the change feed's URL."""
+        return cls(open_database(url, wait=wait, listen_url=listen_url), **kw)
 
     @property
     def backend(self) -> str:
@@ -326,11 +101,11 @@ class Backlog:
         row = conn.execute(q).first()
         if row is None:
             raise NotFound(f"no card {card_id!r}")
-        return _card(row)
+        return card_from_row(row)
 
     def _loaded(self, stmt: Prepared, row) -> Card:
         """The Card of a raw row a Prepared statement returned (built after the transaction)."""
-        return _card_of(stmt.decode(self.db.dialect, row))
+        return card_of(stmt.decode(self.db.dialect, row))
 
     def _fetched(self, tx, card_id: str, *, lock: bool = False) -> Card:
         """:meth:`_fetch` inside a driver transaction (``Database.run(driver=True)``)."""
@@ -363,7 +138,7 @@ class Backlog:
         ``read_back``: return the card as read again after the update, in the same transaction.
         """
         check_id(card_id)
-        stmt = _transition_statement(tuple(allowed), values, owned=owner is not None)
+        stmt = transition_statement(tuple(allowed), values, owned=owner is not None)
         params = {"card_id": card_id, "now": self._now(), "owner": owner}
 
         def tx(conn):
@@ -392,7 +167,7 @@ class Backlog:
         title = check_title(title)
         body = check_text(body, "body")
         phase = check_text(phase, "phase")
-        if phase is not None and (not phase.strip() or _has_control(phase)):
+        if phase is not None and (not phase.strip() or has_control(phase)):
             raise InvalidInput("phase must be non-empty text without control characters")
         priority = check_priority(priority)
         deps = list(dict.fromkeys(check_id(d, "dependency id") for d in depends_on))
@@ -410,7 +185,7 @@ class Backlog:
 
         def existing(conn: Connection) -> Card | None:
             row = conn.execute(select(B).where(B.c.idempotency_key == idempotency_key)).first()
-            return _card(row) if row is not None else None
+            return card_from_row(row) if row is not None else None
 
         def tx(conn: Connection) -> Card:
             if idempotency_key is not None and (card := existing(conn)) is not None:
@@ -434,7 +209,7 @@ class Backlog:
                 card = existing(conn)
                 assert card is not None
                 return card
-            card = _card(row)
+            card = card_from_row(row)
             if deps:  # SQLite's AFTER INSERT trigger counts unmet_deps after RETURNING produced the row
                 card.unmet_deps = conn.execute(select(B.c.unmet_deps).where(B.c.id == id)).scalar_one()
             return card
@@ -450,7 +225,7 @@ class Backlog:
         if not ids:
             return {}
         rows = self.db.run(lambda conn: conn.execute(select(B).where(B.c.id.in_(ids))).all(), write=False)
-        return {c.id: c for c in map(_card, rows)}
+        return {c.id: c for c in map(card_from_row, rows)}
 
     def _list_query(self, status, phase, claimable, search):
         q = select(B)
@@ -484,7 +259,7 @@ class Backlog:
             q = q.limit(limit)
         if offset:
             q = q.offset(offset)
-        return [_card(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
+        return [card_from_row(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
 
     def count(self, *, status=None, phase=None, claimable=False, search=None) -> int:
         q = self._list_query(status, phase, claimable, search).with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
@@ -539,7 +314,7 @@ class Backlog:
             if card.claimed_at is None:
                 return HEARTBEAT_UNSTAMPED, HEARTBEAT_UNSTAMPED.first(conn, card_id=card_id, ttl=ttl, now=now)
             new_ttl = math.ceil(max(0.0, (now - card.claimed_at).total_seconds())) + ttl
-            if new_ttl > _INT32:
+            if new_ttl > INT32:
                 raise InvalidInput("the lease would be too long")
             return HEARTBEAT, HEARTBEAT.first(conn, card_id=card_id, ttl=new_ttl, now=now)
 
@@ -553,21 +328,27 @@ class Backlog:
             return self.db.run(lambda tx: self._reclaim_expired(tx, now), driver=True)
         return [self._release(id).id]
 
-    def release(self, card_id: str) -> Card:
-        """``reclaim(card_id)``, then the card as it is now: one transaction."""
-        return self._release(card_id, read_back=True)
+    def release(self, card_id: str, owner: str | None = None) -> Card:
+        """``reclaim(card_id)``, then the card as it is now: one transaction.
 
-    def _release(self, card_id: str, *, read_back: bool = False) -> Card:
+        With ``owner``: only while ``owner`` holds the claim (an agent giving back its own card).
+        """
+        return self._release(card_id, read_back=True, owner=None if owner is None else check_owner(owner))
+
+    def _release(self, card_id: str, *, read_back: bool = False, owner: str | None = None) -> Card:
+        def refuse(c: Card) -> str:
+            if c.status != "claimed":
+                return f"card {c.id!r} is not claimed (it is {c.status})"
+            return f"card {c.id!r} is claimed by {c.claim_owner!r}, not {owner!r}"
+
         return self._transition(
-            card_id, ["claimed"], {"status": "ready", **_CLEAR_CLAIM},
-            lambda c: f"card {c.id!r} is not claimed (it is {c.status})",
-            read_back=read_back,
+            card_id, ["claimed"], {"status": "ready", **CLEAR_CLAIM}, refuse, owner=owner, read_back=read_back,
         )
 
     # -- status changes -----------------------------------------------------
     def block(self, card_id: str) -> Card:
         return self._transition(
-            card_id, ["ready", "claimed"], {"status": "blocked", **_CLEAR_CLAIM},
+            card_id, ["ready", "claimed"], {"status": "blocked", **CLEAR_CLAIM},
             lambda c: f"card {c.id!r} is already blocked" if c.status == "blocked"
             else f"card {c.id!r} is done; reopen it before blocking it",
         )
@@ -581,7 +362,7 @@ class Backlog:
     def complete(self, card_id: str, owner: str | None = None) -> Card:
         if owner is None:
             return self._transition(
-                card_id, ["ready", "claimed", "blocked"], {"status": "done", **_CLEAR_CLAIM},
+                card_id, ["ready", "claimed", "blocked"], {"status": "done", **CLEAR_CLAIM},
                 lambda c: f"card {c.id!r} is already done",
             )
         owner = check_owner(owner)
@@ -591,7 +372,7 @@ class Backlog:
                 return f"card {c.id!r} is not claimed (it is {c.status}); {owner!r} does not hold it"
             return f"card {c.id!r} is claimed by {c.claim_owner!r}, not {owner!r}"
 
-        return self._transition(card_id, ["claimed"], {"status": "done", **_CLEAR_CLAIM}, refuse, owner=owner)
+        return self._transition(card_id, ["claimed"], {"status": "done", **CLEAR_CLAIM}, refuse, owner=owner)
 
     def reopen(self, card_id: str) -> Card:
         return self._transition(
@@ -632,7 +413,7 @@ class Backlog:
             if not values:
                 return card
             row = conn.execute(update(B).where(B.c.id == card_id).values(**values, updated_at=now).returning(*B.c)).first()
-            return _card(row)
+            return card_from_row(row)
 
         return self.db.run(tx)
 
@@ -665,7 +446,7 @@ class Backlog:
             row = conn.execute(
                 update(B).where(B.c.id == from_id).values(depends_on=[*card.depends_on, to_id], updated_at=now).returning(*B.c)
             ).first()
-            return _card(row)
+            return card_from_row(row)
 
         return self.db.run(tx)
 
@@ -681,7 +462,7 @@ class Backlog:
                 raise NotFound(f"card {from_id!r} does not depend on {to_id!r}")
             deps = [d for d in card.depends_on if d != to_id]
             row = conn.execute(update(B).where(B.c.id == from_id).values(depends_on=deps, updated_at=now).returning(*B.c)).first()
-            return _card(row)
+            return card_from_row(row)
 
         return self.db.run(tx)
 
@@ -707,7 +488,7 @@ class Backlog:
             ids_list = list(ids)
             for i in range(0, len(ids_list), 500):
                 for r in conn.execute(select(B).where(B.c.id.in_(ids_list[i:i + 500]))):
-                    c = _card(r)
+                    c = card_from_row(r)
                     cards[c.id] = c
             return cards, sorted(edges)
 
@@ -775,7 +556,7 @@ class Backlog:
             q = q.where(EV.c.id > since)
         if limit is not None:
             q = q.limit(limit)
-        return [_event(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
+        return [event_from_row(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
 
     def last_event_id(self) -> int:
         return self.db.run(lambda conn: conn.execute(select(func.coalesce(func.max(EV.c.id), 0))).scalar_one(), write=False)
@@ -784,7 +565,7 @@ class Backlog:
         """A change feed on this backlog (see ``mosaic_tui.db.feed``); close it when done."""
         from mosaic_tui.db.feed import open_feed
 
-        return open_feed(self.db.target)
+        return open_feed(self.db.target, self.db.listen)
 
     def cursor(self, after: int | None = None) -> EventCursor:
         """An event cursor starting after event ``after`` (default: the newest now)."""
@@ -794,50 +575,3 @@ class Backlog:
         from mosaic_tui.db.schema import current_version
 
         return self.db.run(current_version, write=False)
-
-
-class EventCursor:
-    """Reads the events after the last one seen, none missing, none twice.
-
-    On Postgres, event ids come from a sequence and transactions commit in any
-    order, so an id may become visible after a higher one. The cursor remembers
-    the ids it skipped (gaps) and asks for them again until they appear or
-    ``gap_ttl`` seconds have passed (a rolled-back transaction leaves a gap
-    that never fills). On SQLite ids are assigned under the write lock and
-    gaps do not occur.
-    """
-
-    def __init__(self, backlog: Backlog, after: int | None = None, *, gap_ttl: float = 30.0):
-        self.backlog = backlog
-        self.last = backlog.last_event_id() if after is None else after
-        self.gap_ttl = gap_ttl
-        self._gaps: dict[int, float] = {}
-
-    def fetch(self, *, card: str | None = None, limit: int = 5000) -> list[EventRecord]:
-        import time
-
-        now = time.monotonic()
-        self._gaps = {g: t for g, t in self._gaps.items() if now - t < self.gap_ttl}
-        gaps = list(self._gaps)
-        db = self.backlog.db
-
-        def tx(conn):
-            rows = EVENTS_AFTER.all(conn, after=self.last, limit=limit)
-            if gaps:  # few and short-lived: an IN list, through SQLAlchemy
-                rows += conn.execute(select(EV).where(EV.c.id.in_(gaps))).all()
-                rows.sort(key=lambda r: r[0])
-                rows = rows[:limit]
-            return rows
-
-        rows = db.run(tx, write=False, driver=not gaps)  # the gaps' IN list needs a SQLAlchemy Connection
-        events = [_event(r) for r in rows]
-        for ev in events:
-            if ev.id in self._gaps:
-                del self._gaps[ev.id]
-            elif ev.id > self.last:
-                for missing in range(self.last + 1, ev.id):
-                    self._gaps[missing] = now
-                self.last = ev.id
-        if card is not None:
-            events = [ev for ev in events if ev.card_id == card]
-        return events

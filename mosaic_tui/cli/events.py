@@ -1,0 +1,118 @@
+"""What happened: ``stats`` and ``events`` (``--follow``: live, until Ctrl-C)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from mosaic_tui.cli import output as out
+from mosaic_tui.cli.group import Open, cli, common, json_mode, listen_option
+
+
+@cli.command(short_help="Counts, claimable cards, oldest ready, ended leases.")
+@common
+def stats() -> None:
+    """Counts per status, claimable cards, the oldest ready card's age, ended leases."""
+    with Open() as b:
+        s = b.stats()
+    if json_mode():
+        out.emit_json(s)
+        return
+    c = s["counts"]
+    out.say(out.table(["READY", "CLAIMED", "BLOCKED", "DONE", "TOTAL"],
+                      [[c["ready"], c["claimed"], c["blocked"], c["done"], s["total"]]], last_clip=False))
+    age = s["oldestReadyAgeSeconds"]
+    out.say(f"claimable: {s['claimable']}   oldest ready: {'-' if age is None else out.ago(age)}   "
+            f"ended leases: {s['expiredClaimCount']}")
+
+
+def _event_row(ev) -> list[Any]:
+    change = f"{ev.old_status or '-'} -> {ev.new_status or '-'}"
+    return [ev.id, out.when(ev.at), ev.card_id, ev.kind, change, ev.owner or "-"]
+
+
+_EVENT_HEADERS = ["ID", "AT (UTC)", "CARD", "KIND", "STATUS", "OWNER"]
+
+
+@cli.command(short_help="The change history (--follow: live).")
+@common
+@listen_option
+@click.option("--card", "card_id", metavar="ID", help="Only the events of card ID.")
+@click.option("--since", type=click.IntRange(min=0), metavar="EVENT_ID", help="Only events after EVENT_ID.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N events (not with --follow).")
+@click.option("--follow", "-f", is_flag=True,
+              help="Keep printing new events until Ctrl-C (JSON Lines with --json). Without --since, starts now.")
+def events(card_id, since, limit, follow) -> None:
+    """The change history: who changed which card, when, from what status to what."""
+    from mosaic_tui.repository import check_id, event_json
+
+    if card_id is not None:
+        check_id(card_id)
+    with Open() as b:
+        if not follow:
+            evs = b.events(card=card_id, since=since, limit=limit)
+            if json_mode():
+                out.emit_json([event_json(e) for e in evs])
+            elif not evs:
+                out.say("no events")
+            else:
+                out.say(out.table(_EVENT_HEADERS, [_event_row(e) for e in evs], last_clip=False))
+            return
+        _follow(b, card_id, since)
+
+
+def _follow(b, card_id: str | None, since: int | None) -> None:
+    import time
+
+    from mosaic_tui.repository import event_json
+
+    as_json = json_mode()
+
+    def emit(evs) -> None:
+        for e in evs:
+            if as_json:
+                sys.stdout.write(out.dump(event_json(e)) + "\n")
+            else:
+                sys.stdout.write("  ".join(out.safe(c) for c in _event_row(e)) + "\n")
+        if evs:
+            sys.stdout.flush()
+
+    cursor = b.cursor(after=since)
+    try:
+        feed = b.feed()
+    except Exception:  # noqa: BLE001 - no feed: poll instead
+        feed = None
+    said = "live" if b.backend == "postgresql" else "polling"  # what goes without saying
+    try:
+        while True:
+            emit(cursor.fetch(card=card_id))
+            if feed is not None:
+                if feed.status != said:
+                    said = feed.status
+                    _feed_note(feed, as_json)
+                feed.wait(1.0)
+            else:
+                time.sleep(0.2)
+    except KeyboardInterrupt:
+        return
+    finally:
+        if feed is not None:
+            feed.close()
+
+
+def _feed_note(feed, as_json: bool) -> None:
+    """Say on stderr how new events arrive when it is not the usual way (polling, lost, live again)."""
+    why = {
+        "polling": "notifications do not reach this connection (a transaction pooler?); for live events "
+                   "set --listen-url or MOSAIC_LISTEN_URL to the server or a pooler's session mode",
+        "lost": "the connection to the database is lost; reconnecting",
+        "live": "notified of each change again",
+    }.get(feed.status, "")
+    if as_json:
+        line = out.dump({"feed": {"status": feed.status, "interval": feed.interval, "message": why}})
+    else:
+        line = f"mosaic-tui: events: {feed.label}: {why}"
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,82 @@
+"""How cards read for people: status words, leases, one-line summaries, tables, the ``show`` page."""
+
+from __future__ import annotations
+
+from mosaic_tui.cli import output as out
+from mosaic_tui.cli.group import json_mode
+
+
+def status_word(card) -> str:
+    """The status a person sees: a ready card with unmet dependencies is "waiting"."""
+    if card.status == "ready" and getattr(card, "unmet_deps", 0):
+        return "waiting"
+    return card.status
+
+
+def lease_text(card) -> str:
+    from mosaic_tui.repository import lease_end, utcnow
+
+    end = lease_end(card)
+    if end is None:
+        return ""
+    left = (end - utcnow()).total_seconds()
+    return f"lease ends {out.when(end)} UTC ({'in ' + out.ago(left) if left >= 0 else 'ended ' + out.ago(-left) + ' ago'})"
+
+
+def cards_table(cards) -> str:
+    rows = [
+        [c.id, status_word(c), c.priority, c.phase or "-", c.claim_owner or "-",
+         ",".join(c.depends_on) or "-", c.title]
+        for c in cards
+    ]
+    return out.table(["ID", "STATUS", "PRI", "PHASE", "OWNER", "DEPENDS ON", "TITLE"], rows)
+
+
+def card_line(verb: str, card) -> str:
+    return f"{verb} {out.safe(card.id)}: {out.safe(card.title)} [{status_word(card)}]"
+
+
+def print_card(card, verb: str) -> None:
+    """The card as JSON (--json) or as one line starting with ``verb``."""
+    from mosaic_tui.repository import card_json
+
+    if json_mode():
+        out.emit_json(card_json(card))
+    else:
+        out.say(card_line(verb, card))
+
+
+def show_card(card, waiting_on: list[str]) -> None:
+    rows = [
+        ("id", card.id), ("title", card.title), ("status", status_word(card)), ("priority", card.priority),
+        ("phase", card.phase or "-"),
+        ("depends on", ", ".join(card.depends_on) or "-"),
+    ]
+    if waiting_on:
+        rows.append(("waiting on", ", ".join(waiting_on)))
+    if card.status == "claimed":
+        rows += [("owner", card.claim_owner), ("claimed at", out.when(card.claimed_at) + " UTC"),
+                 ("ttl", f"{card.claim_ttl_seconds}s"), ("lease", lease_text(card))]
+    rows += [("attempts", card.attempts), ("idempotency key", card.idempotency_key or "-")]
+    if card.acceptance is not None:
+        rows.append(("acceptance", out.dump(card.acceptance)))
+    rows += [("created", out.when(card.created_at) + " UTC"), ("updated", out.when(card.updated_at) + " UTC")]
+    for k, v in rows:
+        out.say(f"{k + ':':<17}{out.safe(v)}")
+    if card.body:
+        out.say("")
+        for line in card.body.splitlines():
+            out.say("  " + out.safe(line))
+
+
+def waiting_on(b, card) -> list[str]:
+    """The dependencies of ``card`` that are not done (or do not exist)."""
+    if not card.depends_on:
+        return []
+    deps = b.get_many(card.depends_on)
+    return [d if d in deps else f"{d} (missing)" for d in card.depends_on if d not in deps or deps[d].status != "done"]
+
+
+def split_list(values: tuple[str, ...]) -> list[str]:
+    """Repeatable, comma-separated option values as one list."""
+    return [p.strip() for v in values for p in v.split(",") if p.strip()]

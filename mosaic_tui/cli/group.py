@@ -1,0 +1,250 @@
+"""The command group, the options every command takes, and the entry point that maps failures to exit codes.
+
+Cold start matters (an agent runs one process per command), so the CLI
+imports click and nothing else heavy at the top: the repository (SQLAlchemy,
+SQLModel, the driver) is imported inside the commands, Alembic only if the
+schema needs migrating, Textual only by the board. Every failure is reported
+as one line (or one JSON object with ``--json``) and the exit code of its
+``code`` in :data:`mosaic_tui.errors.EXIT_CODES`; nothing a user does prints a
+traceback.
+
+A command module registers its commands on :data:`cli` with
+``@cli.command(...)`` and ``@common``; ``mosaic_tui/cli/__init__.py`` imports
+it (one line per module).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from mosaic_tui.cli import output as out
+from mosaic_tui.errors import EXIT_MEANINGS, MosaicError, exit_code_for
+
+if TYPE_CHECKING:
+    from mosaic_tui.repository import Backlog
+
+MAIN_HELP = """A backlog of record for fleets of AI coding agents.
+
+With no command, opens the board. Every command takes --db URL (a
+postgresql:// URL, sqlite:///path or a file path; default: $DATABASE_URL, else
+the embedded SQLite backlog under $MOSAIC_HOME), --json (stdout is exactly
+one JSON document; errors become {"error": {"code", "message"}} on stderr) and
+--wait SECONDS (how long to retry a full Postgres server: "too many clients").
+
+\b
+An agent's loop:
+  while card=$(mosaic-tui claim --owner "$ME" --json) && [ "$card" != null ]; do
+    id=$(jq -r .id <<<"$card")
+    ...work, running: mosaic-tui heartbeat "$id" --owner "$ME"
+    mosaic-tui complete "$id" --owner "$ME"
+  done
+"""
+
+EXIT_EPILOG = "\b\nExit codes:\n" + "\n".join(f"  {k}  {v}" for k, v in EXIT_MEANINGS.items())
+
+
+# --------------------------------------------------------------------------- options and state
+class State:
+    """Options that may come before or after the command name."""
+
+    def __init__(self) -> None:
+        self.db: str | None = None
+        self.json = False
+        self.phase: str | None = None
+        self.wait: float | None = None
+        self.listen_url: str | None = None
+        self.secrets: set[str] = set()
+
+    def note(self, url: str | None) -> None:
+        self.secrets |= out.passwords(url)
+
+
+def state() -> State:
+    return click.get_current_context().ensure_object(State)
+
+
+def json_mode() -> bool:
+    """Was --json given (before or after the command name)?"""
+    return state().json
+
+
+def _set_db(ctx: click.Context, _param, value):
+    if value is not None:
+        st = ctx.ensure_object(State)
+        st.db = value
+        st.note(value)
+    return value
+
+
+def _set_json(ctx: click.Context, _param, value):
+    if value:
+        ctx.ensure_object(State).json = True
+    return value
+
+
+def _set_wait(ctx: click.Context, _param, value):
+    if value is not None:
+        ctx.ensure_object(State).wait = value
+    return value
+
+
+def _set_listen_url(ctx: click.Context, _param, value):
+    if value is not None:
+        st = ctx.ensure_object(State)
+        st.listen_url = value
+        st.note(value)
+    return value
+
+
+_db_option = click.option(
+    "--db", "db", metavar="URL", expose_value=False, callback=_set_db,
+    help="The backlog: postgresql://..., sqlite:///path or a file path. Default: $DATABASE_URL, else embedded.",
+)
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, expose_value=False, callback=_set_json,
+    help="Print exactly one JSON document on stdout (errors: one JSON object on stderr).",
+)
+
+
+_wait_option = click.option(
+    "--wait", type=click.FloatRange(0, 3600), metavar="SECONDS", expose_value=False, callback=_set_wait,
+    help="While the Postgres server is full (too many clients), retry connecting for SECONDS "
+         "(default 5; 0: fail at once with code busy).",
+)
+listen_option = click.option(
+    "--listen-url", metavar="URL", expose_value=False, callback=_set_listen_url,
+    help="Where the change feed LISTENs (the server itself or a pooler's session mode) when --db "
+         "goes through a transaction pooler. Default: $MOSAIC_LISTEN_URL, else --db.",
+)
+
+
+def common(f):
+    """--db, --json and --wait, on every command."""
+    return _db_option(_json_option(_wait_option(f)))
+
+
+class Ordered(click.Group):
+    """Lists the commands in the order they were registered (the modules' import order)."""
+
+    def list_commands(self, ctx):
+        return list(self.commands)
+
+
+class Open:
+    """``with Open() as b:`` opens the backlog (--db, else the default) and always disposes of its engine."""
+
+    def __init__(self, url: str | None = None):
+        self.url = url
+
+    @classmethod
+    def at(cls, url: str) -> Open:
+        return cls(url)
+
+    def __enter__(self) -> Backlog:
+        from mosaic_tui.repository import Backlog
+
+        st = state()
+        if self.url is not None:
+            self.b = Backlog.open(self.url, wait=st.wait)
+        else:
+            st.note(os.environ.get("DATABASE_URL"))
+            st.note(os.environ.get("MOSAIC_LISTEN_URL"))
+            self.b = Backlog.open(st.db, wait=st.wait, listen_url=st.listen_url)
+        return self.b
+
+    def __exit__(self, *exc):
+        self.b.close()
+
+
+# --------------------------------------------------------------------------- the group
+@click.group(
+    cls=Ordered, invoke_without_command=True, help=MAIN_HELP, epilog=EXIT_EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@common
+@listen_option
+@click.option("--phase", metavar="PHASE", help="With no command: open the board filtered to PHASE.")
+@click.version_option(package_name="mosaic-tui", prog_name="mosaic-tui")
+@click.pass_context
+def cli(ctx: click.Context, phase: str | None) -> int | None:
+    ctx.ensure_object(State).phase = phase
+    if ctx.invoked_subcommand is None:
+        return open_board(phase)
+    return None
+
+
+def open_board(phase: str | None) -> int:
+    st = state()
+    try:
+        from mosaic_tui.board import run_board
+    except ImportError as exc:
+        if exc.name != "mosaic_tui.board":
+            raise
+        ctx = click.get_current_context().find_root()
+        sys.stdout.write(
+            "The board is not available in this build; use the commands:\n\n" + ctx.get_help() + "\n"
+        )
+        return 0
+    if st.listen_url:  # the board opens its backlog itself: it reads the listen URL from there
+        os.environ["MOSAIC_LISTEN_URL"] = st.listen_url
+    return run_board(st.db, phase=phase) or 0
+
+
+# --------------------------------------------------------------------------- entry point
+def _wants_json(argv: list[str]) -> bool:
+    for a in argv:
+        if a == "--":
+            return False
+        if a == "--json":
+            return True
+    return False
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console script: run one command, turn every failure into one line and an exit code."""
+    sys.exit(run(sys.argv[1:] if argv is None else list(argv)))
+
+
+def run(argv: list[str]) -> int:
+    st = State()
+    secrets = out.passwords(*argv, os.environ.get("DATABASE_URL"), os.environ.get("MOSAIC_LISTEN_URL"))
+
+    def fail(code: str, message: str, exit_code: int | None = None) -> int:
+        out.error(code, out.scrub(message, secrets | st.secrets), as_json=st.json or _wants_json(argv))
+        return exit_code_for(code) if exit_code is None else exit_code
+
+    try:
+        rv = cli.main(args=argv, prog_name="mosaic-tui", standalone_mode=False, obj=st)
+        return rv if isinstance(rv, int) else 0
+    except click.exceptions.NoArgsIsHelpError as exc:  # pragma: no cover - not used by our commands
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        return exit_code_for("usage")
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "mosaic-tui"
+        return fail("usage", f"{exc.format_message()} (see: {where} --help)")
+    except click.ClickException as exc:  # click's own exit code (e.g. 1 for a file it cannot open)
+        return fail("usage", exc.format_message(), exc.exit_code or exit_code_for("usage"))
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        return fail("interrupted", "interrupted")
+    except MosaicError as exc:
+        return fail(exc.code, str(exc), exc.exit_code)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
+    except Exception as exc:  # noqa: BLE001 - never a traceback
+        if os.environ.get("MOSAIC_DEBUG") == "1":
+            import traceback
+
+            traceback.print_exc()
+        return fail("internal", f"internal error: {type(exc).__name__}: {exc}")

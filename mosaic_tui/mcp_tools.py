@@ -1,0 +1,389 @@
+"""The MCP server's tools (entry floor): names, descriptions, input and output schemas, and what each runs.
+
+Kept apart from the SDK wiring (``mosaic_tui.mcp_server``): every tool is a
+plain function ``run(backlog, args, default_owner) -> (structured, text)``,
+blocking, run in a worker thread by the server. ``structured`` is the tool's
+``structuredContent`` (always a JSON object, as MCP requires); ``text`` is
+exactly what ``mosaic-tui <command> --json`` prints (a card, ``null``, a list),
+so a client that reads only text content gets the CLI's JSON. The JSON keys
+are the CLI's (``card_json``, ``event_json``, ``stats``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mosaic_tui.errors import InvalidInput
+from mosaic_tui.repository import DEFAULT_TTL, Backlog, card_json, event_json
+
+# --------------------------------------------------------------------------- output schemas (the CLI's JSON keys)
+_STR_OR_NULL = {"type": ["string", "null"]}
+_TIME = {"type": "string", "format": "date-time"}
+STATUS_ENUM = ["ready", "claimed", "blocked", "done"]
+
+CARD = {
+    "type": "object",
+    "description": "A card, with the keys of `mosaic-tui show ID --json`.",
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "body": {**_STR_OR_NULL, "description": "Markdown body."},
+        "phase": _STR_OR_NULL,
+        "priority": {"type": "integer", "description": "Higher is claimed first."},
+        "status": {"type": "string", "enum": STATUS_ENUM},
+        "dependsOn": {"type": "array", "items": {"type": "string"}, "description": "Ids this card waits on."},
+        "claimOwner": _STR_OR_NULL,
+        "claimTtlSeconds": {"type": ["integer", "null"], "description": "The lease ends at claimedAt + claimTtlSeconds."},
+        "claimedAt": {"type": ["string", "null"], "format": "date-time"},
+        "attempts": {"type": "integer", "description": "How many times the card was claimed."},
+        "idempotencyKey": _STR_OR_NULL,
+        "acceptance": {"description": "Acceptance criteria: any JSON value, or null."},
+        "createdAt": _TIME,
+        "updatedAt": _TIME,
+    },
+    "required": ["id", "title", "body", "phase", "priority", "status", "dependsOn", "claimOwner",
+                 "claimTtlSeconds", "claimedAt", "attempts", "idempotencyKey", "acceptance", "createdAt", "updatedAt"],
+}
+EVENT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "cardId": {"type": "string"},
+        "kind": {"type": "string", "description": "created, claimed, heartbeat, released (claimed -> ready), blocked, "
+                                                 "unblocked, completed, reopened, linked, unlinked, edited, deleted"},
+        "oldStatus": _STR_OR_NULL,
+        "newStatus": _STR_OR_NULL,
+        "owner": _STR_OR_NULL,
+        "at": _TIME,
+    },
+    "required": ["id", "cardId", "kind", "oldStatus", "newStatus", "owner", "at"],
+}
+_COUNT = {"type": "integer", "minimum": 0}
+STATS = {
+    "type": "object",
+    "properties": {
+        "counts": {"type": "object", "properties": {s: _COUNT for s in STATUS_ENUM}, "required": STATUS_ENUM},
+        "total": _COUNT,
+        "claimable": {**_COUNT, "description": "Cards a claim would take now (ready, every dependency done)."},
+        "oldestReadyAgeSeconds": {"type": ["integer", "null"]},
+        "expiredClaimCount": {**_COUNT, "description": "Claims whose lease has ended (reclaim puts them back)."},
+        "claimsLastHour": _COUNT,
+        "completionsLastHour": _COUNT,
+    },
+    "required": ["counts", "total", "claimable", "oldestReadyAgeSeconds", "expiredClaimCount"],
+}
+
+
+def _obj(key: str, schema: dict) -> dict:
+    return {"type": "object", "properties": {key: schema}, "required": [key]}
+
+
+CLAIM_OUT = _obj("card", {"anyOf": [CARD, {"type": "null"}]})
+CARDS_OUT = _obj("cards", {"type": "array", "items": CARD})
+EVENTS_OUT = _obj("events", {"type": "array", "items": EVENT})
+RECLAIM_OUT = _obj("reclaimed", {"type": "array", "items": {"type": "string"}})
+DB_OUT = {
+    "type": "object",
+    "properties": {
+        "backend": {"type": "string", "enum": ["sqlite", "postgresql"]},
+        "url": {"type": "string", "description": "The URL, password hidden."},
+        "source": {"type": "string", "enum": ["flag", "DATABASE_URL", "default"]},
+        "path": _STR_OR_NULL,
+        "schemaVersion": _STR_OR_NULL,
+    },
+    "required": ["backend", "url", "source", "path", "schemaVersion"],
+}
+
+# --------------------------------------------------------------------------- input models
+CardId = Annotated[str, Field(description="The card's id.")]
+Owner = Annotated[str | None, Field(
+    description="Who acts: an agent's name. Default: the owner the server was started with (--owner / MOSAIC_AGENT).")]
+Ttl = Annotated[int, Field(ge=1, le=2**31 - 1, description="Lease length in seconds, counted from now.")]
+Status = Literal["ready", "claimed", "blocked", "done"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClaimIn(_In):
+    owner: Owner = None
+    ttl: Ttl = DEFAULT_TTL
+    id: str | None = Field(None, description="Claim this card only (if it is claimable now). Default: the first claimable card.")
+
+
+class HeartbeatIn(_In):
+    id: CardId
+    owner: Owner = None
+    ttl: Ttl = DEFAULT_TTL
+
+
+class OwnedIn(_In):
+    id: CardId
+    owner: Owner = None
+    anyOwner: bool = Field(False, description="Grooming: act whoever holds the claim (owner is then ignored).")
+
+
+class IdIn(_In):
+    id: CardId
+
+
+class ReclaimIn(_In):
+    id: str | None = Field(None, description="Release this card's claim whether or not its lease has ended. "
+                                             "Default: every claim whose lease has ended.")
+
+
+class ListIn(_In):
+    status: list[Status] | None = Field(None, description="Only cards of these statuses.")
+    phase: str | None = Field(None, description="Only cards of this phase.")
+    claimable: bool = Field(False, description="Only cards a claim could take now.")
+    search: str | None = Field(None, description="Only cards whose id or title contains this text (any case).")
+    limit: int = Field(100, ge=1, le=10_000, description="At most this many cards.")
+    offset: int = Field(0, ge=0, description="Skip this many cards first (paging).")
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _one_or_comma_separated(cls, value: Any) -> Any:  # "ready" and "ready,claimed" too, as the CLI takes them
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+
+class CreateIn(_In):
+    id: CardId
+    title: str = Field(description="One line.")
+    dependsOn: list[str] = Field(default_factory=list, description="Ids of existing cards this card waits on.")
+    priority: int = Field(0, description="An integer; higher is claimed first.")
+    phase: str | None = Field(None, description="The phase (e.g. M1).")
+    body: str | None = Field(None, description="Markdown body.")
+    acceptance: Any = Field(None, description="Acceptance criteria: any JSON value.")
+    idempotencyKey: str | None = Field(None, description="A second create with this key returns the first card unchanged.")
+
+
+class EdgeIn(_In):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: str = Field(alias="from", description="The card that waits.")
+    to: str = Field(description="The card it waits on.")
+
+
+class NoArgs(_In):
+    pass
+
+
+class EventsIn(_In):
+    cardId: str | None = Field(None, description="Only the events of this card.")
+    since: int | None = Field(None, ge=0, description="Only events after this event id (page with the last id you got).")
+    limit: int = Field(100, ge=1, le=10_000, description="At most this many events, oldest first.")
+
+
+# --------------------------------------------------------------------------- what each tool runs
+Result = tuple[dict[str, Any], Any]
+
+
+def owner_of(given: str | None, default: str | None) -> str:
+    owner = given if given is not None else default
+    if owner is None:
+        raise InvalidInput("no owner: pass owner, or start the server with --owner NAME (or MOSAIC_AGENT=NAME)")
+    return owner
+
+
+def _card(card) -> Result:
+    j = card_json(card)
+    return j, j
+
+
+def _claim(b: Backlog, a: ClaimIn, me: str | None) -> Result:
+    card = b.claim(owner_of(a.owner, me), a.ttl, a.id)
+    j = None if card is None else card_json(card)
+    return {"card": j}, j
+
+
+def _complete(b: Backlog, a: OwnedIn, me: str | None) -> Result:
+    return _card(b.complete(a.id, None if a.anyOwner else owner_of(a.owner, me)))
+
+
+def _release(b: Backlog, a: OwnedIn, me: str | None) -> Result:
+    return _card(b.release(a.id, None if a.anyOwner else owner_of(a.owner, me)))
+
+
+def _reclaim(b: Backlog, a: ReclaimIn, _me) -> Result:
+    j = {"reclaimed": b.reclaim(a.id)}
+    return j, j
+
+
+def _list(b: Backlog, a: ListIn, _me) -> Result:
+    cards = [card_json(c) for c in b.list(status=a.status, phase=a.phase, claimable=a.claimable, search=a.search,
+                                          limit=a.limit, offset=a.offset)]
+    return {"cards": cards}, cards
+
+
+def _create(b: Backlog, a: CreateIn, _me) -> Result:
+    return _card(b.create(a.id, a.title, body=a.body, phase=a.phase, priority=a.priority, depends_on=a.dependsOn,
+                          acceptance=a.acceptance, idempotency_key=a.idempotencyKey))
+
+
+def _events(b: Backlog, a: EventsIn, _me) -> Result:
+    evs = [event_json(e) for e in b.events(card=a.cardId, since=a.since, limit=a.limit)]
+    return {"events": evs}, evs
+
+
+def _stats(b: Backlog, _a, _me) -> Result:
+    s = b.stats()
+    return s, s
+
+
+def _db(b: Backlog, _a, _me) -> Result:
+    t = b.db.target
+    j = {"backend": t.backend, "url": t.display(), "source": t.source, "path": str(t.path) if t.path else None,
+         "schemaVersion": b.schema_version()}
+    return j, j
+
+
+# --------------------------------------------------------------------------- the tools
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    params: type[BaseModel]
+    output: dict[str, Any]
+    run: Callable[[Backlog, Any, str | None], Result]
+    read_only: bool = False
+    idempotent: bool = False
+    destructive: bool = False
+
+
+_OWNER_NOTE = " `owner` defaults to the server's own (--owner / MOSAIC_AGENT)."
+_ERRORS = (" A failure is a tool error {\"error\": {\"code\", \"message\"}}, code one of not_found, conflict, "
+           "invalid_input, unavailable (the database is unreachable: retry later), internal.")
+
+TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        "claim",
+        "Take the next card to work on: the first claimable card (ready, every dependency done; highest priority, "
+        "then oldest) is marked claimed by `owner` with a lease of `ttl` seconds, atomically (no two agents ever get "
+        "the same card). Call it when you are free for work. Returns {\"card\": CARD}; {\"card\": null} means "
+        "nothing is claimable now (not an error): stop, or try again later. Keep the lease alive with `heartbeat` "
+        "while you work (before ttl runs out), then call `complete`; call `release` if you give up. Ended leases "
+        "are reclaimed first, so a dead agent's card comes back by itself." + _OWNER_NOTE,
+        ClaimIn, CLAIM_OUT, _claim,
+    ),
+    ToolSpec(
+        "heartbeat",
+        "Extend your lease on a card you hold: it now ends `ttl` seconds from now. Call it periodically while "
+        "working (e.g. every ttl/3 seconds). Returns the card. Conflict if the card is not claimed by `owner` any "
+        "more (its lease ended and someone else took it, or it was blocked): stop working on it." + _OWNER_NOTE,
+        HeartbeatIn, CARD, lambda b, a, me: _card(b.heartbeat(a.id, owner_of(a.owner, me), a.ttl)),
+        idempotent=True,
+    ),
+    ToolSpec(
+        "complete",
+        "Mark a card you hold done (its claim is cleared; cards waiting on it may become claimable). Call it when "
+        "the work is finished, then `claim` again. Returns the card. Conflict if `owner` does not hold the claim "
+        "(a stale worker cannot complete). anyOwner=true (grooming) completes a ready, claimed or blocked card "
+        "whoever holds it." + _OWNER_NOTE,
+        OwnedIn, CARD, _complete,
+    ),
+    ToolSpec(
+        "release",
+        "Give a card you hold back to the queue (status ready, claim cleared) without completing it: call it when "
+        "you cannot finish the work. Returns the card. Conflict if `owner` does not hold it. anyOwner=true "
+        "(grooming) releases whoever holds it." + _OWNER_NOTE,
+        OwnedIn, CARD, _release,
+    ),
+    ToolSpec(
+        "reclaim",
+        "Put every claim whose lease has ended back to ready (or, with `id`, release that card's claim whatever "
+        "its lease). Returns {\"reclaimed\": [ids]}. Rarely needed: `claim` reclaims ended leases by itself.",
+        ReclaimIn, RECLAIM_OUT, _reclaim,
+    ),
+    ToolSpec(
+        "show",
+        "Read one card: title, body, status, dependencies, who holds it and since when. Returns the card.",
+        IdIn, CARD, lambda b, a, me: _card(b.get(a.id)), read_only=True, idempotent=True,
+    ),
+    ToolSpec(
+        "list",
+        "List cards in claim order (priority high first, then oldest), filtered by status, phase, claimable or "
+        "a search text; at most `limit` (default 100), `offset` to page. Returns {\"cards\": [CARD]}.",
+        ListIn, CARDS_OUT, _list, read_only=True, idempotent=True,
+    ),
+    ToolSpec(
+        "create",
+        "Create a card (status ready). `dependsOn` lists existing cards it waits on; a dependency cycle is "
+        "refused (conflict), as is an existing id. With `idempotencyKey`, a repeated create returns the first card "
+        "unchanged. Returns the card.",
+        CreateIn, CARD, _create,
+    ),
+    ToolSpec(
+        "link",
+        "Make card `from` wait on card `to` (a dependency edge). Linking twice changes nothing; a link that would "
+        "close a cycle is refused (conflict). Returns the `from` card.",
+        EdgeIn, CARD, lambda b, a, me: _card(b.link(a.from_, a.to)), idempotent=True,
+    ),
+    ToolSpec(
+        "unlink",
+        "Card `from` no longer waits on card `to`. Not found if there is no such edge. Returns the `from` card.",
+        EdgeIn, CARD, lambda b, a, me: _card(b.unlink(a.from_, a.to)),
+    ),
+    ToolSpec(
+        "block",
+        "Block a card (it cannot be claimed until unblocked; a claim on it is cleared): call it when the work "
+        "cannot proceed (e.g. it needs a person). Returns the card.",
+        IdIn, CARD, lambda b, a, me: _card(b.block(a.id)),
+    ),
+    ToolSpec(
+        "unblock",
+        "Put a blocked card back to ready. Returns the card.",
+        IdIn, CARD, lambda b, a, me: _card(b.unblock(a.id)),
+    ),
+    ToolSpec(
+        "reopen",
+        "Put a done card back to ready (e.g. its work turned out incomplete). Returns the card.",
+        IdIn, CARD, lambda b, a, me: _card(b.reopen(a.id)),
+    ),
+    ToolSpec(
+        "stats",
+        "The backlog at a glance: counts per status, how many cards are claimable now, the oldest ready card's "
+        "age, ended leases, claims and completions in the last hour.",
+        NoArgs, STATS, _stats, read_only=True, idempotent=True,
+    ),
+    ToolSpec(
+        "events",
+        "The change history, oldest first: who moved which card from what status to what, when. `since` an "
+        "event id to read only newer ones (page with the last id you got), `cardId` for one card's history. "
+        "Returns {\"events\": [EVENT]}.",
+        EventsIn, EVENTS_OUT, _events, read_only=True, idempotent=True,
+    ),
+    ToolSpec(
+        "db",
+        "Which backlog this server uses: backend, URL (password hidden), where the URL came from, schema version.",
+        NoArgs, DB_OUT, _db, read_only=True, idempotent=True,
+    ),
+)
+BY_NAME = {t.name: t for t in TOOLS}
+
+
+def input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema without pydantic's generated titles (the property names say it)."""
+    return _untitled(model.model_json_schema(by_alias=True))
+
+
+def _untitled(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: (_untitled_props(v) if k == "properties" else _untitled(v))
+                for k, v in node.items() if not (k == "title" and isinstance(v, str))}
+    if isinstance(node, list):
+        return [_untitled(v) for v in node]
+    return node
+
+
+def _untitled_props(props: dict[str, Any]) -> dict[str, Any]:
+    return {name: _untitled(schema) for name, schema in props.items()}
+
+
+def description(spec: ToolSpec) -> str:
+    return spec.description + _ERRORS

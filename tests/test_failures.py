@@ -1,0 +1,126 @@
+"""Driver errors classified by what the one who meets them should do (mosaic_tui.db.failures).
+
+No server needed: the driver's own exception classes, bare and wrapped as
+SQLAlchemy wraps them. The real thing (a full pooler, a full server, a
+statement error through PgBouncer) is in test_pooler.py.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import time
+
+import psycopg
+import pytest
+from psycopg import errors as pe
+from sqlalchemy.exc import DBAPIError
+
+from mosaic_tui import cli
+from mosaic_tui.db import failures
+from mosaic_tui.db.engine import open_database
+from mosaic_tui.errors import Busy, DatabaseFailure, InvalidInput, Unavailable
+from mosaic_tui.repository import Backlog
+
+CASES = [
+    # Postgres refusing a connection: at connect time only the message says why (no SQLSTATE).
+    (psycopg.OperationalError('connection failed: FATAL:  sorry, too many clients already'), "busy"),
+    (psycopg.OperationalError('connection failed: FATAL:  too many connections for role "agent"'), "busy"),
+    (psycopg.OperationalError('connection failed: FATAL:  too many connections for database "fleet"'), "busy"),
+    (psycopg.OperationalError("connection failed: FATAL:  remaining connection slots are reserved for "
+                              "non-replication superuser connections"), "busy"),
+    (pe.TooManyConnections("too many clients already"), "busy"),  # 53300, mid-session
+    # PgBouncer's own refusals.
+    (psycopg.OperationalError("connection failed: FATAL:  no more connections allowed (max_client_conn)"), "busy"),
+    (pe.ProtocolViolation("query_wait_timeout"), "busy"),
+    # No server.
+    (psycopg.OperationalError("connection failed: Connection refused"), "gone"),
+    (psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly"), "gone"),
+    (pe.AdminShutdown("terminating connection due to administrator command"), "gone"),
+    (pe.CannotConnectNow("the database system is starting up"), "gone"),
+    (pe.ProtocolViolation("pgbouncer cannot connect to server"), "gone"),
+    # The server answered, and could not run the statement: never "unreachable".
+    (pe.ProtocolViolation('bind message supplies 5 parameters, but prepared statement "_pg3_3" requires 6'), "failed"),
+    (pe.InvalidSqlStatementName('prepared statement "_pg3_0" does not exist'), "failed"),
+    (pe.DuplicatePreparedStatement('prepared statement "_pg3_0" already exists'), "failed"),
+    (pe.QueryCanceled("canceling statement due to statement timeout"), "failed"),
+    (pe.OutOfMemory("out of memory"), "failed"),
+    # Ordinary statement errors: the repository's business (e.g. a duplicate id is a conflict).
+    (pe.UniqueViolation("duplicate key value violates unique constraint"), None),
+    (pe.SyntaxError("syntax error at or near"), None),
+    # SQLite keeps its old meaning: an operational error is "unavailable".
+    (sqlite3.OperationalError("database is locked"), "gone"),
+    (sqlite3.IntegrityError("UNIQUE constraint failed: backlog.id"), None),
+]
+
+
+@pytest.mark.parametrize("exc, kind", CASES, ids=[f"{type(e).__name__}-{k}" for e, k in CASES])
+def test_classify(exc, kind):
+    assert failures.classify(exc) == kind
+    base = sqlite3.Error if isinstance(exc, sqlite3.Error) else psycopg.Error
+    wrapped = DBAPIError.instance(None, None, exc, base)
+    assert wrapped.orig is exc
+    assert failures.classify(wrapped) == kind  # as SQLAlchemy hands it over (``.orig``)
+
+
+def test_the_database_turns_them_into_errors_a_user_can_act_on():
+    db = open_database("postgresql://fleet:S3CRET@127.0.0.1:1/backlog", wait=2)
+
+    def seen(exc):
+        return db._translate(DBAPIError.instance(None, None, exc, psycopg.Error))
+
+    busy = seen(psycopg.OperationalError("connection failed: FATAL: sorry, too many clients already (S3CRET)"))
+    assert isinstance(busy, Busy) and isinstance(busy, Unavailable)
+    assert (busy.code, busy.exit_code, busy.retryable) == ("busy", 5, True)
+    assert "too many clients" in str(busy) and "retry later (retried for 2 s)" in str(busy)
+    failed = seen(pe.ProtocolViolation("bind message supplies 5 parameters, but prepared statement requires 6"))
+    assert isinstance(failed, DatabaseFailure) and not isinstance(failed, Unavailable)
+    assert (failed.code, failed.exit_code) == ("database_error", 1) and "unreachable" not in str(failed)
+    gone = seen(psycopg.OperationalError("connection failed: Connection refused"))
+    assert type(gone) is Unavailable and "database unreachable" in str(gone)
+    unique = DBAPIError.instance(None, None, pe.UniqueViolation("dup"), psycopg.Error)
+    assert db._translate(unique) is unique
+    for err in (busy, failed, gone):
+        assert "S3CRET" not in str(err)
+    db.dispose()
+
+
+def _refusing_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again: nothing listens there
+
+
+def test_only_a_full_server_is_waited_for():
+    """A server that is down is reported at once, not after --wait: only "full" is worth waiting for."""
+    b = Backlog.open(f"postgresql://postgres@127.0.0.1:{_refusing_port()}/x", wait=60)
+    started = time.monotonic()
+    with pytest.raises(Unavailable) as caught:
+        b.count()
+    assert not isinstance(caught.value, Busy)
+    assert time.monotonic() - started < 30  # it did not sit out the 60 s wait
+    b.close()
+
+
+def test_a_listen_url_must_be_postgres(capsys):
+    with pytest.raises(InvalidInput, match="must be a postgresql:// URL"):
+        open_database("postgresql://postgres@127.0.0.1:1/x", listen_url="/tmp/backlog.db")
+    code = cli.run(["events", "--follow", "--json", "--db", "postgresql://u:S3CRET@127.0.0.1:1/x",
+                    "--listen-url", "sqlite:///tmp/x.db"])
+    err = capsys.readouterr().err
+    assert code == 2 and '"invalid_input"' in err and "--listen-url must be a postgresql:// URL" in err
+    # On SQLite there is nothing to listen to: a listen URL (e.g. set for the whole fleet) is ignored.
+    assert open_database("/tmp/unused-backlog.db", listen_url="postgresql://h/db").listen is None
+
+
+def test_the_listen_url_comes_from_the_flag_else_the_environment(monkeypatch):
+    monkeypatch.setenv("MOSAIC_LISTEN_URL", "postgresql://listener:PW@10.0.0.1/backlog")
+    db = open_database("postgresql://fleet@pooler:6432/backlog")
+    assert db.listen is not None and db.listen.url.host == "10.0.0.1" and db.listen.source == "MOSAIC_LISTEN_URL"
+    db.dispose()
+    db = open_database("postgresql://fleet@pooler:6432/backlog", listen_url="postgresql://direct/backlog")
+    assert db.listen.url.host == "direct" and db.listen.source == "flag"
+    db.dispose()
+    monkeypatch.setenv("MOSAIC_LISTEN_URL", "sqlite:///tmp/x.db")
+    with pytest.raises(InvalidInput, match="MOSAIC_LISTEN_URL must be a postgresql:// URL"):
+        open_database("postgresql://fleet@pooler:6432/backlog")
