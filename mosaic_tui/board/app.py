@@ -2,7 +2,7 @@
 
 The rooms (``docs/board.md``, *How the board is built*):
 
-- :class:`~mosaic_tui.board.feed.LiveFeed` (a thread) wakes the board when
+- :class:`~mosaic_tui.db.live.LiveFeed` (a thread) wakes the board when
   another program commits, paced, with a backstop;
 - :class:`~mosaic_tui.board.refresher.Refresher` looks (reads the events
   after its cursor) and publishes one :class:`~mosaic_tui.board.changes.Changes`
@@ -37,7 +37,7 @@ from mosaic_tui.board.agents import AgentsPane
 from mosaic_tui.board.attention import AttentionBadge
 from mosaic_tui.board.changes import Scope
 from mosaic_tui.board.dependencies import DependencyPane
-from mosaic_tui.board.feed import POLL_S, LiveFeed
+from mosaic_tui.db.live import POLL_S, LiveFeed
 from mosaic_tui.board.jobs import OFFLINE, REFUSED, Call, explain
 from mosaic_tui.board.kanban import Kanban
 from mosaic_tui.board.pane import Drawn, ShowCard

@@ -1,10 +1,10 @@
-"""The live feed: a thread that wakes the board when another program commits.
+"""The live feed: a thread that wakes its reader (the board, ``events --follow``) when another program commits.
 
 :class:`LiveFeed` owns its thread (started on mount, stopped on unmount, as
 Toolong's watcher), the change feed it waits on (``Backlog.feed()``: LISTEN
 on Postgres, ``data_version`` on SQLite), the backstop and the pace. It knows
 nothing of columns, panes or Textual: it calls ``wake()`` (from its thread;
-the board posts a message) and ``status(state, label)`` when the feed's state
+the board posts a message, the CLI sets an event) and ``status(state, label)`` when the feed's state
 changes (``live``, ``polling``, ``lost``; the label for people, with the
 interval: ``polling (every 1s)``). The board tells it whether the last look
 was ``busy``; nothing else crosses between the threads.
