@@ -433,17 +433,21 @@ async def test_g_opens_the_full_screen_graph(sboard):
     app = make_app(backlog, clock=clock, phase="M1")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        await select(pilot, "ready", "M1-07")
         await pilot.press("g")
         await settle(pilot)
-        from mosaic_tui.board.screens import GraphScreen
+        from mosaic_tui.board.dag_screen import DagScreen
 
-        assert isinstance(app.screen, GraphScreen)
-        text = app.screen.text.plain
-        assert "layer 4" in text and "M2-01" not in text
-        assert text.index("M1-01") < text.index("M1-02") < text.index("M1-04") < text.index("M1-05") < text.index("M1-07")
+        assert isinstance(app.screen, DagScreen)
+        scene = app.screen.view.scene
+        assert "M1-01" in scene.nodes and "M2-01" not in scene.nodes  # the phase's cards
+        lay = scene.lay  # dependencies above their dependents
+        assert lay.nodes["M1-02"].y < lay.nodes["M1-04"].y < lay.nodes["M1-05"].y < lay.nodes["M1-07"].y
+        assert app.screen.view.selected == "M1-07"  # it starts on the board's selected card
+        assert "phase M1" in str(app.screen.query_one("#dag-title").render())
         await pilot.press("escape")
         await settle(pilot)
-        assert not isinstance(app.screen, GraphScreen)
+        assert not isinstance(app.screen, DagScreen)
 
 
 @aio

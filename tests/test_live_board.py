@@ -45,7 +45,7 @@ def test_a_change_by_another_process_appears_live_and_flashes(db_url):
             await _until(pilot, lambda: app.feed_status in ("live", "polling"))
             expected = "live" if backlog.backend == "postgresql" else "polling"
             assert app.feed_status == expected
-            assert ("● live" if expected == "live" else "◌ polling") in str(app.topbar.render())
+            assert ("● live" if expected == "live" else "◌ polling (every 0.02s)") in str(app.topbar.render())
             ready_before = app.columns["ready"].count
             _other_process(db_url, "b.block('M2-02')")
             await _until(pilot, lambda: app.columns["blocked"].find("M2-02") is not None)
@@ -60,7 +60,7 @@ def test_a_change_by_another_process_appears_live_and_flashes(db_url):
 
 def test_the_feed_not_the_timer_brings_the_change(db_url):
     """With the backstop timer made very slow, the change still arrives within a second or so."""
-    import mosaic_tui.board.feed as board_feed
+    import mosaic_tui.db.live as board_feed
 
     async def run():
         backlog, app = _seeded_board(db_url)
@@ -156,7 +156,7 @@ def test_the_pace_waits_out_a_busy_looks_cpu_and_not_a_quiet_ones():
     budget; after a quiet one only the minimum interval."""
     import threading
 
-    from mosaic_tui.board import feed as board_feed
+    from mosaic_tui.db import live as board_feed
 
     def paced(busy_look: bool, burn: float) -> float:
         live = board_feed.LiveFeed(lambda: None, lambda: None, lambda status: None)

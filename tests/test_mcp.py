@@ -119,8 +119,8 @@ def test_the_cli_and_the_tools_print_the_same_json(sqlite_url, tmp_path):
 
 
 # --------------------------------------------------------------------------- the agent's loop
-async def _agent(url: str, tmp_path: Path, me: str, n: int, log: list) -> None:
-    async with connect(url, tmp_path, owner=me) as s:
+async def _agent(url: str, tmp_path: Path, me: str, n: int, log: list, errlog=None) -> None:
+    async with connect(url, tmp_path, owner=me, errlog=errlog) as s:
         while True:
             got = await call(s, "claim", ttl=60)
             card = got["card"]
@@ -161,6 +161,59 @@ def test_two_servers_drain_one_backlog_each_card_claimed_and_completed_once(db_u
     assert all(events[("claimed", i)] == 1 and events[("completed", i)] == 1 for i in ids)
     assert {c.status for c in b.list()} == {"done"}
     b.close()
+
+
+def test_two_servers_drain_one_backlog_through_pgbouncer_in_transaction_mode(pg_url, tmp_path):
+    """Behind PgBouncer in transaction mode (two server connections shared by both servers' transactions).
+
+    A long-lived server runs the same statements many times on each pooled
+    connection: past psycopg's auto-prepare threshold, after which a prepared
+    statement would be looked for on whichever server connection the pooler
+    hands over next ("prepared statement ... does not exist"). The servers run
+    with prepare_threshold off (MOSAIC_PG_DIRECT unset), so the drain has no
+    error and no duplicate.
+    """
+    import pooler
+    from mosaic_tui.db.engine import PG_DIRECT_PREPARE_THRESHOLD
+
+    if pooler.binary() is None:
+        if os.environ.get("MOSAIC_REQUIRE_PG") == "1":
+            pytest.fail(f"MOSAIC_REQUIRE_PG=1 but the pooler tests need PgBouncer: {pooler.HINT}")
+        pytest.skip(f"the pooler tests need PgBouncer: {pooler.HINT}")
+    n = 40
+    b = Backlog.open(pg_url)
+    for i in range(n):  # every fourth card waits on the one before it
+        b.create(f"c{i:02d}", f"card {i}", priority=i % 3, depends_on=[f"c{i - 1:02d}"] if i % 4 == 3 else [])
+    before = b.last_event_id()
+    log: list = []
+    errlogs = [open(tmp_path / f"server-{i}.err", "w") for i in (1, 2)]  # noqa: SIM115 - closed below
+
+    async def main(url: str):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_agent, url, tmp_path, "agent-1", n, log, errlogs[0])
+            tg.start_soon(_agent, url, tmp_path, "agent-2", n, log, errlogs[1])
+
+    try:
+        with pooler.PgBouncer(pool_mode="transaction", pool_size=2) as bouncer:
+            anyio.run(main, bouncer.url(pg_url))
+            servers = bouncer.show("SERVERS")
+    finally:
+        for f in errlogs:
+            f.close()
+    assert 1 <= len(servers) <= 2  # both servers' transactions took turns on at most two server connections
+    claimed = Counter(cid for kind, _, cid in log if kind == "claimed")
+    completed = Counter(cid for kind, _, cid in log if kind == "completed")
+    ids = {f"c{i:02d}" for i in range(n)}
+    assert set(claimed) == set(completed) == ids
+    assert max(claimed.values()) == 1 and max(completed.values()) == 1
+    by_agent = Counter(me for kind, me, _ in log if kind == "claimed")
+    assert min(by_agent.values()) > PG_DIRECT_PREPARE_THRESHOLD  # each server ran its statements past it
+    events = Counter((e.kind, e.card_id) for e in b.events(since=before))
+    assert all(events[("claimed", i)] == 1 and events[("completed", i)] == 1 for i in ids)
+    assert {c.status for c in b.list()} == {"done"}
+    b.close()
+    stderr = "".join((tmp_path / f"server-{i}.err").read_text() for i in (1, 2))
+    assert "prepared statement" not in stderr and "Traceback" not in stderr
 
 
 # --------------------------------------------------------------------------- errors

@@ -14,12 +14,10 @@ from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
-from mosaic_tui.board.changes import Scope
-from mosaic_tui.board.graph import layered
 from mosaic_tui.board.jobs import run_job
 from mosaic_tui.board.text import literal
 
-GRAPH_LIMIT = 2000
+PAST = {"block": "blocked", "unblock": "unblocked", "complete": "completed", "reopen": "reopened", "release": "released"}
 
 
 def screens():
@@ -78,6 +76,32 @@ class CardActions:
         """Read for a dialog in a worker, then open it."""
         run_job(self.app, read, *args, then=then, group="action")
 
+    # -- status changes ------------------------------------------------------------------
+    def status(self, verb: str, past: str, card_id: str | None = None) -> None:
+        """``verb`` on ``card_id`` (the drawn graph's selection), else on the board's selected card."""
+        if card_id is None:
+            card = self.card_or_say()
+            if card is None:
+                return
+            card_id = card.id
+        fn = getattr(self.backlog, verb)
+        self.write(f"{card_id} {past}", lambda: fn(card_id), [card_id])
+
+    def release(self, card_id: str | None = None) -> None:
+        if card_id is None:
+            card = self.card_or_say()
+            if card is None:
+                return
+            card_id = card.id
+        self.write(f"{card_id} released", lambda: self.backlog.reclaim(card_id), [card_id])
+
+    def act(self, action: str, card_id: str) -> None:
+        """A card key (block, unblock, complete, reopen, release) on the card ``card_id``."""
+        if action == "release":
+            self.release(card_id)
+        else:
+            self.status(action, PAST[action], card_id)
+
     # -- dialogs ----------------------------------------------------------------------------
     def new(self) -> None:
         def made(v: dict | None) -> None:
@@ -130,17 +154,20 @@ class CardActions:
 
         self.read_then(self.backlog.get_many, card.depends_on, then=ask)
 
-    def detail(self) -> None:
-        card = self.card_or_say()
-        if card is None:
-            return
+    def detail(self, card_id: str | None = None) -> None:
+        """The detail of ``card_id`` (the drawn graph's selection), else of the board's selected card."""
+        if card_id is None:
+            card = self.card_or_say()
+            if card is None:
+                return
+            card_id = card.id
         b = self.backlog
 
         def read(card_id: str):
             found = b.get(card_id)
             return found, b.get_many(found.depends_on), b.events(card=card_id)
 
-        self.read_then(read, card.id, then=lambda got: self.app.push_screen(screens().DetailScreen(*got, self.app.clock())))
+        self.read_then(read, card_id, then=lambda got: self.app.push_screen(screens().DetailScreen(*got, self.app.clock())))
 
     def phase(self) -> None:
         def chosen(v: tuple | None) -> None:
@@ -151,18 +178,17 @@ class CardActions:
             screens().PhaseScreen(phases, self.app.refresher.scope.phase), chosen))
 
     def graph(self) -> None:
-        b = self.backlog
-        scope = self.app.refresher.scope
+        """The drawn graph of the scope, on the selected card, live, the card keys acting on its selection
+        (the screen is imported when first opened, as the dialogs are)."""
+        from mosaic_tui.board import dag_screen
 
-        def read(scope: Scope):
-            total = b.count(**scope.filters)
-            cards = {c.id: c for c in b.list(**scope.filters, limit=GRAPH_LIMIT)}
-            edges = b.edges(list(cards)) if cards else []
-            cards.update(b.get_many({d for _, d in edges if d not in cards}))
-            where = f"phase {literal(scope.phase)}" if scope.phase else "all phases"
-            if scope.search or scope.owner:
-                where += f', filter "{literal(scope.filter_text())}"'
-            return layered(cards, edges, title=f"Dependency graph · {where} · dependencies above dependents",
-                           truncated=max(0, total - GRAPH_LIMIT))
+        selected = self.app.kanban.selected
+        refresher = self.app.refresher
 
-        self.read_then(read, scope, then=lambda text: self.app.push_screen(screens().GraphScreen(text)))
+        def show(got) -> None:
+            cards, edges, title, truncated = got
+            self.app.push_screen(dag_screen.DagScreen(
+                cards, edges, title=title, truncated=truncated, select=selected.id if selected else None,
+                card_keys=True, refresher=refresher))
+
+        self.read_then(dag_screen.read_graph, self.backlog, refresher.scope, then=show)

@@ -2,7 +2,7 @@
 
 The rooms (``docs/board.md``, *How the board is built*):
 
-- :class:`~mosaic_tui.board.feed.LiveFeed` (a thread) wakes the board when
+- :class:`~mosaic_tui.db.live.LiveFeed` (a thread) wakes the board when
   another program commits, paced, with a backstop;
 - :class:`~mosaic_tui.board.refresher.Refresher` looks (reads the events
   after its cursor) and publishes one :class:`~mosaic_tui.board.changes.Changes`
@@ -37,9 +37,10 @@ from mosaic_tui.board.editor import EditorKeys
 from mosaic_tui.board.grooming import GroomKeys
 from mosaic_tui.board.marks import MarkKeys, Marks
 from mosaic_tui.board.agents import AgentsPane
+from mosaic_tui.board.attention import AttentionBadge
 from mosaic_tui.board.changes import Scope
 from mosaic_tui.board.dependencies import DependencyPane
-from mosaic_tui.board.feed import POLL_S, LiveFeed
+from mosaic_tui.db.live import POLL_S, LiveFeed
 from mosaic_tui.board.jobs import OFFLINE, REFUSED, Call, explain
 from mosaic_tui.board.kanban import Kanban
 from mosaic_tui.board.pane import Drawn, ShowCard
@@ -60,9 +61,10 @@ class Wake(Message):
 
 
 class FeedStatus(Message):
-    def __init__(self, status: str) -> None:
+    def __init__(self, status: str, label: str) -> None:
         super().__init__()
         self.status = status
+        self.label = label  # for people: ``polling (every 1s)``
 
 
 class BoardApp(App[int]):
@@ -71,7 +73,8 @@ class BoardApp(App[int]):
     TITLE = "mosaic board"
     CSS = """
     Screen { layout: vertical; }
-    #topbar { height: 1; background: $primary-background; color: $text; }
+    #head { height: 1; }
+    #topbar { width: 1fr; height: 1; background: $primary-background; color: $text; }
     #topbar.disconnected { background: $error; color: $text; text-style: bold; }
     #main { height: 1fr; }
     #columns { width: 7fr; height: 1fr; }
@@ -92,7 +95,8 @@ class BoardApp(App[int]):
         self.backlog = backlog
         self.clock = clock or utcnow
         self.live_feed = None if not poll else LiveFeed(
-            backlog.feed, lambda: self.post_message(Wake()), lambda s: self.post_message(FeedStatus(s)), poll=poll)
+            backlog.feed, lambda: self.post_message(Wake()), lambda s, label: self.post_message(FeedStatus(s, label)),
+            poll=poll)
         self.refresher = Refresher(self, backlog, Scope(phase), busy=self._busy)
         self.actions = CardActions(self)
         self.marks = Marks()
@@ -110,7 +114,9 @@ class BoardApp(App[int]):
         self.dependencies = DependencyPane(self.refresher)
         self.stats_footer = StatsFooter(self.refresher)
         self.filter_box = Input(placeholder="filter: text in ids and titles, @owner, phase:NAME (enter applies, empty clears, escape cancels)", id="filter")
-        yield self.topbar
+        with Horizontal(id="head"):
+            yield self.topbar
+            yield AttentionBadge(self.backlog, notices=self.refresher.notices, clock=self.clock)
         with Horizontal(id="main"):
             yield self.kanban
             yield self.dependencies
@@ -149,11 +155,19 @@ class BoardApp(App[int]):
 
     @on(FeedStatus)
     def _feed_status(self, msg: FeedStatus) -> None:
-        self.topbar.show_feed(msg.status)
+        self.topbar.show_feed(msg.status, msg.label)
 
     def _busy(self, busy: bool) -> None:
         if self.live_feed is not None:
             self.live_feed.busy = busy
+
+    def on_dag_view_open(self, msg) -> None:
+        """Enter on a box of the drawn graph (``DagView.Open``; by name: the graph is imported when opened)."""
+        self.actions.detail(msg.card_id)
+
+    def on_dag_screen_card_action(self, msg) -> None:
+        """``b u c o r`` on a box of the drawn graph (``DagScreen.CardAction``): on that card."""
+        self.actions.act(msg.action, msg.card_id)
 
     @on(Kanban.Selected)
     def _selected(self, msg: Kanban.Selected) -> None:
@@ -327,6 +341,16 @@ class BoardApp(App[int]):
         if not self.screen_stack[0].query_one(f"#{pane}").toggle():
             self.kanban.focus_board()
 
+    def action_flow(self) -> None:
+        from mosaic_tui.board.flowscreen import FlowScreen
+
+        self.push_screen(FlowScreen(self.backlog, notices=self.refresher.notices, clock=self.clock))
+
+    def action_activity(self) -> None:
+        from mosaic_tui.board.timeline import TimelineScreen
+
+        self.push_screen(TimelineScreen(self.backlog, notices=self.refresher.notices))
+
     def action_help(self) -> None:
         from mosaic_tui.board.screens import HelpScreen
 
@@ -338,5 +362,6 @@ class BoardApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The command palette: every action in the key table."""
         yield from super().get_system_commands(screen)
-        for title, help_, callback in keys.palette(self):
+        table = getattr(screen, "KEY_TABLE", None)  # a full screen with keys of its own (the drawn graph)
+        for title, help_, callback in keys.palette(self) if table is None else keys.palette(screen, table):
             yield SystemCommand(title, help_, callback)

@@ -1,4 +1,4 @@
-"""The board's screens: help, card detail, card form, card picker, phase picker, full-screen graph."""
+"""The board's screens: help, card detail, card form, card picker, phase picker (the drawn graph: ``dag_screen``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.fuzzy import Matcher
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, Markdown, OptionList, Static, TextArea
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from mosaic_tui.board.jobs import run_job
@@ -24,20 +24,29 @@ if TYPE_CHECKING:
     from mosaic_tui.db.models import Card
 
 class HelpScreen(ModalScreen[None]):
+    """The keys of a key table (the board's, or the drawn graph's) and what the marks mean."""
+
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 84; height: auto; max-height: 90%; border: round $accent; background: $surface; padding: 0 1; }
     """
+    BOARD_NOTES = ("Waiting: a ready card whose dependencies are not all done.\n"
+                   "Expired: a claim whose lease has ended (it returns to ready on the next claim/reclaim).")
+
+    def __init__(self, table: tuple | None = None, *, title: str = "Keys", notes: str = BOARD_NOTES) -> None:
+        super().__init__()
+        self.table = KEYS if table is None else table
+        self.heading = title
+        self.notes = notes
 
     def compose(self) -> ComposeResult:
         t = Text()
-        t.append("Keys\n\n", "bold")
-        for key in KEYS:
+        t.append(f"{self.heading}\n\n", "bold")
+        for key in self.table:
             t.append(f"  {key.shown:<12}", "bold cyan")
             t.append(f" {key.help}\n")
-        t.append("\nWaiting: a ready card whose dependencies are not all done.\n", "dim")
-        t.append("Expired: a claim whose lease has ended (it returns to ready on the next claim/reclaim).", "dim")
+        t.append("\n" + self.notes, "dim")
         with VerticalScroll():
             yield Static(t)
 
@@ -359,26 +368,4 @@ class PhaseScreen(ModalScreen[tuple[str | None] | None]):
         self.dismiss((None if event.option.id == self.ALL else event.option.id,))
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class GraphScreen(Screen[None]):
-    """The whole graph of the current phase or filter, in layers."""
-
-    BINDINGS = [Binding("escape,q,g", "close", "Close")]
-    DEFAULT_CSS = """
-    GraphScreen VerticalScroll { height: 1fr; }
-    GraphScreen Static { width: auto; text-wrap: nowrap; }
-    """
-
-    def __init__(self, text: Text) -> None:
-        super().__init__()
-        self.text = text
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(can_focus=True):
-            yield Static(self.text)
-        yield Footer()
-
-    def action_close(self) -> None:
         self.dismiss(None)

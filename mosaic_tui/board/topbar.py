@@ -13,11 +13,29 @@ from textual.widgets import Static
 from mosaic_tui.board.changes import Changes, Scope
 from mosaic_tui.board.text import literal
 
-BADGES = {
-    "live": Text("● live", "bold green"),
-    "polling": Text("◌ polling", "yellow"),
-    "connecting": Text("◌ connecting", "dim"),
+BADGES = {  # the feed's state -> the badge's mark and style; its text is the feed's label
+    "live": ("●", "bold green"),
+    "polling": ("◌", "yellow"),
+    "connecting": ("◌", "dim"),
 }
+
+
+def badge(status: str, label: str) -> Text:
+    """``● live``, ``◌ polling (every 1s)``, ``◌ connecting``, ``✕ feed lost``."""
+    if status not in BADGES:
+        return Text("✕ feed lost", "bold red")
+    mark, style = BADGES[status]
+    return Text(f"{mark} {label}", style)
+
+
+def first_label(target) -> tuple[str, str]:
+    """The feed's state and label before it says anything: SQLite's feed polls from the start (so the
+    badge does not change when it reports), Postgres' is connecting."""
+    if target.backend == "sqlite":
+        from mosaic_tui.db.feed import SQLITE_POLL_S
+
+        return "polling", f"polling (every {SQLITE_POLL_S:g}s)"  # as SQLiteFeed.label says it
+    return "connecting", "connecting"
 
 
 def where(target) -> str:
@@ -30,7 +48,7 @@ def where(target) -> str:
 
 
 class TopBar(Static):
-    """One line: `` mosaic board  sqlite · backlog.db  phase: all  ◌ polling``."""
+    """One line: `` mosaic board  sqlite · backlog.db  phase: all  ◌ polling (every 0.02s)``."""
 
     def __init__(self, refresher, *, live: bool, id: str = "topbar") -> None:
         super().__init__(id=id)
@@ -39,7 +57,7 @@ class TopBar(Static):
         self.live = live
         self.scope: Scope = refresher.scope
         self.offline: str | None = None
-        self.feed = "polling" if refresher.backlog.db.target.backend == "sqlite" else "connecting"
+        self.feed, self.feed_label = first_label(refresher.backlog.db.target)
 
     def on_mount(self) -> None:
         self.refresher.notices.subscribe(self, self.changed)
@@ -55,9 +73,10 @@ class TopBar(Static):
         if (was, scope) != (self.offline, self.scope):
             self.draw()
 
-    def show_feed(self, status: str) -> None:
-        if status != self.feed:
-            self.feed = status
+    def show_feed(self, status: str, label: str | None = None) -> None:
+        label = label or status
+        if (status, label) != (self.feed, self.feed_label):
+            self.feed, self.feed_label = status, label
             self.draw()
 
     def draw(self) -> None:
@@ -69,7 +88,7 @@ class TopBar(Static):
             t.append(f'"{literal(self.scope.filter_text())}"', "bold")
         t.append("  ")
         if self.live:
-            t.append_text(BADGES.get(self.feed, Text("✕ feed lost", "bold red")))
+            t.append_text(badge(self.feed, self.feed_label))
         if self.offline:
             t.append("   ⚠ DISCONNECTED — retrying: ", "bold")
             t.append(literal(self.offline))

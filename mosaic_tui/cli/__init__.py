@@ -1,22 +1,23 @@
 """The agent CLI (entry floor): ``mosaic-tui <command> [--db URL] [--json]``.
 
-``main`` (the console script) and the command group ``cli`` are in
-:mod:`mosaic_tui.cli.group`; each module below registers its commands on the
-group when imported. A new command is a new module plus one import line here
-(``mosaic-tui --help`` lists commands in the order of these imports).
+``main`` (the console script) is :func:`mosaic_tui.cli.fast.main`: the
+agent's hot verbs with ``--json`` (claim, heartbeat, complete) run there
+without click, SQLAlchemy or SQLModel; every other command line goes to the
+full CLI, the click group ``cli`` of :mod:`mosaic_tui.cli.group`, whose
+commands :mod:`mosaic_tui.cli.commands` registers (a new command is a new
+module plus one import line there). ``cli`` and ``run`` (the full CLI,
+in-process) are loaded on first use, so that the console script's start-up
+does not pay for click.
 """
 
-from mosaic_tui.cli.group import cli, main, run
-
-# Each import registers that module's commands on `cli`.
-from mosaic_tui.cli import board_cmds  # noqa: E402,F401  board, demo
-from mosaic_tui.cli import serve_cmd  # noqa: E402,F401  serve
-from mosaic_tui.cli import cards  # noqa: E402,F401  create, show, list
-from mosaic_tui.cli import agent  # noqa: E402,F401  claim, heartbeat, reclaim
-from mosaic_tui.cli import changes  # noqa: E402,F401  link, unlink, block, unblock, complete, reopen
-from mosaic_tui.cli import bulk  # noqa: E402,F401  delete
-from mosaic_tui.cli import events  # noqa: E402,F401  stats, events
-from mosaic_tui.cli import storage  # noqa: E402,F401  export, import, migrate, db
-from mosaic_tui.cli import mcp_cmd  # noqa: E402,F401  mcp
+from mosaic_tui.cli.fast import main
 
 __all__ = ["cli", "main", "run"]
+
+
+def __getattr__(name: str):
+    if name in ("cli", "run"):
+        from mosaic_tui.cli import commands
+
+        return getattr(commands, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

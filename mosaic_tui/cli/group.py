@@ -1,15 +1,16 @@
-"""The command group, the options every command takes, and the entry point that maps failures to exit codes.
+"""The command group, the options every command takes, and ``run``, which maps failures to exit codes.
 
-Cold start matters (an agent runs one process per command), so the CLI
-imports click and nothing else heavy at the top: the repository (SQLAlchemy,
-SQLModel, the driver) is imported inside the commands, Alembic only if the
-schema needs migrating, Textual only by the board. Every failure is reported
-as one line (or one JSON object with ``--json``) and the exit code of its
-``code`` in :data:`mosaic_tui.errors.EXIT_CODES`; nothing a user does prints a
-traceback.
+Cold start matters (an agent runs one process per command): the hot verbs
+with ``--json`` do not come here at all (:mod:`mosaic_tui.cli.fast`), and the
+CLI imports click and nothing else heavy at the top: the repository
+(SQLAlchemy, SQLModel, the driver) is imported inside the commands, Alembic
+only if the schema needs migrating, Textual only by the board. Every failure
+is reported as one line (or one JSON object with ``--json``) and the exit code
+of its ``code`` in :data:`mosaic_tui.errors.EXIT_CODES`; nothing a user does
+prints a traceback.
 
 A command module registers its commands on :data:`cli` with
-``@cli.command(...)`` and ``@common``; ``mosaic_tui/cli/__init__.py`` imports
+``@cli.command(...)`` and ``@common``; ``mosaic_tui/cli/commands.py`` imports
 it (one line per module).
 """
 
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mosaic_tui.cli import output as out
-from mosaic_tui.errors import EXIT_MEANINGS, MosaicError, exit_code_for
+from mosaic_tui.errors import EXIT_MEANINGS, exit_code_for
 
 if TYPE_CHECKING:
     from mosaic_tui.repository import Backlog
@@ -189,9 +190,7 @@ def open_board(phase: str | None) -> int:
             "The board is not available in this build; use the commands:\n\n" + ctx.get_help() + "\n"
         )
         return 0
-    if st.listen_url:  # the board opens its backlog itself: it reads the listen URL from there
-        os.environ["MOSAIC_LISTEN_URL"] = st.listen_url
-    return run_board(st.db, phase=phase) or 0
+    return run_board(st.db, phase=phase, listen_url=st.listen_url) or 0
 
 
 # --------------------------------------------------------------------------- entry point
@@ -204,12 +203,12 @@ def _wants_json(argv: list[str]) -> bool:
     return False
 
 
-def main(argv: list[str] | None = None) -> None:
-    """The console script: run one command, turn every failure into one line and an exit code."""
-    sys.exit(run(sys.argv[1:] if argv is None else list(argv)))
-
-
 def run(argv: list[str]) -> int:
+    """Run one command through click (the full CLI); every failure becomes one line and an exit code.
+
+    The console script (:func:`mosaic_tui.cli.fast.main`) comes here for everything but the agent's
+    hot verbs with --json.
+    """
     st = State()
     secrets = out.passwords(*argv, os.environ.get("DATABASE_URL"), os.environ.get("MOSAIC_LISTEN_URL"))
 
@@ -230,21 +229,9 @@ def run(argv: list[str]) -> int:
         return fail("usage", exc.format_message(), exc.exit_code or exit_code_for("usage"))
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except click.exceptions.Abort:
         return fail("interrupted", "interrupted")
-    except MosaicError as exc:
-        return fail(exc.code, str(exc), exc.exit_code)
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
-        return 0
-    except Exception as exc:  # noqa: BLE001 - never a traceback
-        if os.environ.get("MOSAIC_DEBUG") == "1":
-            import traceback
-
-            traceback.print_exc()
-        return fail("internal", f"internal error: {type(exc).__name__}: {exc}")
+        return out.stdout_gone()
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - never a traceback
+        return out.report(exc, secrets | st.secrets, as_json=st.json or _wants_json(argv))

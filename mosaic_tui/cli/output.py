@@ -1,12 +1,13 @@
 """Output for people and for scripts: escaped text, tables, JSON, one-line errors.
 
 Imports nothing heavy (no database, no click): the error path and the claim
-path both use it.
+path (:mod:`mosaic_tui.cli.fast` as well as the full CLI) both use it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import unicodedata
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+from mosaic_tui.errors import MosaicError, exit_code_for
 from mosaic_tui.textsafe import escape
 
 
@@ -143,3 +145,30 @@ def error(code: str, message: str, *, as_json: bool, prog: str = "mosaic-tui") -
     else:
         sys.stderr.write(f"{prog}: error: {safe(message)}\n")
     sys.stderr.flush()
+
+
+def report(exc: BaseException, secrets: set[str], *, as_json: bool) -> int:
+    """A failure that is not click's, reported as the CLI reports every failure (one line, or one JSON
+    object, on stderr, passwords scrubbed); its exit code. Nothing a user does shows a traceback."""
+    if isinstance(exc, MosaicError):
+        code, message, exit_code = exc.code, str(exc), exc.exit_code
+    elif isinstance(exc, KeyboardInterrupt):
+        code, message, exit_code = "interrupted", "interrupted", exit_code_for("interrupted")
+    else:
+        if os.environ.get("MOSAIC_DEBUG") == "1":
+            import traceback
+
+            traceback.print_exception(exc)
+        code, message, exit_code = "internal", f"internal error: {type(exc).__name__}: {exc}", exit_code_for("internal")
+    error(code, scrub(message, secrets), as_json=as_json)
+    return exit_code
+
+
+def stdout_gone() -> int:
+    """The reader of stdout went away (e.g. ``| head``): stop quietly (exit 0)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0

@@ -7,61 +7,62 @@ locked" on lock upgrade. Reads open a deferred ``BEGIN`` so they never hold the
 write lock (WAL readers do not block writers).
 
 Postgres: psycopg 3, READ COMMITTED; the claim's row locking is
-``FOR UPDATE SKIP LOCKED`` (see ``mosaic_tui.db.sql``). Safe behind a
+``FOR UPDATE SKIP LOCKED`` (see ``mosaic_tui.db.hotsql``). Safe behind a
 transaction pooler (PgBouncer's transaction mode, a hosted Postgres's pooled
 endpoint): no server-side prepared statements (psycopg's ``prepare_threshold``
 is off), only transaction-scoped locks and settings, no session state relied
 on from one transaction to the next. A server with no free connection slot
 ("too many clients") is retried at connect time, with backoff, for ``wait``
 seconds, then reported as :class:`~mosaic_tui.errors.Busy`.
+
+The set-up of connections, the connect arguments, the busy retry and the
+meaning of driver errors are :mod:`mosaic_tui.db.direct`'s, shared with the
+CLI's one-shot path, which runs the hot verbs without SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import NullPool
 
-from mosaic_tui.db import failures
-from mosaic_tui.db.url import Target, resolve_listen, scrub
-from mosaic_tui.errors import Busy, DatabaseFailure, InvalidInput, Unavailable
+from mosaic_tui.db import direct, failures
+from mosaic_tui.db.direct import (
+    DEFAULT_WAIT_S,
+    PG_DIRECT_PREPARE_THRESHOLD,
+    PG_PREPARE_THRESHOLD,
+    RETRYABLE_SQLSTATES,
+    SQLITE_BUSY_TIMEOUT_S,
+    connect_retrying,
+    pg_connect_args,
+    pg_direct,
+    sqlite_setup,
+)
+from mosaic_tui.db.hotsql import BEGIN_READ, BEGIN_WRITE
+from mosaic_tui.db.url import Target, resolve_listen
+from mosaic_tui.errors import Unavailable
 
-SQLITE_BUSY_TIMEOUT_S = 60.0
-# How long connecting retries a server that has no free connection slot ("too many clients").
-DEFAULT_WAIT_S = 5.0
-# psycopg prepares a statement on the server after it ran this many times on a
-# connection; behind a transaction pooler the next transaction may run on
-# another server connection, where that statement does not exist (or another
-# one has its name). None: never (docs/storage.md, "Behind a pooler"). With
-# MOSAIC_PG_DIRECT=1 (the URL reaches the server itself, or a session-mode
-# pooler) psycopg's own threshold applies: less server CPU per statement.
-PG_PREPARE_THRESHOLD = None
-PG_DIRECT_PREPARE_THRESHOLD = 5
-_DIRECT_ENV = "MOSAIC_PG_DIRECT"
-_PREPARED_HINT = ("; MOSAIC_PG_DIRECT=1 lets the server prepare statements, which a transaction pooler "
-                  "between here and the server cannot carry: unset it")
+__all__ = ["DEFAULT_WAIT_S", "PG_DIRECT_PREPARE_THRESHOLD", "PG_PREPARE_THRESHOLD", "SQLITE_BUSY_TIMEOUT_S",
+           "Database", "create", "open_database", "pg_direct"]
+
 _READONLY = "mosaic_readonly"
-# Postgres error codes worth retrying the whole transaction for.
-_RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
-# How a driver transaction (Database.run(driver=True)) begins: SQLite as the
-# engine's "begin" listener below does; psycopg opens one by itself (not autocommit).
-_BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE"}
-_BEGIN_READ = {"sqlite": "BEGIN"}
 
 
 class _DriverTx:
-    """What a Prepared statement needs of a transaction: the dialect and the pooled connection."""
+    """A transaction on a pooled DBAPI connection: what the hot verbs (``hotsql.Tx``) and a
+    :class:`~mosaic_tui.db.prepared.Prepared` statement need of it."""
 
-    __slots__ = ("dialect", "connection")
+    __slots__ = ("backend", "dbapi", "dialect", "connection")
 
     def __init__(self, dialect, connection):
+        self.backend = dialect.name
+        self.dbapi = connection.dbapi_connection
         self.dialect = dialect
         self.connection = connection
 
@@ -80,33 +81,11 @@ def _prepare_sqlite_file(path: Path) -> None:
 
 
 def _connect_retrying_busy(engine: Engine, wait: float) -> None:
-    """Connect again, with backoff, while the server says it is full, for at most ``wait`` seconds.
-
-    Safe for any operation: a connection that was refused has run nothing.
-    """
+    """Connect again, with backoff, while the server says it is full, for at most ``wait`` seconds."""
 
     @event.listens_for(engine, "do_connect")
     def _do_connect(dialect, _record, cargs, cparams):
-        deadline = time.monotonic() + wait
-        delay = 0.05
-        while True:
-            try:
-                return dialect.connect(*cargs, **cparams)
-            except dialect.loaded_dbapi.Error as exc:
-                if not failures.is_busy(exc) or time.monotonic() + delay > deadline:
-                    raise
-            time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: a fleet refused at once does not return at once
-            delay = min(delay * 2, 1.0)
-
-
-def pg_direct() -> bool:
-    """``MOSAIC_PG_DIRECT=1``: the user says no transaction pooler sits between us and the server."""
-    value = os.environ.get(_DIRECT_ENV, "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise InvalidInput(f"{_DIRECT_ENV} must be 1 or 0, not {value!r}")
+        return connect_retrying(lambda: dialect.connect(*cargs, **cparams), wait, dialect.loaded_dbapi.Error)
 
 
 def create(target: Target, *, pool: bool = True, wait: float = DEFAULT_WAIT_S) -> Engine:
@@ -124,29 +103,18 @@ def create(target: Target, *, pool: bool = True, wait: float = DEFAULT_WAIT_S) -
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
-            # Let us emit BEGIN ourselves (pysqlite's own transaction handling off).
-            dbapi_connection.isolation_level = None
-            cur = dbapi_connection.cursor()
-            cur.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-            mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
-            if mode != "wal":
-                cur.execute("PRAGMA journal_mode = WAL")
-            cur.execute("PRAGMA synchronous = NORMAL")
-            cur.close()
+            sqlite_setup(dbapi_connection)  # the same set-up as the one-shot path's (mosaic_tui.db.direct)
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection):
-            if conn.get_execution_options().get(_READONLY):
-                conn.exec_driver_sql("BEGIN")
-            else:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql(BEGIN_READ["sqlite"] if conn.get_execution_options().get(_READONLY)
+                                 else BEGIN_WRITE["sqlite"])
 
         return engine
 
     engine = create_engine(
         target.url,
-        connect_args={"connect_timeout": 5, "application_name": "mosaic-tui",
-                      "prepare_threshold": PG_DIRECT_PREPARE_THRESHOLD if pg_direct() else PG_PREPARE_THRESHOLD},
+        connect_args=pg_connect_args(PG_DIRECT_PREPARE_THRESHOLD),
         poolclass=None if pool else NullPool,
     )
     if wait > 0:
@@ -169,33 +137,12 @@ class Database:
         self._schema_checked = False
 
     # -- errors ---------------------------------------------------------------
-    def unavailable(self, exc: BaseException) -> Unavailable:
-        detail = failures.detail(exc)
-        return Unavailable(scrub(f"database unreachable ({self.target.display()}): {detail}", self.target.url))
-
-    def busy(self, exc: BaseException) -> Busy:
-        waited = f" (retried for {self.wait:g} s)" if self.wait > 0 else ""
-        return Busy(scrub(
-            f"database busy ({self.target.display()}): the server has no free connection slot (too many clients); "
-            f"retry later{waited}: {failures.detail(exc)}", self.target.url))
-
     def _translate(self, exc: DBAPIError) -> BaseException:
-        """The error a user sees for a driver error: Busy for a full server, Unavailable for a lost
-        or bad database, DatabaseFailure for a statement the server could not run."""
-        msg = str(getattr(exc, "orig", exc))
-        if self.backend == "sqlite" and ("file is not a database" in msg or "malformed" in msg):
-            return Unavailable(f"not a backlog: {self.target.display()} ({msg})")
-        kind = failures.classify(exc)
-        if kind == "busy":
-            return self.busy(exc)
-        if kind == "gone" or (kind is None and isinstance(exc, OperationalError)):
-            return self.unavailable(exc)
-        if kind == "failed":
-            hint = _PREPARED_HINT if failures.sqlstate(exc) in failures.STATEMENT_SQLSTATES and pg_direct() else ""
-            return DatabaseFailure(scrub(
-                f"the database could not run the statement ({self.target.display()}): {failures.detail(exc)}{hint}",
-                self.target.url))
-        return exc
+        """The error a user sees for a driver error (:func:`mosaic_tui.db.direct.translate`, shared with
+        the one-shot path): Busy, Unavailable, DatabaseFailure, or ``exc`` itself."""
+        return direct.translate(exc, backend=self.backend, display=self.target.display(),
+                                password=None if self.target.url.password is None else str(self.target.url.password),
+                                wait=self.wait)
 
     # -- transactions ---------------------------------------------------------
     @contextlib.contextmanager
@@ -217,9 +164,11 @@ class Database:
     def _driver_transaction(self, fn, write: bool):
         """``fn(tx)`` in one transaction driven on the pooled DBAPI connection itself.
 
-        For :class:`~mosaic_tui.db.prepared.Prepared` statements only: no
-        SQLAlchemy ``Connection``, no per-call events; ``tx`` has the
-        ``.dialect`` and ``.connection`` a Prepared statement needs.
+        For the hot verbs' statements (``mosaic_tui.db.hotsql``) and
+        :class:`~mosaic_tui.db.prepared.Prepared` ones only: no SQLAlchemy
+        ``Connection``, no per-call events; ``tx`` has the ``.backend`` and
+        ``.dbapi`` of a ``hotsql.Tx`` and the ``.dialect`` and ``.connection``
+        a Prepared statement needs.
         """
         self.ensure_schema()
         try:
@@ -231,7 +180,7 @@ class Database:
         dbapi_connection = pooled.dbapi_connection
         try:
             try:
-                begin = (_BEGIN_WRITE if write else _BEGIN_READ).get(self.backend)
+                begin = (BEGIN_WRITE if write else BEGIN_READ).get(self.backend)
                 if begin is not None:
                     dbapi_connection.execute(begin)
                 result = fn(_DriverTx(self.dialect, pooled))
@@ -257,8 +206,8 @@ class Database:
     def run(self, fn, *, write: bool = True, attempts: int = 5, driver: bool = False):
         """Run ``fn(conn)`` in one transaction.
 
-        ``driver=True``: ``fn`` runs only :class:`~mosaic_tui.db.prepared.Prepared`
-        statements and gets a light driver transaction instead of a SQLAlchemy
+        ``driver=True``: ``fn`` runs only :mod:`~mosaic_tui.db.hotsql` or
+        :class:`~mosaic_tui.db.prepared.Prepared` statements and gets a light driver transaction instead of a SQLAlchemy
         ``Connection`` (the hot operations: claim, complete, heartbeat).
 
         Retries Postgres deadlocks and serialization failures, and a read that
@@ -274,7 +223,7 @@ class Database:
                     return fn(conn)
             except DBAPIError as exc:
                 code = failures.sqlstate(exc)
-                retry = code in _RETRYABLE or (
+                retry = code in RETRYABLE_SQLSTATES or (
                     not write and exc.connection_invalidated and attempt == 0 and failures.classify(exc) == "gone")
                 if retry and attempt < attempts - 1:
                     time.sleep(0.005 * (attempt + 1))

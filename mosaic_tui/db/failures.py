@@ -57,8 +57,10 @@ def detail(exc: BaseException) -> str:
     return " ".join(str(orig).split()) or type(orig).__name__
 
 
-def _operational(exc: BaseException) -> bool:
+def operational(exc: BaseException) -> bool:
+    """A driver's OperationalError (what SQLAlchemy wraps as its own OperationalError)."""
     return any(c.__name__ == "OperationalError" for c in type(_orig(exc)).__mro__)
+
 
 
 def classify(exc: BaseException) -> str | None:
@@ -69,12 +71,12 @@ def classify(exc: BaseException) -> str | None:
         return "busy"
     invalidated = bool(getattr(exc, "connection_invalidated", False))
     if state is None:  # no answer from a server: a failed or lost connection
-        return "gone" if _operational(exc) or invalidated else None
+        return "gone" if operational(exc) or invalidated else None
     if state in GONE_SQLSTATES or (state.startswith("08") and state != "08P01"):
         return "gone"
     if any(p in message for p in GONE_PHRASES):
         return "gone"
-    if state in STATEMENT_SQLSTATES or _operational(exc):
+    if state in STATEMENT_SQLSTATES or operational(exc):
         return "failed"
     return "gone" if invalidated else None
 

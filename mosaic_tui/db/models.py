@@ -16,9 +16,8 @@ from sqlalchemy import BigInteger, Column, Enum, Integer, Text
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import Field, SQLModel
 
+from mosaic_tui.db.hotsql import CARD_COLUMNS, STATUSES
 from mosaic_tui.db.types import UTCDateTime, json_type
-
-STATUSES = ("ready", "claimed", "blocked", "done")
 
 status_type = Enum(*STATUSES, name="backlog_status", native_enum=True, create_constraint=False, validate_strings=False)
 
@@ -84,6 +83,7 @@ class EventRecord(NamedTuple):
     at: datetime
 
 
+assert CARD_COLUMNS == tuple(c.name for c in Card.__table__.c), "hotsql.CARD_COLUMNS follows the Card columns"
 assert EventRecord._fields == tuple(c.name for c in Event.__table__.c), "EventRecord follows the Event columns"
 
 

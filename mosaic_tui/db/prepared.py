@@ -1,12 +1,13 @@
 """Prepared statements: a SQLAlchemy statement compiled once per dialect, run straight through the driver.
 
-The hot operations (claim, complete, heartbeat, the status changes) do little
-database work, so SQLAlchemy's per-call work -- building the statement,
-computing its cache key, setting up the execution context and the result --
-costs more than the database; on SQLite it is spent while the write lock is
-held, which caps every worker together (``docs/performance.md``, "Claim
-throughput"). A :class:`Prepared` statement is still written once, in
-SQLAlchemy, for both backends; it is compiled once per dialect, and each call
+A read or write that runs many times a second and does little database work
+(the event cursor's read; the hot verbs used to be here too, and are now SQL
+text in :mod:`mosaic_tui.db.hotsql`) pays more for SQLAlchemy's per-call work
+-- building the statement, computing its cache key, setting up the execution
+context and the result -- than for the database; on SQLite a write spends it
+while the write lock is held, which caps every worker together
+(``docs/performance.md``, "Claim throughput"). A :class:`Prepared` statement
+is still written once, in SQLAlchemy, for both backends; it is compiled once per dialect, and each call
 only orders the parameters, converts them with the columns' own bind
 processors and hands the SQL string to the DBAPI cursor. Rows come back as the
 driver returns them (named tuples); :meth:`Prepared.decode` applies the

@@ -20,8 +20,12 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from mosaic_tui.db.direct import not_a_database, version_is_current
+from mosaic_tui.db.hotsql import HEAD, VERSION_TABLE
 from mosaic_tui.db.url import Target
 from mosaic_tui.errors import Unavailable
+
+__all__ = ["HEAD", "VERSION_TABLE", "current_version", "ensure", "migrate", "migrations_dir"]
 
 
 class Database(Protocol):
@@ -35,10 +39,6 @@ class Database(Protocol):
     backend: str
     target: Target
 
-# Our own Alembic version table: the fleet's migrations keep theirs.
-VERSION_TABLE = "mosaic_tui_alembic_version"
-# The newest revision in migrations/versions (a test keeps them in step).
-HEAD = "0001"
 _PG_LOCK_KEY = 0x6D6F7361  # "mosa"
 
 
@@ -80,12 +80,7 @@ def _upgrade(conn: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
-def _check(version: str | None) -> bool:
-    if version == HEAD:
-        return True
-    if version is not None and version > HEAD:
-        raise Unavailable(f"this backlog's schema ({version}) is newer than this mosaic-tui ({HEAD}); upgrade mosaic-tui")
-    return False
+_check = version_is_current
 
 
 def ensure(db: Database) -> str:
@@ -97,7 +92,7 @@ def ensure(db: Database) -> str:
     except DBAPIError as exc:
         msg = str(getattr(exc, "orig", exc))
         if "file is not a database" in msg:
-            raise Unavailable(f"not a backlog: {db.target.display()} (not a SQLite database)") from None
+            raise not_a_database(db.target.display()) from None
         raise
     return migrate(db)
 

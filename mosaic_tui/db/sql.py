@@ -1,9 +1,10 @@
 """The few SQL constructs that are spelled differently on SQLite and Postgres.
 
-Everything else (the claim included) is one SQLAlchemy statement for both:
-``with_for_update(skip_locked=True)`` renders ``FOR UPDATE SKIP LOCKED`` on
-Postgres and nothing on SQLite, where the ``BEGIN IMMEDIATE`` transaction of
-``mosaic_tui.db.engine`` already makes the claim exclusive.
+Everything else is one statement for both: ``with_for_update()`` renders
+``FOR UPDATE`` on Postgres and nothing on SQLite, where the ``BEGIN
+IMMEDIATE`` transaction of ``mosaic_tui.db.engine`` already makes a write
+exclusive. (The hot verbs' statements, the claim included, are SQL text in
+``mosaic_tui.db.hotsql``, where the same few things differ.)
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from sqlalchemy import Connection, DateTime, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+
+from mosaic_tui.db.hotsql import LEASE_END
 
 
 class LeaseEnd(FunctionElement):
@@ -26,16 +29,11 @@ class LeaseEnd(FunctionElement):
 
 
 @compiles(LeaseEnd, "postgresql")
-def _lease_end_pg(element, compiler, **kw):
-    claimed_at, ttl = (compiler.process(c, **kw) for c in element.clauses)
-    return f"({claimed_at} + make_interval(secs => {ttl}))"
-
-
 @compiles(LeaseEnd, "sqlite")
-def _lease_end_sqlite(element, compiler, **kw):
-    # Same fixed-width text format as mosaic_tui.db.types.UTCDateTime, so it compares as text.
+def _lease_end(element, compiler, **kw):
+    # One text per backend, shared with the hot path's statements (mosaic_tui.db.hotsql).
     claimed_at, ttl = (compiler.process(c, **kw) for c in element.clauses)
-    return f"strftime('%Y-%m-%d %H:%M:%f000', {claimed_at}, '+' || {ttl} || ' seconds')"
+    return LEASE_END[compiler.dialect.name].format(claimed_at=claimed_at, ttl=ttl)
 
 
 def insert_or_nothing(conn: Connection, table: Table, conflict_column: str):

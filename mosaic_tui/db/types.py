@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import JSON, DateTime, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-SQLITE_TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+from mosaic_tui.db.hotsql import SQLITE_TS_FORMAT, sqlite_timestamp, to_utc
+
+__all__ = ["SQLITE_TS_FORMAT", "UTCDateTime", "json_type"]
 
 
 class UTCDateTime(TypeDecorator):
     """A UTC timestamp: ``timestamptz`` on Postgres, fixed-width sortable text on SQLite.
 
     Values come back timezone-aware (UTC) on both backends; naive values going
-    in are taken as UTC.
+    in are taken as UTC. (The conversions are :mod:`mosaic_tui.db.hotsql`'s, which
+    the hot path's statements use without SQLAlchemy.)
     """
 
     impl = DateTime(timezone=True)
@@ -29,21 +30,12 @@ class UTCDateTime(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
-            return value.strftime(SQLITE_TS_FORMAT)
-        return value
+            return sqlite_timestamp(value)
+        return to_utc(value)
 
     def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return to_utc(value)
 
 
 def json_type(none_as_null: bool = False):

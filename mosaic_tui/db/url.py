@@ -15,7 +15,10 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from mosaic_tui.db.direct import data_dir, default_sqlite_path
 from mosaic_tui.errors import InvalidInput
+
+__all__ = ["Target", "data_dir", "default_sqlite_path", "parse", "redact", "resolve", "resolve_listen", "scrub"]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
@@ -36,19 +39,6 @@ class Target:
 
     def display(self) -> str:
         return redact(self.url)
-
-
-def data_dir() -> Path:
-    home = os.environ.get("MOSAIC_HOME")
-    if home:
-        return Path(home).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("mosaic", appauthor=False))
-
-
-def default_sqlite_path() -> Path:
-    return data_dir() / "fleet" / "backlog.db"
 
 
 def redact(url: URL | str) -> str:

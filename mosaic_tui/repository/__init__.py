@@ -5,40 +5,85 @@ method is one transaction on a :class:`~mosaic_tui.db.engine.Database`.
 Imports neither textual, rich nor click. The modules:
 
 * :mod:`~mosaic_tui.repository.backlog` -- the :class:`Backlog` class, the list of operations;
+* :mod:`~mosaic_tui.repository.hot` -- the agent's hot verbs (claim, heartbeat, complete, the status
+  changes) and a card's JSON, shared by the Backlog and the CLI's one-shot path; no SQLAlchemy;
 * :mod:`~mosaic_tui.repository.cursor` -- :class:`EventCursor`, events after the last one seen;
 * :mod:`~mosaic_tui.repository.checks` -- ``check_*``: input validation before any transaction;
 * :mod:`~mosaic_tui.repository.shapes` -- cards and events from rows, their JSON, UTC helpers;
-* :mod:`~mosaic_tui.repository.statements` -- table handles and the hot path's prepared statements;
+* :mod:`~mosaic_tui.repository.statements` -- table handles and the event cursor's prepared read.
 * :mod:`~mosaic_tui.repository.rules` -- the status changes' rules (single and bulk);
 * :mod:`~mosaic_tui.repository.grooming` -- bulk actions, reorder, delete, the conflict-checked edit;
 * :mod:`~mosaic_tui.repository.undo` -- :class:`Change`, :class:`Result`, undo on the event log, :class:`History`;
 * :mod:`~mosaic_tui.repository.document` -- a card as one text document for ``$EDITOR``.
 
-Everything callers use is importable from ``mosaic_tui.repository`` itself.
+Everything callers use is importable from ``mosaic_tui.repository`` itself. The
+names are loaded when first used (PEP 562), so that importing
+``mosaic_tui.repository.hot`` -- the CLI's cold start -- loads neither
+SQLAlchemy nor SQLModel.
 """
 
-from mosaic_tui.repository.backlog import DEFAULT_TTL, Backlog
-from mosaic_tui.repository.checks import (
-    MAX_ID_LEN,
-    MAX_TEXT_LEN,
-    check_acceptance,
-    check_id,
-    check_owner,
-    check_priority,
-    check_status,
-    check_text,
-    check_title,
-    check_ttl,
-)
-from mosaic_tui.repository.cursor import EventCursor
-from mosaic_tui.repository.document import DocumentError, parse_card, serialize_card, with_error
-from mosaic_tui.repository.shapes import card_json, event_json, lease_end, utcnow
-from mosaic_tui.repository.statements import EV, B, E
-from mosaic_tui.repository.undo import Change, History, Result
+from __future__ import annotations
 
-__all__ = [
-    "B", "DEFAULT_TTL", "E", "EV", "MAX_ID_LEN", "MAX_TEXT_LEN", "Backlog", "Change", "DocumentError",
-    "EventCursor", "History", "Result", "parse_card", "serialize_card", "with_error",
-    "card_json", "check_acceptance", "check_id", "check_owner", "check_priority", "check_status",
-    "check_text", "check_title", "check_ttl", "event_json", "lease_end", "utcnow",
-]
+import importlib
+from typing import TYPE_CHECKING
+
+_WHERE = {
+    "Backlog": "backlog",
+    "DEFAULT_TTL": "hot",
+    "card_json": "hot",
+    "utcnow": "hot",
+    "EventCursor": "cursor",
+    "event_json": "shapes",
+    "lease_end": "shapes",
+    "B": "statements",
+    "E": "statements",
+    "EV": "statements",
+    "Change": "undo",
+    "History": "undo",
+    "Result": "undo",
+    "DocumentError": "document",
+    "parse_card": "document",
+    "serialize_card": "document",
+    "with_error": "document",
+    **{name: "checks" for name in (
+        "MAX_ID_LEN", "MAX_TEXT_LEN", "check_acceptance", "check_id", "check_owner", "check_priority",
+        "check_status", "check_text", "check_title", "check_ttl",
+    )},
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
+
+if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
+    from mosaic_tui.repository.backlog import Backlog
+    from mosaic_tui.repository.checks import (
+        MAX_ID_LEN,
+        MAX_TEXT_LEN,
+        check_acceptance,
+        check_id,
+        check_owner,
+        check_priority,
+        check_status,
+        check_text,
+        check_title,
+        check_ttl,
+    )
+    from mosaic_tui.repository.cursor import EventCursor
+    from mosaic_tui.repository.hot import DEFAULT_TTL, card_json, utcnow
+    from mosaic_tui.repository.shapes import event_json, lease_end
+    from mosaic_tui.repository.document import DocumentError, parse_card, serialize_card, with_error
+    from mosaic_tui.repository.statements import EV, B, E
+    from mosaic_tui.repository.undo import Change, History, Result

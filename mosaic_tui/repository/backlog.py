@@ -4,8 +4,6 @@ are in ``docs/semantics.md``)."""
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,11 +13,10 @@ from sqlalchemy.exc import IntegrityError
 
 from mosaic_tui.db.engine import Database, open_database
 from mosaic_tui.db.models import STATUSES, Card, EventRecord
-from mosaic_tui.db.prepared import Prepared
 from mosaic_tui.db.sql import LeaseEnd, insert_or_nothing, lock_graph, plan_graph_walk
 from mosaic_tui.errors import Conflict, InvalidInput, NotFound
+from mosaic_tui.repository import hot
 from mosaic_tui.repository.checks import (
-    INT32,
     check_acceptance,
     check_id,
     check_owner,
@@ -27,34 +24,15 @@ from mosaic_tui.repository.checks import (
     check_status,
     check_text,
     check_title,
-    check_ttl,
     has_control,
 )
 from mosaic_tui.repository.cursor import EventCursor
+from mosaic_tui.repository.hot import DEFAULT_TTL
+from mosaic_tui.repository.shapes import card_from_row, card_of, event_from_row
+from mosaic_tui.repository.statements import CLAIMABLE, CLAIMED, EV, LIST_ORDER, READY, B, E
 from mosaic_tui.repository.grooming import Grooming
 from mosaic_tui.repository.rules import Rule, rule_for
-from mosaic_tui.repository.shapes import card_from_row, card_of, event_from_row, utcnow
 from mosaic_tui.repository.undo import Restoring
-from mosaic_tui.repository.statements import (
-    CLAIM,
-    CLAIM_BY_ID,
-    CLAIMABLE,
-    CLAIMED,
-    EV,
-    FETCH,
-    FETCH_LOCKED,
-    HEARTBEAT,
-    HEARTBEAT_UNSTAMPED,
-    LIST_ORDER,
-    READY,
-    RECLAIM,
-    RECLAIM_CAPPED,
-    B,
-    E,
-    transition_statement,
-)
-
-DEFAULT_TTL = 900
 
 
 class Backlog(Grooming, Restoring):
@@ -68,19 +46,12 @@ class Backlog(Grooming, Restoring):
         self,
         db: Database,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] | None = None,
         max_attempts: int | None = None,
     ):
         self.db = db
-        self.clock = clock
-        if max_attempts is None and os.environ.get("MOSAIC_MAX_ATTEMPTS"):
-            try:
-                max_attempts = int(os.environ["MOSAIC_MAX_ATTEMPTS"])
-            except ValueError:
-                raise InvalidInput("MOSAIC_MAX_ATTEMPTS must be an integer") from None
-        if max_attempts is not None and max_attempts < 1:
-            raise InvalidInput("the attempts cap must be at least 1")
-        self.max_attempts = max_attempts
+        self.clock = hot.utcnow if clock is None else clock
+        self.max_attempts = hot.max_attempts_from_env(max_attempts)
 
     @classmethod
     def open(cls, url: str | None = None, *, wait: float | None = None, listen_url: str | None = None, **kw) -> Backlog:
@@ -109,17 +80,10 @@ class Backlog(Grooming, Restoring):
             raise NotFound(f"no card {card_id!r}")
         return card_from_row(row)
 
-    def _loaded(self, stmt: Prepared, row) -> Card:
-        """The Card of a raw row a Prepared statement returned (built after the transaction)."""
-        return card_of(stmt.decode(self.db.dialect, row))
-
-    def _fetched(self, tx, card_id: str, *, lock: bool = False) -> Card:
-        """:meth:`_fetch` inside a driver transaction (``Database.run(driver=True)``)."""
-        stmt = FETCH_LOCKED if lock else FETCH
-        row = stmt.first(tx, card_id=card_id)
-        if row is None:
-            raise NotFound(f"no card {card_id!r}")
-        return self._loaded(stmt, row)
+    def _hot(self, fn) -> Card | None:
+        """Run a hot verb's transaction (:mod:`mosaic_tui.repository.hot`) on the driver; its Card, built after."""
+        row = self.db.run(fn, driver=True)
+        return None if row is None else card_of(hot.card_values(self.backend, row))
 
     @staticmethod
     def _missing(conn: Connection, ids: Iterable[str]) -> list[str]:
@@ -143,18 +107,7 @@ class Backlog(Grooming, Restoring):
 
         ``read_back``: return the card as read again after the update, in the same transaction.
         """
-        check_id(card_id)
-        stmt = transition_statement(tuple(allowed), values, owned=owner is not None)
-        params = {"card_id": card_id, "now": self._now(), "owner": owner}
-
-        def tx(conn):
-            row = stmt.first(conn, **params)
-            if row is None:
-                raise Conflict(refuse(self._fetched(conn, card_id)))
-            return self._fetched(conn, card_id) if read_back else row
-
-        result = self.db.run(tx, driver=True)
-        return result if read_back else self._loaded(stmt, result)
+        return self._hot(hot.transition(card_id, allowed, values, refuse, owner, clock=self._now, read_back=read_back))
 
     # -- create / read ------------------------------------------------------
     def create(
@@ -274,67 +227,24 @@ class Backlog(Grooming, Restoring):
         q = self._list_query(status, phase, claimable, search, owner).with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
         return self.db.run(lambda conn: conn.execute(q).scalar_one(), write=False)
 
-    # -- claims -------------------------------------------------------------
-    def _reclaim_expired(self, tx, now: datetime) -> list[str]:
-        """Ended leases back to ready (to blocked under the attempts cap); inside a driver transaction."""
-        released: list[str] = []
-        if self.max_attempts is not None:
-            released += [r[0] for r in RECLAIM_CAPPED.all(tx, now=now, max_attempts=self.max_attempts)]
-        released += [r[0] for r in RECLAIM.all(tx, now=now)]
-        return sorted(released)
-
+    # -- claims (the hot verbs: mosaic_tui.repository.hot, shared with the CLI's one-shot path) ----------
     def claim(self, owner: str, ttl: int = DEFAULT_TTL, id: str | None = None) -> Card | None:
         """Take the first claimable card (or the named one) for ``owner``; None when there is none.
 
         Ended leases are reclaimed first, in the same transaction, so a lease
         that ran out returns its card to the queue without a separate reclaimer.
         """
-        owner = check_owner(owner)
-        ttl = check_ttl(ttl)
-        if id is not None:
-            check_id(id)
-        now = self._now()
-
-        stmt = CLAIM if id is None else CLAIM_BY_ID
-
-        def tx(conn):
-            self._reclaim_expired(conn, now)
-            row = stmt.first(conn, owner=owner, ttl=ttl, now=now, card_id=id)
-            if row is None and id is not None:
-                self._fetched(conn, id)  # NotFound if there is no such card
-            return row
-
-        row = self.db.run(tx, driver=True)
-        return None if row is None else self._loaded(stmt, row)
+        return self._hot(hot.claim(owner, ttl, id, clock=self._now, max_attempts=self.max_attempts))
 
     def heartbeat(self, card_id: str, owner: str, ttl: int = DEFAULT_TTL) -> Card:
         """Extend the owner's lease to now + ttl, keeping claimed_at (the lease stays claimed_at + ttl)."""
-        check_id(card_id)
-        owner = check_owner(owner)
-        ttl = check_ttl(ttl)
-        now = self._now()
-
-        def tx(conn):
-            card = self._fetched(conn, card_id, lock=True)
-            if card.status != "claimed":
-                raise Conflict(f"card {card_id!r} is not claimed (it is {card.status})")
-            if card.claim_owner != owner:
-                raise Conflict(f"card {card_id!r} is claimed by {card.claim_owner!r}, not {owner!r}")
-            if card.claimed_at is None:
-                return HEARTBEAT_UNSTAMPED, HEARTBEAT_UNSTAMPED.first(conn, card_id=card_id, ttl=ttl, now=now)
-            new_ttl = math.ceil(max(0.0, (now - card.claimed_at).total_seconds())) + ttl
-            if new_ttl > INT32:
-                raise InvalidInput("the lease would be too long")
-            return HEARTBEAT, HEARTBEAT.first(conn, card_id=card_id, ttl=new_ttl, now=now)
-
-        stmt, row = self.db.run(tx, driver=True)
-        return self._loaded(stmt, row)
+        return self._hot(hot.heartbeat(card_id, owner, ttl, clock=self._now))
 
     def reclaim(self, id: str | None = None) -> list[str]:
         """Release every claim whose lease has ended, or the named claim whatever its lease."""
         now = self._now()
         if id is None:
-            return self.db.run(lambda tx: self._reclaim_expired(tx, now), driver=True)
+            return self.db.run(lambda tx: hot.reclaim_expired(tx, now, self.max_attempts), driver=True)
         return [self._release(id).id]
 
     def release(self, card_id: str, owner: str | None = None) -> Card:
@@ -361,9 +271,7 @@ class Backlog(Grooming, Restoring):
         return self._apply_rule(card_id, rule_for("unblock"))
 
     def complete(self, card_id: str, owner: str | None = None) -> Card:
-        if owner is not None:
-            owner = check_owner(owner)
-        return self._apply_rule(card_id, rule_for("complete", owner), owner)
+        return self._hot(hot.complete(card_id, owner, clock=self._now))
 
     def reopen(self, card_id: str) -> Card:
         return self._apply_rule(card_id, rule_for("reopen"))

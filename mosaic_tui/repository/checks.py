@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mosaic_tui.db.models import STATUSES
+from mosaic_tui.db.hotsql import STATUSES
 from mosaic_tui.errors import InvalidInput
 
 MAX_ID_LEN = 200

@@ -1,44 +1,19 @@
 """Shapes of what the repository returns: cards and events from rows, their JSON (the Mosaic
-fleet's keys), timestamps in UTC ISO 8601, a card's lease end."""
+fleet's keys), timestamps in UTC ISO 8601, a card's lease end. (A card's JSON, ``iso`` and
+``utcnow`` live in :mod:`mosaic_tui.repository.hot`, which the CLI's one-shot path shares.)"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from mosaic_tui.db.models import Card, EventRecord, build
+from mosaic_tui.repository.hot import card_json, iso, utcnow
 from mosaic_tui.repository.statements import B, EV
 
+__all__ = ["card_from_row", "card_json", "card_of", "event_from_row", "event_json", "iso", "lease_end", "utcnow"]
+
 EVENT_AT = EV.c.at.type
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(ts: datetime | None) -> str | None:
-    return ts.astimezone(UTC).isoformat() if ts is not None else None
-
-
-def card_json(card: Card) -> dict[str, Any]:
-    """A card with the Mosaic fleet's JSON keys."""
-    return {
-        "id": card.id,
-        "title": card.title,
-        "body": card.body,
-        "phase": card.phase,
-        "priority": card.priority,
-        "status": card.status,
-        "dependsOn": list(card.depends_on or []),
-        "claimOwner": card.claim_owner,
-        "claimTtlSeconds": card.claim_ttl_seconds,
-        "claimedAt": iso(card.claimed_at),
-        "attempts": card.attempts,
-        "idempotencyKey": card.idempotency_key,
-        "acceptance": card.acceptance,
-        "createdAt": iso(card.created_at),
-        "updatedAt": iso(card.updated_at),
-    }
 
 
 def event_json(ev: EventRecord) -> dict[str, Any]:

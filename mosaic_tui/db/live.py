@@ -1,11 +1,12 @@
-"""The live feed: a thread that wakes the board when another program commits.
+"""The live feed: a thread that wakes its reader (the board, ``events --follow``) when another program commits.
 
 :class:`LiveFeed` owns its thread (started on mount, stopped on unmount, as
 Toolong's watcher), the change feed it waits on (``Backlog.feed()``: LISTEN
 on Postgres, ``data_version`` on SQLite), the backstop and the pace. It knows
 nothing of columns, panes or Textual: it calls ``wake()`` (from its thread;
-the board posts a message) and ``status(s)`` when the feed's state changes
-(``live``, ``polling``, ``lost``). The board tells it whether the last look
+the board posts a message, the CLI sets an event) and ``status(state, label)`` when the feed's state
+changes (``live``, ``polling``, ``lost``; the label for people, with the
+interval: ``polling (every 1s)``). The board tells it whether the last look
 was ``busy``; nothing else crosses between the threads.
 
 - **Wake-ups**: when the feed says something changed.
@@ -34,7 +35,7 @@ WAIT_S = 0.25  # one wait on the feed (how soon a stop is noticed)
 class LiveFeed:
     """Wakes the board: on each change another program commits, paced, with a backstop."""
 
-    def __init__(self, open_feed: Callable[[], object], wake: Callable[[], None], status: Callable[[str], None],
+    def __init__(self, open_feed: Callable[[], object], wake: Callable[[], None], status: Callable[[str, str], None],
                  *, poll: float = POLL_S, backstop: float | None = None) -> None:
         self._open_feed = open_feed
         self._wake = wake
@@ -73,28 +74,28 @@ class LiveFeed:
         try:
             feed = self._open_feed()
         except Exception:  # noqa: BLE001 - no feed: the backstop still wakes the board
-            self._status("lost")
+            self._status("lost", "lost")
         else:
             self._follow(feed)
         while not self._stop.wait(self.poll):
             self._wake()
 
     def _follow(self, feed) -> None:
-        status = None
+        label = None
         last = time.monotonic()
         try:
             while not self._stop.is_set():
                 feed.busy = self.busy  # while busy, the feed need not signal each change (docs/live.md)
                 changed = feed.wait(WAIT_S)
-                if feed.status != status:
-                    status = feed.status
-                    self._status(status)
+                if feed.label != label:  # the state, or the interval it polls at
+                    label = feed.label
+                    self._status(feed.status, label)
                 if changed or time.monotonic() - last >= self.backstop:
                     self._wake()
                     self.pace()
                     last = time.monotonic()
         except Exception:  # noqa: BLE001 - never a traceback from the feed; the backstop goes on
-            self._status("lost")
+            self._status("lost", "lost")
         finally:
             feed.close()
 

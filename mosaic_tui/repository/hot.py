@@ -1,0 +1,219 @@
+"""The agent's hot verbs, written once: claim, heartbeat, complete and the other status changes.
+
+Each verb checks its input at once (nothing written, nothing connected) and
+returns the function of its transaction, which runs the statements of
+:mod:`mosaic_tui.db.hotsql` on a driver transaction (or a SQLAlchemy
+``Connection`` inside its transaction) and returns the card's raw row. Two callers run the very same functions:
+
+* :class:`~mosaic_tui.repository.Backlog`, in its engine's pooled connections
+  (``Database.run(driver=True)``), and builds a ``Card`` from the row;
+* :func:`run_once`, the CLI's one-shot path, through :mod:`mosaic_tui.db.direct`:
+  the driver alone, no SQLAlchemy, no SQLModel, no pydantic (an agent's
+  ``claim --json`` pays the start-up of a process each time).
+
+So both paths check the same things, run the same statements and refuse with
+the same words; the card's JSON (:func:`card_json`) is one function too.
+Imports only the standard library and the light modules of the floor below.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import namedtuple
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from mosaic_tui.db import direct, hotsql
+from mosaic_tui.db.direct import NeedsFullPath
+from mosaic_tui.db.hotsql import Tx
+from mosaic_tui.errors import Conflict, InvalidInput, NotFound
+from mosaic_tui.repository.checks import INT32, check_id, check_owner, check_ttl
+
+__all__ = ["DEFAULT_TTL", "NeedsFullPath", "card_json", "claim", "complete", "heartbeat", "run_once", "transition"]
+
+DEFAULT_TTL = 900
+CLEAR_CLAIM = {"claim_owner": None, "claim_ttl_seconds": None, "claimed_at": None}
+#: A card as a plain row: attribute access like a ``Card`` (``card_json`` and the refusals read either).
+CardRow = namedtuple("CardRow", hotsql.CARD_COLUMNS)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(ts: datetime | None) -> str | None:
+    return ts.astimezone(UTC).isoformat() if ts is not None else None
+
+
+def card_json(card) -> dict[str, Any]:
+    """A card (a ``Card`` or a :data:`CardRow`) with the Mosaic fleet's JSON keys."""
+    return {
+        "id": card.id,
+        "title": card.title,
+        "body": card.body,
+        "phase": card.phase,
+        "priority": card.priority,
+        "status": card.status,
+        "dependsOn": list(card.depends_on or []),
+        "claimOwner": card.claim_owner,
+        "claimTtlSeconds": card.claim_ttl_seconds,
+        "claimedAt": iso(card.claimed_at),
+        "attempts": card.attempts,
+        "idempotencyKey": card.idempotency_key,
+        "acceptance": card.acceptance,
+        "createdAt": iso(card.created_at),
+        "updatedAt": iso(card.updated_at),
+    }
+
+
+def card_values(backend: str, row: tuple) -> dict[str, Any]:
+    """A raw card row as Python values by column name (a ``depends_on`` that is not a list reads as [])."""
+    values = hotsql.decode_card(backend, row)
+    if not isinstance(values["depends_on"], list):
+        values["depends_on"] = []
+    return values
+
+
+def max_attempts_from_env(given: int | None = None) -> int | None:
+    """The attempts cap: ``given``, else ``MOSAIC_MAX_ATTEMPTS``, else None (no cap)."""
+    if given is None and os.environ.get("MOSAIC_MAX_ATTEMPTS"):
+        try:
+            given = int(os.environ["MOSAIC_MAX_ATTEMPTS"])
+        except ValueError:
+            raise InvalidInput("MOSAIC_MAX_ATTEMPTS must be an integer") from None
+    if given is not None and given < 1:
+        raise InvalidInput("the attempts cap must be at least 1")
+    return given
+
+
+# --------------------------------------------------------------------------- inside a transaction
+def fetched(tx: Tx, card_id: str, *, lock: bool = False) -> CardRow:
+    """Card ``card_id`` (locked for update if ``lock``), or NotFound."""
+    row = hotsql.first(tx, hotsql.FETCH_LOCKED if lock else hotsql.FETCH, card_id=card_id)
+    if row is None:
+        raise NotFound(f"no card {card_id!r}")
+    return CardRow(**card_values(tx.backend, row))
+
+
+def reclaim_expired(tx: Tx, now: datetime, max_attempts: int | None) -> list[str]:
+    """Ended leases back to ready (to blocked under the attempts cap)."""
+    tx = hotsql.as_tx(tx)
+    released: list[str] = []
+    if max_attempts is not None:
+        released += [r[0] for r in hotsql.rows(tx, hotsql.RECLAIM_CAPPED, now=now, max_attempts=max_attempts)]
+    released += [r[0] for r in hotsql.rows(tx, hotsql.RECLAIM, now=now)]
+    return sorted(released)
+
+
+# --------------------------------------------------------------------------- the verbs
+Clock = Callable[[], datetime]
+
+
+def claim(owner: str, ttl: Any = DEFAULT_TTL, card_id: str | None = None, *, clock: Clock | None = None,
+          max_attempts: int | None = None) -> Callable[[Tx], tuple | None]:
+    """Take the first claimable card (or ``card_id`` if it is claimable) for ``owner``: its row, or None.
+
+    Ended leases are reclaimed first, in the same transaction, so a lease that
+    ran out returns its card to the queue without a separate reclaimer.
+    """
+    owner = check_owner(owner)
+    ttl = check_ttl(ttl)
+    if card_id is not None:
+        check_id(card_id)
+    now = (clock or utcnow)()  # utcnow looked up now: a test may freeze it for both paths
+    stmt = hotsql.CLAIM if card_id is None else hotsql.CLAIM_BY_ID
+
+    def tx(t: Tx) -> tuple | None:
+        t = hotsql.as_tx(t)
+        reclaim_expired(t, now, max_attempts)
+        row = hotsql.first(t, stmt, owner=owner, ttl=ttl, now=now, card_id=card_id)
+        if row is None and card_id is not None:
+            fetched(t, card_id)  # NotFound if there is no such card
+        return row
+
+    return tx
+
+
+def heartbeat(card_id: str, owner: str, ttl: Any = DEFAULT_TTL, *,
+              clock: Clock | None = None) -> Callable[[Tx], tuple]:
+    """Extend the owner's lease to now + ttl, keeping claimed_at (the lease stays claimed_at + ttl)."""
+    check_id(card_id)
+    owner = check_owner(owner)
+    ttl = check_ttl(ttl)
+    now = (clock or utcnow)()  # utcnow looked up now: a test may freeze it for both paths
+
+    def tx(t: Tx) -> tuple:
+        t = hotsql.as_tx(t)
+        card = fetched(t, card_id, lock=True)
+        if card.status != "claimed":
+            raise Conflict(f"card {card_id!r} is not claimed (it is {card.status})")
+        if card.claim_owner != owner:
+            raise Conflict(f"card {card_id!r} is claimed by {card.claim_owner!r}, not {owner!r}")
+        if card.claimed_at is None:
+            return hotsql.first(t, hotsql.HEARTBEAT_UNSTAMPED, card_id=card_id, ttl=ttl, now=now)
+        new_ttl = math.ceil(max(0.0, (now - card.claimed_at).total_seconds())) + ttl
+        if new_ttl > INT32:
+            raise InvalidInput("the lease would be too long")
+        return hotsql.first(t, hotsql.HEARTBEAT, card_id=card_id, ttl=new_ttl, now=now)
+
+    return tx
+
+
+def transition(card_id: str, allowed: Sequence[str], values: dict[str, Any], refuse: Callable[[Any], str],
+               owner: str | None = None, *, clock: Clock | None = None,
+               read_back: bool = False) -> Callable[[Tx], tuple]:
+    """Move a card between statuses atomically (held by ``owner`` if given), or explain why not (Conflict).
+
+    ``values``: column -> a status or None. ``read_back``: the row as read again after the update.
+    """
+    check_id(card_id)
+    stmt = hotsql.transition(tuple(allowed), tuple(values.items()), owned=owner is not None)
+    now = (clock or utcnow)()  # utcnow looked up now: a test may freeze it for both paths
+
+    def tx(t: Tx) -> tuple:
+        t = hotsql.as_tx(t)
+        row = hotsql.first(t, stmt, card_id=card_id, now=now, owner=owner)
+        if row is None:
+            raise Conflict(refuse(fetched(t, card_id)))
+        return hotsql.first(t, hotsql.FETCH, card_id=card_id) if read_back else row
+
+    return tx
+
+
+def complete(card_id: str, owner: str | None = None, *, clock: Clock | None = None) -> Callable[[Tx], tuple]:
+    """Mark the card done (its claim cleared); with ``owner``, only while ``owner`` holds the claim."""
+    if owner is None:
+        return transition(card_id, ["ready", "claimed", "blocked"], {"status": "done", **CLEAR_CLAIM},
+                          lambda c: f"card {c.id!r} is already done", clock=clock)
+    owner = check_owner(owner)
+
+    def refuse(c) -> str:
+        if c.status != "claimed":
+            return f"card {c.id!r} is not claimed (it is {c.status}); {owner!r} does not hold it"
+        return f"card {c.id!r} is claimed by {c.claim_owner!r}, not {owner!r}"
+
+    return transition(card_id, ["claimed"], {"status": "done", **CLEAR_CLAIM}, refuse, owner=owner, clock=clock)
+
+
+# --------------------------------------------------------------------------- the one-shot path
+_VERBS = {"claim": claim, "heartbeat": heartbeat, "complete": complete}
+
+
+def run_once(verb: str, args: dict[str, Any], *, db: str | None = None, wait: float | None = None,
+             listen_url: str | None = None) -> dict[str, Any] | None:
+    """``verb`` ("claim", "heartbeat" or "complete") with ``args`` (its keyword arguments) on the backlog
+    at ``db`` (else ``DATABASE_URL``, else the default), without SQLAlchemy: the card's JSON (None: nothing
+    to claim). The same checks, in the same order, as ``Backlog.open(db)`` then the verb; NeedsFullPath
+    (nothing written) where only the full path can answer exactly so."""
+    where = direct.resolve(db)
+    if where.backend == "postgresql":
+        direct.check_listen(listen_url)
+        direct.pg_direct()  # a bad MOSAIC_PG_DIRECT is refused before anything else, as the engine does
+    max_attempts = max_attempts_from_env()
+    if verb == "claim":
+        args = {**args, "max_attempts": max_attempts}
+    fn = _VERBS[verb](**args)
+    row = direct.run(where, fn, wait=wait)
+    return None if row is None else card_json(CardRow(**card_values(where.backend, row)))
