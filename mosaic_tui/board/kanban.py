@@ -288,7 +288,7 @@ class Kanban(Horizontal):
     @on(CardColumn.Selected)
     def _column_selected(self, msg: CardColumn.Selected) -> None:
         msg.stop()
-        if msg.column is self._focused():
+        if msg.column is self.focused_column():  # the last one focused, while a screen (the graph) is on top
             self._last_column = msg.column
             if msg.by_user:
                 self.watched = msg.card.id if msg.card is not None else None
