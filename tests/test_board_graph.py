@@ -312,3 +312,25 @@ def test_run_board_hands_the_listen_url_to_the_backlog(monkeypatch, capsys):
     assert run_board("postgresql://u@db/x", listen_url="postgresql://u@server/x") == 5
     assert seen == {"url": "postgresql://u@db/x", "listen_url": "postgresql://u@server/x"}
     assert "not reached" in capsys.readouterr().err
+
+
+@aio
+async def test_the_dependency_pane_follows_the_board_while_the_graph_is_open(sboard_factory):
+    """A card that leaves the board's cursor while the graph is on top: back on the board, the dependency pane
+    shows the card now selected (the columns' selection is told while another screen has the focus)."""
+    backlog, clock, url = sboard_factory
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_graph(pilot, "ready", "M2-02")
+        other = Backlog(open_database(url))
+        try:
+            other.claim("agent-x", 600, "M2-02")
+        finally:
+            other.close()
+        app.check_for_changes()
+        await until(pilot, lambda: app.screen.view.scene.nodes["M2-02"].status == "claimed", "the claim drawn")
+        await pilot.press("escape")
+        await settle(pilot)
+        now = app.selected_card()
+        assert now is not None and now.id != "M2-02"
+        await until(pilot, lambda: app.dependencies.card_id == now.id, "the pane on the selected card")

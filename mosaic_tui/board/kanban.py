@@ -304,7 +304,7 @@ class Kanban(Horizontal):
     @on(CardColumn.Selected)
     def _column_selected(self, msg: CardColumn.Selected) -> None:
         msg.stop()
-        if msg.column is self._focused():
+        if msg.column is self.focused_column():  # the last one focused, while a screen (the graph) is on top
             if msg.column is not self._last_column:
                 self.widen(msg.column)
             self._last_column = msg.column
