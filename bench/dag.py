@@ -8,9 +8,17 @@ then one of the epic before. The same seed gives the same graph.
   compact boxes) at 30 / 300 / 1,000 cards;
 - **first draw**: in-process, headless (Pilot): from pushing the graph
   screen with the cards in hand to its first full picture (layout in the
-  worker, analysis, drawing); baseline: today's ``g``, the layered list of
-  the same cards (its text made, pushed, drawn). The database read before
-  either is not counted (the board's reads: ``bench/board_paint.py``);
+  worker, analysis, drawing); baseline: the same screen listing the same
+  cards by layer (the fallback above 300 cards; what ``g`` showed before);
+- **key to picture**: the board (in-process, headless, 160x45) over a backlog
+  of the plan on SQLite and on Postgres (``--backends``): from pressing ``g``
+  to the drawn graph on screen, the database read included (count, cards,
+  edges, in a worker; then the layout in another). The first ``g`` of a
+  process also imports the screen and ``mosaic_tui.dag``: measured apart, in
+  fresh processes that have imported the board. Baseline in the same run, on the same board: ``enter``, the card
+  detail (a read of the card, its dependencies and its history, then a
+  modal screen). The board runs without its feed thread (nothing changes
+  meanwhile; SQLite's feed polls every 20 ms, which would count in the CPU);
 - **analysis** at 100,000 cards: keystones (exact ``unlocks N``) and the
   critical path per phase, for a backlog where 70 % of the cards are done and
   for one where none is, and for one chain of 100,000 (the worst case of
@@ -21,7 +29,8 @@ Baseline in the same run, on the same graph: a plain topological sort
 Times are medians of ``--runs``, wall clock and CPU (this process), since the
 machine may be shared.
 
-Run: ``python bench/dag.py [--runs 5] [--sizes 30,300,1000] [--big 100000]``.
+Run: ``python bench/dag.py [--runs 5] [--sizes 30,300,1000] [--big 100000] [--backends sqlite,pg]``
+(Postgres: a fresh database on ``MOSAIC_TEST_PG_URL``, dropped after).
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ import argparse
 import asyncio
 import random
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,26 +111,26 @@ def bench_layout(sizes: list[int], runs: int) -> None:
 def bench_first_draw(sizes: list[int], runs: int) -> None:
     from textual.app import App
 
+    from mosaic_tui.board import dag_screen
     from mosaic_tui.board.dag_screen import DagScreen
-
-    from mosaic_tui.board.graph import layered
-    from mosaic_tui.board.screens import GraphScreen
 
     async def once(cards, edges, listed: bool) -> tuple[float, float]:
         app = App()
+        limit = dag_screen.DRAW_LIMIT
         async with app.run_test(size=(160, 45)) as pilot:
             await pilot.pause()
-            w, c = time.perf_counter(), time.process_time()
-            if listed:  # today's `g`: the layered list of the same cards (its text made here too)
-                await app.push_screen(GraphScreen(layered(cards, edges, title="Dependency graph")))
-            else:
+            dag_screen.DRAW_LIMIT = -1 if listed else limit  # listed: the layered list of the same cards
+            try:
+                w, c = time.perf_counter(), time.process_time()
                 screen = DagScreen(cards, edges)
                 await app.push_screen(screen)
-                while screen.view.scene is None:  # the layout worker, then its message
+                while not listed and screen.view.scene is None:  # the layout worker, then its message
                     await app.workers.wait_for_complete()
                     await pilot.pause()
-            await pilot.pause()
-            return time.perf_counter() - w, time.process_time() - c
+                await pilot.pause()
+                return time.perf_counter() - w, time.process_time() - c
+            finally:
+                dag_screen.DRAW_LIMIT = limit
 
     def median(pairs: list[tuple[float, float]]) -> tuple[float, float]:
         return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
@@ -131,7 +142,72 @@ def bench_first_draw(sizes: list[int], runs: int) -> None:
         cards, edges, _ = plan(n, done=0.3)
         drawn = median([asyncio.run(once(cards, edges, False)) for _ in range(runs)])
         listed = median([asyncio.run(once(cards, edges, True)) for _ in range(runs)])
-        print(f"  {n:>6,} cards  drawn graph {ms(drawn)} | today's layered list (baseline) {ms(listed)}")
+        print(f"  {n:>6,} cards  drawn graph {ms(drawn)} | the layered list (baseline) {ms(listed)}")
+
+
+def load(backlog, cards: dict[str, Card], edges: list[tuple[str, str]], phase: dict[str, str]) -> None:
+    """The plan into a backlog: cards in order (dependencies first), then the statuses."""
+    deps: dict[str, list[str]] = {}
+    for card, dep in edges:
+        deps.setdefault(card, []).append(dep)
+    for cid, c in cards.items():
+        backlog.create(cid, c.title, phase=phase[cid], depends_on=deps.get(cid, []))
+    for cid, c in cards.items():
+        if c.status == "done":
+            backlog.complete(cid)
+        elif c.status == "blocked":
+            backlog.block(cid)
+        elif c.status == "claimed":
+            backlog.claim("agent-1", 3600, cid)
+
+
+def bench_key_to_picture(sizes: list[int], runs: int, backends: list[str]) -> None:
+    from _common import fresh_url
+
+    from mosaic_tui.board.app import BoardApp
+    from mosaic_tui.repository import Backlog
+
+    async def once(backlog, key: str) -> tuple[float, float]:
+        app = BoardApp(backlog, poll=None)  # no feed thread: its polling would count in the CPU time
+        async with app.run_test(size=(160, 45)) as pilot:
+            for _ in range(3):  # the board drawn, its workers done
+                await pilot.pause()
+                await app.workers.wait_for_complete()
+            base = app.screen
+            w, c = time.perf_counter(), time.process_time()
+            await pilot.press(key)
+            if key == "g":  # the read's worker, the screen, the layout's worker, its message (or the list)
+                while app.screen is base or not (app.screen.has_class("listed") or app.screen.view.scene is not None):
+                    await pilot.pause(0.001)
+            else:
+                while app.screen is base:
+                    await pilot.pause(0.001)
+            await pilot.pause()  # the picture painted
+            return time.perf_counter() - w, time.process_time() - c
+
+    def median(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+        return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+
+    print("key to picture on the board (in-process, headless, 160x45; the database read included)")
+    for backend in backends:
+        for n in sizes:
+            url, drop = fresh_url(backend)
+            backlog = Backlog.open(url)
+            try:
+                cards, edges, _ = plan(n, done=0.3)
+                load(backlog, cards, edges, dict.fromkeys(cards, "P"))
+                g = median([asyncio.run(once(backlog, "g")) for _ in range(runs)])
+                enter = median([asyncio.run(once(backlog, "enter")) for _ in range(runs)])
+                shown = "drawn" if n <= 300 else "listed by layer"
+                print(f"  {backend:>10} {n:>6,} cards ({shown})  g {ms(g)} | enter, card detail (baseline) {ms(enter)}")
+            finally:
+                backlog.close()
+                drop()
+    code = ("import time; import mosaic_tui.board.app, mosaic_tui.board.actions; w, c = time.perf_counter(), time.process_time(); "
+            "import mosaic_tui.board.dag_screen; print(time.perf_counter() - w, time.process_time() - c)")
+    took = [tuple(map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+                      .stdout.split())) for _ in range(runs)]
+    print(f"  the first g of a process also imports the screen: {ms(median(took))} (fresh processes)")
 
 
 def bench_analysis(big: int, runs: int) -> None:
@@ -160,11 +236,19 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--sizes", default="30,300,1000")
     ap.add_argument("--big", type=int, default=100_000)
+    ap.add_argument("--backends", default="sqlite,pg", help="for key to picture: sqlite, pg or both")
+    ap.add_argument("--only", choices=["layout", "draw", "key", "analysis"], help="one part only")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    bench_layout(sizes, args.runs)
-    bench_first_draw(sizes, args.runs)
-    bench_analysis(args.big, args.runs)
+    backends = ["postgresql" if b == "pg" else b for b in args.backends.split(",") if b]
+    if args.only in (None, "layout"):
+        bench_layout(sizes, args.runs)
+    if args.only in (None, "draw"):
+        bench_first_draw(sizes, args.runs)
+    if args.only in (None, "key"):
+        bench_key_to_picture(sizes, args.runs, backends)
+    if args.only in (None, "analysis"):
+        bench_analysis(args.big, args.runs)
 
 
 if __name__ == "__main__":

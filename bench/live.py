@@ -8,9 +8,14 @@
    no board open, then with a board open and following the feed; runs
    alternate (A B A B ..., --pairs pairs; Postgres is vacuumed and
    checkpointed before each) and the ratio of the means is reported, with
-   the median of the pairs' ratios.
+   the median of the pairs' ratios, and the board process's CPU (cores) while
+   the workers ran.
 
     python bench/live.py [--cards 100000] [--changes 100] [--seconds 8] [--pairs 4] [--backend sqlite|pg|both]
+                         [--view board|activity]
+
+``--view activity`` measures the latency to the activity timeline (``t``)
+instead of the claimed column (``--pairs 0``: the latency only).
 
 Prints one JSON line per measurement.
 """
@@ -57,7 +62,16 @@ def writer(url: str, changes: int, gap: float) -> None:
     b.close()
 
 
-async def latency(url: str, changes: int, gap: float) -> tuple[list[float], int]:
+def shown(app, view: str, card: str) -> bool:
+    """Does the board show ``card`` claimed: in the claimed column, or (``activity``) as a line of the
+    activity timeline (``t``)?"""
+    if view == "activity":
+        lines = app.screen.events.lines
+        return any(a.event.card_id == card and a.event.kind == "claimed" for a in lines[:8])
+    return app.columns["claimed"].find(card) is not None
+
+
+async def latency(url: str, changes: int, gap: float, view: str = "board") -> tuple[list[float], int]:
     """Latencies (ms) of the claims the board showed, and how many it never showed within ``gap``."""
     from mosaic_tui.board import make_app
     from mosaic_tui.repository import Backlog
@@ -66,8 +80,12 @@ async def latency(url: str, changes: int, gap: float) -> tuple[list[float], int]
     app = make_app(backlog)
     lines: list[dict] = []
     async with app.run_test(size=(160, 45)) as pilot:
-        while not getattr(app, "_painted", False):
+        while not getattr(app, "painted", getattr(app, "_painted", False)):
             await pilot.pause(0.05)
+        if view == "activity":
+            await pilot.press("t")
+            while not getattr(app.screen, "loaded", False):
+                await pilot.pause(0.05)
         await pilot.pause(0.5)
         proc = subprocess.Popen([sys.executable, __file__, "writer", url, str(changes), str(gap)],
                                 stdout=subprocess.PIPE, text=True)
@@ -85,7 +103,7 @@ async def latency(url: str, changes: int, gap: float) -> tuple[list[float], int]
         while i < changes and time.monotonic() < deadline:
             if i < len(lines):
                 change = lines[i]
-                if app.columns["claimed"].find(change["card"]) is not None:
+                if shown(app, view, change["card"]):
                     seen.append((time.time() - change["t"]) * 1000)
                     i += 1
                     continue
@@ -127,7 +145,7 @@ def board_process(url: str) -> None:
     async def main():
         app = make_app(Backlog.open(url))
         async with app.run_test(size=(160, 45)) as pilot:
-            while not getattr(app, "_painted", False):
+            while not getattr(app, "painted", getattr(app, "_painted", False)):
                 await pilot.pause(0.05)
             print("painted", flush=True)
             while True:
@@ -136,7 +154,15 @@ def board_process(url: str) -> None:
     asyncio.run(main())
 
 
-def throughput(url: str, seconds: float, with_board: bool, workers: int = 4) -> float:
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(url: str, seconds: float, with_board: bool, workers: int = 4, cpu: list | None = None) -> float:
+    """Claims per second of ``workers`` processes; with a board, its CPU per second goes to ``cpu``."""
     ctx = mp.get_context("spawn")
     board = None
     if with_board:
@@ -149,8 +175,11 @@ def throughput(url: str, seconds: float, with_board: bool, workers: int = 4) -> 
         p.start()
     start.wait()
     t0 = time.monotonic()
+    c0 = process_cpu(board.pid) if board is not None else 0.0
     total = sum(out.get() for _ in procs)
     elapsed = time.monotonic() - t0
+    if board is not None and cpu is not None:
+        cpu.append((process_cpu(board.pid) - c0) / elapsed)
     for p in procs:
         p.join()
     if board is not None:
@@ -184,34 +213,38 @@ def settle(url: str, since_event: int) -> None:
         conn.execute("CHECKPOINT")
 
 
-def run(backend: str, cards: int, changes: int, seconds: float, gap: float, pairs: int) -> None:
+def run(backend: str, cards: int, changes: int, seconds: float, gap: float, pairs: int, view: str = "board") -> None:
     url, drop = fresh_url(backend)
     try:
         t = time.monotonic()
         populate(url, cards)
         load = time.monotonic() - t
-        lat, missed = asyncio.run(latency(url, changes, gap))
-        print(json.dumps({"case": "latency", "backend": backend, "cards": cards, "changes": len(lat) + missed,
+        lat, missed = asyncio.run(latency(url, changes, gap, view))
+        print(json.dumps({"case": "latency", "view": view, "backend": backend, "cards": cards, "changes": len(lat) + missed,
                           "missed_within_gap": missed, "gap_s": gap,
                           "p50_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 0.95), 1),
                           "max_ms": round(max(lat), 1), "populate_s": round(load, 1),
                           "load": os.getloadavg()[0]}), flush=True)
+        if pairs <= 0:
+            return
         from mosaic_tui.repository import Backlog
 
         b = Backlog.open(url)
         since = b.last_event_id()
         b.close()
         runs = {False: [], True: []}
+        cpu: list[float] = []
         for _ in range(pairs):
             for with_board in (False, True):
                 settle(url, since)
-                runs[with_board].append(throughput(url, seconds, with_board))
+                runs[with_board].append(throughput(url, seconds, with_board, cpu=cpu))
         base, board = statistics.mean(runs[False]), statistics.mean(runs[True])
         pair_ratios = [b / a for a, b in zip(runs[False], runs[True])]
         print(json.dumps({"case": "throughput", "backend": backend, "cards": cards, "workers": 4, "pairs": pairs,
                           "claims_per_s_without_board": round(base, 1), "claims_per_s_with_board": round(board, 1),
                           "ratio": round(board / base, 3), "median_pair_ratio": round(statistics.median(pair_ratios), 3),
                           "runs": {str(k): [round(x, 1) for x in v] for k, v in runs.items()},
+                          "board_cpu_per_s": [round(x, 3) for x in cpu],
                           "load": os.getloadavg()[0]}), flush=True)
     finally:
         drop()
@@ -231,9 +264,11 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=0.5, help="seconds between the writer's changes")
     ap.add_argument("--pairs", type=int, default=4, help="throughput runs without and with a board, alternating")
     ap.add_argument("--backend", choices=["sqlite", "pg", "both"], default="both")
+    ap.add_argument("--view", choices=["board", "activity"], default="board",
+                    help="where the latency is seen: the claimed column, or the activity timeline (t)")
     args = ap.parse_args()
     for backend in (["sqlite", "pg"] if args.backend == "both" else [args.backend]):
-        run(backend, args.cards, args.changes, args.seconds, args.gap, args.pairs)
+        run(backend, args.cards, args.changes, args.seconds, args.gap, args.pairs, args.view)
 
 
 if __name__ == "__main__":

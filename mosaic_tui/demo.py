@@ -112,10 +112,13 @@ def demo_location(path: str | None) -> Path:
 
 # --------------------------------------------------------------------------- the fleet
 def start_fleet(url: str, agents: int = 3, pace: float = 1.0) -> list[subprocess.Popen]:
+    """Start the simulated agents; the last one stalls now and then (see :func:`agent`)."""
     procs = []
     for i in range(agents):
+        stall = "stall" if i == agents - 1 else "steady"
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "mosaic_tui.demo", "agent", url, f"agent-{i + 1}", str(i + 1), str(pace), str(os.getpid())],
+            [sys.executable, "-m", "mosaic_tui.demo", "agent", url, f"agent-{i + 1}", str(i + 1), str(pace), str(os.getpid()),
+             stall],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         ))
@@ -135,9 +138,21 @@ def stop_fleet(procs: list[subprocess.Popen]) -> None:
             p.wait()
 
 
-def agent(url: str, name: str, seed_value: int, pace: float, parent: int) -> None:
-    """One simulated agent: claim, heartbeat while working, then complete (mostly)."""
+STALL_EVERY = 6  # a stalling agent stalls on its second claim, then on every sixth
+
+
+def agent(url: str, name: str, seed_value: int, pace: float, parent: int, stall: bool = False) -> None:
+    """One simulated agent: claim, heartbeat while working, then complete (mostly).
+
+    ``stall``: on its second claim and every sixth after, the agent hangs
+    holding the card: no heartbeat for 1.6 leases. Half a lease in, the board's
+    "needs attention" badge counts it (silent); once the lease has ended the
+    claim shows ``STALE`` until the next claim by anyone reclaims the card.
+    Then the agent comes back and takes new work, as a restarted agent would.
+    """
     rng = random.Random(seed_value)
+    ttl = max(3, int(12 * pace))
+    claims = 0
     backlog = Backlog.open(url)
     stop = False
 
@@ -162,7 +177,7 @@ def agent(url: str, name: str, seed_value: int, pace: float, parent: int) -> Non
     nap(rng.uniform(0.5, 2.0))
     while alive():
         try:
-            card = backlog.claim(name, ttl=max(3, int(12 * pace)))
+            card = backlog.claim(name, ttl=ttl)
             if card is None:
                 if backlog.stats()["claimable"] == 0 and backlog.count(status=["ready", "claimed"]) == 0:
                     # Everything is done or blocked: reopen a little so the demo keeps moving.
@@ -170,6 +185,10 @@ def agent(url: str, name: str, seed_value: int, pace: float, parent: int) -> Non
                     if done:
                         backlog.reopen(rng.choice(done).id)
                 nap(1.5)
+                continue
+            claims += 1
+            if stall and (claims == 2 or claims % STALL_EVERY == 0):  # hangs: no heartbeat, the lease runs out
+                nap(1.6 * ttl / pace)
                 continue
             fate = rng.random()
             work = rng.uniform(3, 9)
@@ -180,7 +199,7 @@ def agent(url: str, name: str, seed_value: int, pace: float, parent: int) -> Non
             for _ in range(beats):
                 if not nap(3):
                     break
-                backlog.heartbeat(card.id, name, ttl=max(3, int(12 * pace)))
+                backlog.heartbeat(card.id, name, ttl=ttl)
             if not alive():
                 break
             if fate < 0.13:
@@ -193,9 +212,9 @@ def agent(url: str, name: str, seed_value: int, pace: float, parent: int) -> Non
     backlog.close()
 
 
-if __name__ == "__main__":  # python -m mosaic_tui.demo agent URL NAME SEED PACE PARENT
-    if len(sys.argv) == 7 and sys.argv[1] == "agent":
-        _, _, url, name, seed_value, pace, parent = sys.argv
-        agent(url, name, int(seed_value), float(pace), int(parent))
+if __name__ == "__main__":  # python -m mosaic_tui.demo agent URL NAME SEED PACE PARENT [stall|steady]
+    if len(sys.argv) in (7, 8) and sys.argv[1] == "agent":
+        _, _, url, name, seed_value, pace, parent, *mode = sys.argv
+        agent(url, name, int(seed_value), float(pace), int(parent), stall=mode == ["stall"])
     else:
-        sys.exit("usage: python -m mosaic_tui.demo agent URL NAME SEED PACE PARENT_PID")
+        sys.exit("usage: python -m mosaic_tui.demo agent URL NAME SEED PACE PARENT_PID [stall|steady]")

@@ -347,7 +347,7 @@ async def test_moving_keys(sboard):
         await settle(pilot)
         assert app.selected_card().id == backlog.list(status="ready")[-1].id
         # the graph pane follows the selection
-        assert app.graph_for == app.selected_card().id
+        assert app.dependencies.card_id == app.selected_card().id
     assert event_count(backlog) == events
 
 
@@ -433,17 +433,21 @@ async def test_g_opens_the_full_screen_graph(sboard):
     app = make_app(backlog, clock=clock, phase="M1")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        await select(pilot, "ready", "M1-07")
         await pilot.press("g")
         await settle(pilot)
-        from mosaic_tui.board.screens import GraphScreen
+        from mosaic_tui.board.dag_screen import DagScreen
 
-        assert isinstance(app.screen, GraphScreen)
-        text = app.screen.text.plain
-        assert "layer 4" in text and "M2-01" not in text
-        assert text.index("M1-01") < text.index("M1-02") < text.index("M1-04") < text.index("M1-05") < text.index("M1-07")
+        assert isinstance(app.screen, DagScreen)
+        scene = app.screen.view.scene
+        assert "M1-01" in scene.nodes and "M2-01" not in scene.nodes  # the phase's cards
+        lay = scene.lay  # dependencies above their dependents
+        assert lay.nodes["M1-02"].y < lay.nodes["M1-04"].y < lay.nodes["M1-05"].y < lay.nodes["M1-07"].y
+        assert app.screen.view.selected == "M1-07"  # it starts on the board's selected card
+        assert "phase M1" in str(app.screen.query_one("#dag-title").render())
         await pilot.press("escape")
         await settle(pilot)
-        assert not isinstance(app.screen, GraphScreen)
+        assert not isinstance(app.screen, DagScreen)
 
 
 @aio
@@ -512,7 +516,8 @@ async def test_a_heartbeat_redraws_only_its_row(sboard):
 
 @aio
 async def test_many_changes_fall_back_to_a_full_reload(sboard):
-    from mosaic_tui.board.app import MAX_INCREMENTAL, BoardApp
+    from mosaic_tui.board.app import BoardApp
+    from mosaic_tui.board.refresher import MAX_INCREMENTAL
 
     backlog, clock = sboard
     many = MAX_INCREMENTAL + 10
@@ -662,3 +667,169 @@ async def test_a_change_to_a_card_not_loaded_still_moves_the_counts(sqlite_url):
         await settle(pilot)
         assert app.columns["ready"].count == 299
         assert app.columns["done"].count == 1 and app.columns["done"].find("C00299") is not None
+
+
+# --------------------------------------------------------------------------- one error path
+def _unreachable_engine(backlog):
+    """An engine of the backlog's own backend on a database that cannot be reached (a real driver error)."""
+    from sqlalchemy import create_engine
+
+    if backlog.backend == "sqlite":
+        return create_engine("sqlite:////nonexistent-mosaic-dir/backlog.db")
+    return create_engine("postgresql+psycopg://postgres@127.0.0.1:1/nothing", connect_args={"connect_timeout": 3})
+
+
+@aio
+@pytest.mark.parametrize("key,card_id", [("D", "M1-07"), ("p", None)])
+async def test_an_outage_while_a_dialog_opens_shows_the_banner_not_a_refusal(board, monkeypatch, key, card_id):
+    """D reads the card's dependencies and p the phases before their dialog opens: the database gone
+    then is the disconnected banner (it used to be a 'refused' notice, and no banner)."""
+    from mosaic_tui.board.app import BoardApp
+
+    backlog, clock = board
+    app = BoardApp(backlog, clock=clock, poll=None)  # no feed, no backstop: only the key reads
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        if card_id is not None:
+            await select(pilot, "ready", card_id)
+        monkeypatch.setattr(backlog.db, "engine", _unreachable_engine(backlog))
+        await pilot.press(key)
+        await settle(pilot)
+        assert app.disconnected and "unreachable" in app.disconnected
+        assert app.topbar.has_class("disconnected") and "DISCONNECTED" in str(app.topbar.render())
+        assert not [n for n in app._notifications if n.title == "refused"], notes(app)
+        assert len(app.screen_stack) == 1  # no dialog
+        monkeypatch.undo()
+        app.check_for_changes()
+        await settle(pilot)
+        assert not app.disconnected and not app.topbar.has_class("disconnected")
+        await pilot.press(key)  # and now the dialog opens
+        await settle(pilot)
+        assert len(app.screen_stack) == 2
+
+
+@aio
+async def test_a_pane_whose_read_fails_says_one_line_and_reads_again_later(sboard, monkeypatch):
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        real = backlog.graph
+
+        def broken(card_id):
+            raise ValueError("graph\nbroke")
+
+        monkeypatch.setattr(backlog, "graph", broken)
+        await pilot.press("j")
+        await settle(pilot)
+        assert "unexpected error: ValueError: graph broke" in notes(app)
+        assert app.is_running and not app.disconnected
+        monkeypatch.setattr(backlog, "graph", real)
+        await pilot.press("j")  # the pane is not stuck on the failed read
+        await settle(pilot)
+        assert app.dependencies.card_id == app.selected_card().id
+        assert app.selected_card().id in str(app.query_one("#graph").render())
+
+
+def test_explain_maps_every_failure_to_one_line():
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from mosaic_tui.board.jobs import OFFLINE, REFUSED, UNEXPECTED, explain
+    from mosaic_tui.errors import Conflict
+
+    url = make_url("postgresql://u:s3cret@h/db")
+    assert explain(Unavailable("database unreachable (h): refused"), url) == (OFFLINE, "database unreachable (h): refused")
+    assert explain(Conflict("card 'A' is done"), url) == (REFUSED, "card 'A' is done")
+    kind, line = explain(sqlite3.OperationalError("unable to open database file"), url)
+    assert kind == OFFLINE and "unable to open" in line
+    assert explain(ConnectionResetError("peer s3cret"), url) == (OFFLINE, "database unreachable: ConnectionResetError: peer ***")
+    assert explain(ValueError("x\ny"), url) == (UNEXPECTED, "unexpected error: ValueError: x y")
+
+
+# --------------------------------------------------------------------------- the house
+def test_the_docs_key_table_is_the_key_table():
+    """docs/board.md's table of keys is made from mosaic_tui.board.keys (python -m mosaic_tui.board.keys)."""
+    from pathlib import Path
+
+    from mosaic_tui.board import keys
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "board.md").read_text()
+    assert keys.markdown_table() in docs
+
+
+@aio
+async def test_bindings_help_and_palette_come_from_the_key_table(sboard):
+    from mosaic_tui.board import keys
+    from mosaic_tui.board.app import BoardApp
+    from mosaic_tui.board.columns import CardColumn
+    from mosaic_tui.board.screens import HelpScreen
+
+    assert BoardApp.BINDINGS == keys.bindings(keys.BOARD) and CardColumn.BINDINGS == keys.bindings(keys.COLUMN)
+    backlog, clock = sboard
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert [k.palette for k in keys.KEYS if k.palette] == [t for t in titles if t in {k.palette for k in keys.KEYS}]
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        shown = str(app.screen.query_one("Static").render())
+        assert all(k.shown in shown and k.help in shown for k in keys.KEYS)
+
+
+def test_no_import_circles_in_the_board():
+    import grimp
+
+    graph = grimp.build_graph("mosaic_tui")
+    board = sorted(m for m in graph.modules if m.startswith("mosaic_tui.board"))
+    for a in board:
+        for b in board:
+            if a < b and graph.chain_exists(a, b) and graph.chain_exists(b, a):
+                raise AssertionError(f"import circle: {a} <-> {b}")
+
+
+def _count_workers(app, monkeypatch) -> list[str]:
+    groups: list[str] = []
+    real = app.run_worker
+
+    def counted(*a, **k):
+        groups.append(k.get("group", "default"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(app, "run_worker", counted)
+    return groups
+
+
+@aio
+async def test_a_look_is_one_worker_the_columns_read_along(board, monkeypatch):
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        groups = _count_workers(app, monkeypatch)
+        backlog.claim("agent-5", ttl=600, id="M2-02")
+        app.check_for_changes()
+        await settle(pilot)
+        assert app.columns["claimed"].find("M2-02") is not None and app.columns["ready"].find("M2-02") is None
+        assert groups.count("look") >= 1 and "columns" not in groups, groups
+
+
+@aio
+async def test_columns_busy_as_a_look_starts_read_on_their_own_after_it(board, monkeypatch):
+    from mosaic_tui.board.kanban import Kanban
+
+    backlog, clock = board
+    monkeypatch.setattr(Kanban, "_plan_along", lambda self: None)  # as if a read of its own were running
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        groups = _count_workers(app, monkeypatch)
+        backlog.complete("M1-06")
+        app.check_for_changes()
+        await settle(pilot)
+        assert app.columns["done"].find("M1-06") is not None
+        assert app.columns["claimed"].count == backlog.count(status="claimed") == 2
+        assert "columns" in groups

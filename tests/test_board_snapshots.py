@@ -10,7 +10,7 @@ import pytest
 from conftest import run_sql
 
 from mosaic_tui.board import make_app
-from mosaic_tui.board.fixtures import FIXED_NOW, FixedClock, seed
+from mosaic_tui.board.fixtures import FIXED_NOW, FixedClock, seed, seed_fleet
 from mosaic_tui.db.engine import open_database
 from mosaic_tui.errors import Unavailable
 from mosaic_tui.repository import Backlog
@@ -127,3 +127,11 @@ def test_disconnected_banner(snap_compare, demo, monkeypatch):
         await settle(pilot)
 
     assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=run_before)
+
+
+def test_agents_view(snap_compare, sqlite_url):
+    """``a``: the fleet's agents, stale first (red), then longest-working; events at fixed times."""
+    clock = FixedClock()
+    backlog = Backlog(open_database(sqlite_url), clock=clock)
+    seed_fleet(backlog, clock)
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready", None, "a"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import types
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import pytest
 
 from mosaic_tui import cli
 from mosaic_tui.db.engine import open_database
+from mosaic_tui.db.schema import HEAD
 from mosaic_tui.repository import Backlog
 
 CARD_KEYS = {"id", "title", "body", "phase", "priority", "status", "dependsOn", "claimOwner", "claimTtlSeconds",
@@ -281,13 +283,13 @@ def test_events(mt, b):
 
 def test_db(mt, b, db_url):
     j = mt("db", "--json").json()
-    assert j["schemaVersion"] == "0001" and j["source"] == "flag"
+    assert j["schemaVersion"] == HEAD and j["source"] == "flag"
     if db_url.startswith("postgresql"):
         assert j["backend"] == "postgresql" and j["path"] is None
     else:
         assert j["backend"] == "sqlite" and j["path"] == db_url
     r = mt("db")
-    assert r.code == 0 and "schema version: 0001" in r.out and f"backend:        {j['backend']}" in r.out
+    assert r.code == 0 and f"schema version: {HEAD}" in r.out and f"backend:        {j['backend']}" in r.out
 
 
 def test_db_from_environment_and_default(mt, monkeypatch, tmp_path):
@@ -356,14 +358,19 @@ def test_help_explains_every_command(mt):
 def test_no_command_opens_the_board(mt, monkeypatch):
     calls = []
     fake = types.ModuleType("mosaic_tui.board")
-    fake.run_board = lambda db_url, phase=None: calls.append((db_url, phase)) or 0
+    fake.run_board = lambda db_url, phase=None, listen_url=None: calls.append((db_url, phase, listen_url)) or 0
     monkeypatch.setitem(sys.modules, "mosaic_tui.board", fake)
+    monkeypatch.delenv("MOSAIC_LISTEN_URL", raising=False)
     assert mt().code == 0
     assert mt("--phase", "M1").code == 0
     assert mt("board", "--phase", "M2").code == 0
     assert mt("--phase", "M3", "board").code == 0
-    assert calls == [(mt.url, None), (mt.url, "M1"), (mt.url, "M2"), (mt.url, "M3")]
-    fake.run_board = lambda db_url, phase=None: 5
+    # --listen-url reaches the board as an argument (no environment variable is set for it)
+    assert mt("--listen-url", "postgresql://u@server:5432/db", "board").code == 0
+    assert "MOSAIC_LISTEN_URL" not in os.environ
+    assert calls == [(mt.url, None, None), (mt.url, "M1", None), (mt.url, "M2", None), (mt.url, "M3", None),
+                     (mt.url, None, "postgresql://u@server:5432/db")]
+    fake.run_board = lambda db_url, phase=None, listen_url=None: 5
     assert mt("board").code == 5
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from mosaic_tui.db.schema import HEAD
 from mosaic_tui.repository import Backlog
 
 
@@ -79,7 +80,7 @@ CASES = {
     "stats": (["stats"], lambda j: j["counts"] == {"ready": 2, "claimed": 1, "blocked": 1, "done": 1} and j["claimable"] == 1,
               "READY  CLAIMED  BLOCKED  DONE  TOTAL"),
     "events": (["events", "--card", "c"], lambda j: [e["kind"] for e in j] == ["created", "claimed"], "ready -> claimed"),
-    "db": (["db"], lambda j: j["schemaVersion"] == "0001" and j["source"] == "flag", "schema version: 0001"),
+    "db": (["db"], lambda j: j["schemaVersion"] == HEAD and j["source"] == "flag", f"schema version: {HEAD}"),
 }
 
 

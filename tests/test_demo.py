@@ -64,3 +64,31 @@ def test_demo_never_uses_an_existing_backlog(tmp_path):
                              capture_output=True, text=True, timeout=60)
         assert run.returncode == 2 and "demo" in run.stderr and "Traceback" not in run.stderr
     assert [c.id for c in Backlog.open(str(existing)).list()] == ["A"]
+
+
+def test_the_last_agent_stalls_so_that_needs_attention_and_stale_show(tmp_path):
+    """The stalling agent holds a card unheard: first silent (half its lease), then stale (lease ended, unreclaimed)."""
+    import time
+
+    from mosaic_tui.activity import needs_attention
+
+    path = str(tmp_path / "stall.db")
+    b = Backlog.open(path)
+    demo.seed(b)
+    fleet = demo.start_fleet(path, agents=2, pace=0.25)  # leases of 3 s; the stall lasts 4.8 s
+    seen: dict[str, set[str]] = {"silent": set(), "stale": set()}
+    try:
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline and not ("agent-2" in seen["silent"] and "agent-2" in seen["stale"]):
+            for q in needs_attention(b).claims:
+                seen[q.state].add(q.owner)
+            time.sleep(0.05)
+        # ...and the fleet's next claim reclaims it
+        while time.monotonic() < deadline and not any(e.kind == "released" and e.owner == "agent-2" for e in b.events()):
+            time.sleep(0.1)
+    finally:
+        demo.stop_fleet(fleet)
+    # (agent-1 may "crash" now and then too, but only agent-2 hangs long enough for both, every time)
+    assert "agent-2" in seen["silent"] and "agent-2" in seen["stale"], seen
+    assert any(e.kind == "released" and e.owner == "agent-2" for e in b.events())
+    b.close()

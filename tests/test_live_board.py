@@ -45,7 +45,7 @@ def test_a_change_by_another_process_appears_live_and_flashes(db_url):
             await _until(pilot, lambda: app.feed_status in ("live", "polling"))
             expected = "live" if backlog.backend == "postgresql" else "polling"
             assert app.feed_status == expected
-            assert ("● live" if expected == "live" else "◌ polling") in str(app._topbar.render())
+            assert ("● live" if expected == "live" else "◌ polling (every 0.02s)") in str(app.topbar.render())
             ready_before = app.columns["ready"].count
             _other_process(db_url, "b.block('M2-02')")
             await _until(pilot, lambda: app.columns["blocked"].find("M2-02") is not None)
@@ -60,7 +60,7 @@ def test_a_change_by_another_process_appears_live_and_flashes(db_url):
 
 def test_the_feed_not_the_timer_brings_the_change(db_url):
     """With the backstop timer made very slow, the change still arrives within a second or so."""
-    import mosaic_tui.board.app as board_app
+    import mosaic_tui.db.live as board_feed
 
     async def run():
         backlog, app = _seeded_board(db_url)
@@ -74,18 +74,18 @@ def test_the_feed_not_the_timer_brings_the_change(db_url):
             assert committed - started < 30 and waited < 3.0
         backlog.close()
 
-    old = board_app.FEED_BACKSTOP_S
-    board_app.FEED_BACKSTOP_S = 60.0
+    old = board_feed.BACKSTOP_S
+    board_feed.BACKSTOP_S = 60.0
     try:
         asyncio.run(run())
     finally:
-        board_app.FEED_BACKSTOP_S = old
+        board_feed.BACKSTOP_S = old
 
 
 def test_a_busy_look_moves_counts_exactly_and_highlights_nothing(db_url):
     """Thirty cards claimed at once by another process: one look takes them all; the counts are the
     database's, and with everything moving nothing is highlighted."""
-    from mosaic_tui.board.app import FLASH_MAX
+    from mosaic_tui.board.refresher import BUSY_CARDS
 
     async def run():
         backlog = Backlog.open(db_url)
@@ -106,7 +106,7 @@ def test_a_busy_look_moves_counts_exactly_and_highlights_nothing(db_url):
             assert app.columns["ready"].count == backlog.count(status="ready") == 10
             assert app.columns["claimed"].count == backlog.count(status="claimed") == 30
             assert app.stats["counts"]["claimed"] == 30  # the footer says what the columns say
-            assert 30 > FLASH_MAX
+            assert 30 > BUSY_CARDS
             assert not app.columns["claimed"].flash and not app.columns["ready"].flash
             # what the column shows is the database's first page, in claim order
             shown = [app.columns["claimed"].card_at(r).id for r in range(app.columns["claimed"].count)]
@@ -156,16 +156,11 @@ def test_the_pace_waits_out_a_busy_looks_cpu_and_not_a_quiet_ones():
     budget; after a quiet one only the minimum interval."""
     import threading
 
-    from mosaic_tui.board import app as board_app
+    from mosaic_tui.db import live as board_feed
 
-    class Probe:
-        _last_look_cards = 0
-        _pace = board_app.BoardApp._pace
-
-    def paced(cards: int, burn: float) -> float:
-        probe = Probe()
-        probe._last_look_cards = cards
-        stop = threading.Event()
+    def paced(busy_look: bool, burn: float) -> float:
+        live = board_feed.LiveFeed(lambda: None, lambda: None, lambda status: None)
+        live.busy = busy_look
 
         def busy():  # the look's CPU, spent right after the wake-up
             end = time.process_time() + burn
@@ -175,14 +170,14 @@ def test_the_pace_waits_out_a_busy_looks_cpu_and_not_a_quiet_ones():
         began = time.monotonic()
         worker = threading.Thread(target=busy)
         worker.start()
-        probe._pace(stop)
+        live.pace()
         worker.join()
         return time.monotonic() - began
 
-    quiet = paced(0, 0.05)
-    busy = paced(board_app.FLASH_MAX + 1, 0.05)
+    quiet = paced(False, 0.05)
+    busy = paced(True, 0.05)
     # 0.05 s of CPU at a budget of CPU_BUDGET of a core: about 0.05 / CPU_BUDGET seconds (capped); the
     # burn starts a moment before the pace takes its first reading, hence the margin
-    least = min(0.05 / board_app.CPU_BUDGET, board_app.MAX_CHECK_INTERVAL_S)
+    least = min(0.05 / board_feed.CPU_BUDGET, board_feed.MAX_WAKE_INTERVAL_S)
     assert busy >= least * 0.6, (busy, least)
     assert quiet < least * 0.3, (quiet, least)

@@ -1,9 +1,9 @@
 """One kanban column: a ScrollView drawing only its visible rows (Textual's Line API).
 
 A column knows its card count and holds the pages of cards it has been
-shown (``PAGE`` cards each, fetched by the app in a worker). ``render_line``
+shown (``PAGE`` cards each, read by the kanban pane in a worker). ``render_line``
 draws from those pages through a strip cache, and asks the app for a page it
-does not hold yet; it never has one widget per card.
+does not hold yet (``WantPages``); it never has one widget per card.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -23,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 
+from mosaic_tui.board.keys import COLUMN, bindings
 from mosaic_tui.board.text import duration, lease_left, literal
 
 if TYPE_CHECKING:
@@ -44,14 +44,7 @@ def _thumb(size: int, virtual: int, window: int, position: float) -> tuple[int, 
 class CardColumn(ScrollView, can_focus=True):
     """The cards of one status, drawn line by line."""
 
-    BINDINGS = [
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
-    ]
+    BINDINGS = bindings(COLUMN)  # the key table (mosaic_tui.board.keys)
 
     COMPONENT_CLASSES = {
         "card--id", "card--title", "card--meta", "card--cursor", "card--cursor-blur",
@@ -106,11 +99,8 @@ class CardColumn(ScrollView, can_focus=True):
         self.count = 0
         self.pages: dict[int, list[Card]] = {}
         self.waits: dict[str, list[str]] = {}
-        self.generation = 0
-        self.applied_seq = 0
         self._requested: set[int] = set()
-        # card id -> row, for the pages held; rebuilt (a new dict, never changed in place) when they change,
-        # so a worker thread may read it while the interface thread replaces it
+        # card id -> row, for the pages held; rebuilt when they change (interface thread only)
         self.index: dict[str, int] = {}
         self._shown_meta: dict[int, tuple] = {}  # row -> (card id, state-line key) at the last countdown tick
         self._cache: LRUCache[tuple, Strip] = LRUCache(2048)
@@ -137,13 +127,12 @@ class CardColumn(ScrollView, can_focus=True):
         self.refresh(Region(-off.x, -off.y, self.outer_size.width, 1))
 
     # -- data -----------------------------------------------------------------------
-    def set_data(self, count: int, pages: dict[int, list[Card]], waits: dict[str, list[str]], generation: int, *, full: bool) -> None:
+    def set_data(self, count: int, pages: dict[int, list[Card]], waits: dict[str, list[str]], *, full: bool) -> None:
         """New count and pages; redraw only the rows whose card changed (all rows when ``full``)."""
         old_rows = {} if full else self._row_keys()
         if full:
             self.pages = {}
             self._requested.clear()
-        self.generation = generation
         self.count = count
         self.pages.update(pages)
         self.waits.update(waits)
@@ -176,17 +165,6 @@ class CardColumn(ScrollView, can_focus=True):
         self._size_to_count()
         if self.cursor >= self.count:
             self.cursor = max(0, self.count - 1)
-
-    def fill_pages(self, pages: dict[int, list[Card]], waits: dict[str, list[str]]) -> None:
-        """Add pages this column does not hold (an older load's pages; its count is not used)."""
-        for p, cards in pages.items():
-            self._requested.discard(p)
-            if p not in self.pages:
-                self.pages[p] = cards
-                self.waits.update(waits)
-                self.refresh_lines(p * PAGE * ROW_H, len(cards) * ROW_H)
-        self._reindex()
-        self.post_message(self.Selected(self, self.selected))
 
     def redraw_changed_meta(self) -> None:
         """Redraw the visible rows whose state line would read differently now (a lease countdown)."""

@@ -1,36 +1,75 @@
 """The full-screen dependency graph (``g``): the drawn DAG, the critical path named on top.
 
 Fed with cards and edges as the repository gives them (``Backlog.list`` /
-``get_many`` cards by id, ``Backlog.edges`` pairs ``(card, dependency)``);
+``get_many`` cards by id, ``Backlog.edges`` pairs ``(card, dependency)``;
+:func:`read_graph` reads them for a scope);
 :meth:`DagScreen.refresh_graph` redraws from new ones (a live change),
 keeping the selection. The layout runs in a thread worker. Above
-``DRAW_LIMIT`` cards it shows today's layered list instead, and says so.
+``DRAW_LIMIT`` cards it shows the layered list instead, and says so.
+
+**Live** (given the board's refresher): it hears the notices like a pane,
+and reads the graph again (a :class:`~mosaic_tui.board.jobs.Job`: one read
+at a time; at most once a second, every five while the fleet is busy) on a
+reload, a change to a card it shows (a heartbeat changes nothing drawn), or
+an event that may change edges (``EDGE_KINDS``); what reads the same is not
+drawn again.
 
 What it says to the app (messages that bubble up to it):
 ``DagView.Open(card_id)`` on enter, :class:`DagScreen.CardAction` for the
 card keys (``b u c o r``, only when the screen was made with
-``card_keys=True``: the app then acts on the card).
+``card_keys=True``: the app then acts on the card). Its keys come from the
+board's one key table (``keys.GRAPH_KEYS``).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from mosaic_tui.board.dag_view import STATUS_COLOUR, DagView, Scene, build_scene
+from mosaic_tui.board import keys
+from mosaic_tui.board.changes import Changes
+from mosaic_tui.board.dag_view import GLYPH, STATUS_COLOUR, DagView, Scene, build_scene
+from mosaic_tui.board.dependencies import EDGE_KINDS
 from mosaic_tui.board.graph import layered
+from mosaic_tui.board.jobs import Job
 from mosaic_tui.board.text import literal
 
 DRAW_LIMIT = 300  # more cards than this: the layered list (a drawing that large is not read, and lays out slowly)
-CARD_KEYS = {"b": "block", "u": "unblock", "c": "complete", "o": "reopen", "r": "release"}
+READ_LIMIT = 2000  # at most this many cards of the scope are read (the list says how many more there are)
+MIN_READ_S = 1.0  # live: at most one read a second...
+BUSY_READ_S = 5.0  # ...or every five seconds while the fleet is busy
+LEGEND = (f"{GLYPH['ready']} ready  {GLYPH['waiting']} waiting on a dependency  {GLYPH['claimed']} claimed  "
+          f"{GLYPH['blocked']} blocked  {GLYPH['done']} done  {GLYPH[None]} no such card\n"
+          "Magenta: the critical path, the longest chain of unfinished work.\n"
+          "Heavy box: the selection; what it needs and unlocks is lit, the rest dimmed.\n"
+          "Lines run down from a dependency to the card that needs it (▼).")
+
+
+def read_graph(backlog, scope, limit: int = READ_LIMIT) -> tuple[dict[str, Any], list[tuple[str, str]], str, int]:
+    """The graph of ``scope`` (phase, filter): ``(cards by id, edges (card, dependency), title, cards not read)``.
+
+    The scope's first ``limit`` cards in claim order, and the cards outside it that they depend on."""
+    total = backlog.count(phase=scope.phase, search=scope.search)
+    cards = {c.id: c for c in backlog.list(phase=scope.phase, search=scope.search, limit=limit)}
+    edges = backlog.edges(list(cards)) if cards else []
+    cards.update(backlog.get_many({d for _, d in edges if d not in cards}))
+    where = f"phase {literal(scope.phase)}" if scope.phase else "all phases"
+    if scope.search:
+        where += f', filter "{literal(scope.search)}"'
+    return cards, edges, f"Dependency graph · {where}", max(0, total - limit)
+
+
+def _drawn(cards: dict[str, Any], edges: list[tuple[str, str]], truncated: int) -> tuple:
+    """What of the data the screen draws (a new read equal to it draws nothing)."""
+    return frozenset((c.id, c.title, c.status, c.claim_owner) for c in cards.values()), frozenset(edges), truncated
 
 
 class _Built(Message):
@@ -45,11 +84,8 @@ class _Built(Message):
 class DagScreen(Screen[None]):
     """The graph of the current phase or filter, drawn; the critical path lit."""
 
-    BINDINGS = [
-        Binding("escape,q,g", "close", "Close"),
-        Binding("v", "compact", "Compact"),
-        *[Binding(k, f"card('{a}')", a.capitalize()) for k, a in CARD_KEYS.items()],
-    ]
+    BINDINGS = keys.bindings(keys.GRAPH)  # b u c o r, v, ?, escape / q / g: from the board's one key table
+    KEY_TABLE = keys.GRAPH_KEYS  # the palette and the help on this screen
     DEFAULT_CSS = """
     DagScreen #dag-title { height: 1; text-style: bold; text-wrap: nowrap; text-overflow: ellipsis; }
     DagScreen #dag-critical { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
@@ -77,7 +113,10 @@ class DagScreen(Screen[None]):
         truncated: int = 0,
         select: str | None = None,
         card_keys: bool = False,
+        refresher=None,
     ) -> None:
+        """``select``: the card to start on (else the critical path's first); ``card_keys``: post
+        :class:`CardAction` for ``b u c o r``; ``refresher``: follow its notices (live)."""
         super().__init__()
         self.cards = cards
         self.edges = edges
@@ -88,7 +127,15 @@ class DagScreen(Screen[None]):
         self._prefer = select
         self._generation = 0
         self._scenes: dict[bool, Scene] = {}  # per mode, for the current data
+        self._drawn: tuple = ()
+        self._ids: frozenset[str] = frozenset()  # the cards drawn (dependencies naming no card too)
         self.view = DagView(id="dag")
+        self.refresher = refresher
+        self._scope = refresher.scope if refresher is not None else None
+        self._job = Job(self, self._read, self._reread, group="dag") if refresher is not None else None
+        self._stale = False  # a notice asked for a read not made yet
+        self._last_read = time.monotonic()  # the data given counts as a read
+        self._later = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="dag-title")
@@ -100,12 +147,15 @@ class DagScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.refresher is not None:
+            self.refresher.notices.subscribe(self, self.changed)
         self.refresh_graph(self.cards, self.edges)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The card keys only when the app asked for them; nothing on boxes while the list is shown."""
         if action == "card":
             return self.card_keys and not self.has_class("listed")
-        if action == "compact":
+        if action in ("compact", "open"):
             return not self.has_class("listed")
         return True
 
@@ -116,6 +166,8 @@ class DagScreen(Screen[None]):
         self.edges = edges
         if truncated is not None:
             self.truncated = truncated
+        self._drawn = _drawn(cards, edges, self.truncated)
+        self._ids = frozenset(cards) | {i for edge in edges for i in edge}
         self._generation += 1
         self._scenes = {}
         total = len(cards) + self.truncated
@@ -170,6 +222,40 @@ class DagScreen(Screen[None]):
         self.query_one("#dag-critical", Static).update(critical_line(scene), layout=False)
         self.view.focus()
 
+    # -- live ------------------------------------------------------------------------
+    def changed(self, changes: Changes) -> None:
+        """A notice: read again when it may change what is drawn."""
+        if changes.reload or any(
+            ev.kind in EDGE_KINDS or (ev.card_id in self._ids and ev.kind != "heartbeat") for ev in changes.events
+        ):
+            self._scope = changes.scope
+            self._stale = True
+            own = len(changes.others) < len(changes.events)  # a key of this board's: show it at once
+            self._ask(0.0 if own else BUSY_READ_S if changes.busy else MIN_READ_S)
+
+    def _ask(self, every: float = MIN_READ_S) -> None:
+        wait = self._last_read + every - time.monotonic()
+        if wait <= 0:
+            self._stale = False
+            self._last_read = time.monotonic()
+            self._job.ask(self._scope)
+        elif not self._later:
+            self._later = True
+            self.set_timer(wait, self._asked_later)
+
+    def _asked_later(self) -> None:
+        self._later = False
+        if self._stale:
+            self._ask()
+
+    def _read(self, scope) -> tuple:
+        return read_graph(self.refresher.backlog, scope)
+
+    def _reread(self, got: tuple) -> None:
+        cards, edges, _title, truncated = got
+        if self.is_attached and _drawn(cards, edges, truncated) != self._drawn:
+            self.refresh_graph(cards, edges, truncated=truncated)
+
     # -- what the selection says --------------------------------------------------------
     @on(DagView.Selected)
     def _selected(self, msg: DagView.Selected) -> None:
@@ -181,13 +267,25 @@ class DagScreen(Screen[None]):
         self.dismiss(None)
 
     def action_compact(self) -> None:
+        if not self.check_action("compact", ()):
+            return  # from the palette, which does not ask
         self.compact = not self.compact
         self._prefer = self.view.selected
         self._build(self.compact)
 
     def action_card(self, action: str) -> None:
-        if self.view.selected is not None:
+        if self.view.selected is not None and self.check_action("card", (action,)):
             self.post_message(self.CardAction(action, self.view.selected))
+
+    def action_open(self) -> None:
+        """The palette's "Card detail" (enter on the view)."""
+        if self.check_action("open", ()):
+            self.view.action_open()
+
+    def action_help(self) -> None:
+        from mosaic_tui.board.screens import HelpScreen
+
+        self.app.push_screen(HelpScreen(self.KEY_TABLE, title="Keys of the drawn graph", notes=LEGEND))
 
 
 def critical_line(scene: Scene) -> Text:

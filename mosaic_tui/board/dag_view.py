@@ -16,13 +16,13 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from mosaic_tui.board import keys
 from mosaic_tui.board.text import literal
 from mosaic_tui.dag import Analysis, Layout, analyse, from_card_edges, layout
 from mosaic_tui.dag.canvas import ARROW, JUNCTION, edge_cells
@@ -132,13 +132,7 @@ def build_scene(cards: dict[str, Any], edges: list[tuple[str, str]], *, compact:
 class DagView(ScrollView, can_focus=True):
     """The graph drawn line by line; arrows / hjkl move the selection along the layout."""
 
-    BINDINGS = [
-        Binding("up,k", "move('up')", "Up", show=False),
-        Binding("down,j", "move('down')", "Down", show=False),
-        Binding("left,h", "move('left')", "Left", show=False),
-        Binding("right,l", "move('right')", "Right", show=False),
-        Binding("enter", "open", "Detail"),
-    ]
+    BINDINGS = keys.bindings(keys.GRAPH_VIEW)  # arrows / hjkl, enter: from the board's one key table
     COMPONENT_CLASSES = {"dag--edge", "dag--related", "dag--critical", "dag--selected", "dag--dim"}
     DEFAULT_CSS = """
     DagView { height: 1fr; scrollbar-size: 1 1; }

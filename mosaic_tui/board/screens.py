@@ -1,4 +1,4 @@
-"""The board's screens: help, card detail, card form, card picker, phase picker, full-screen graph."""
+"""The board's screens: help, card detail, card form, card picker, phase picker (the drawn graph: ``dag_screen``)."""
 
 from __future__ import annotations
 
@@ -6,65 +6,47 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.fuzzy import Matcher
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, Markdown, OptionList, Static, TextArea
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from mosaic_tui.board.messages import Call
+from mosaic_tui.board.jobs import run_job
+from mosaic_tui.board.keys import KEYS
 from mosaic_tui.board.text import duration, lease_left, literal, literal_block
 from mosaic_tui.errors import MosaicError
-
-
-def guarded(fn):
-    from mosaic_tui.board.app import guarded as g
-
-    return g(fn)
 
 if TYPE_CHECKING:
     from mosaic_tui.db.models import Card
 
-KEYS = [
-    ("← → / h l", "move between columns"),
-    ("↑ ↓ / k j", "move between cards (PgUp/PgDn, Home/End)"),
-    ("enter", "card detail: body, acceptance, dependencies, claim, history"),
-    ("b", "block the card"),
-    ("u", "unblock the card"),
-    ("c", "complete the card"),
-    ("o", "reopen a done card"),
-    ("r", "release the card's claim"),
-    ("n", "new card"),
-    ("e", "edit title, body, phase, priority"),
-    ("d", "add a dependency (pick a card by fuzzy search)"),
-    ("D", "remove a dependency"),
-    ("/", "filter by text (empty to clear)"),
-    ("p", "choose a phase"),
-    ("g", "full-screen graph of the phase / filter"),
-    ("ctrl+p", "command palette: every action"),
-    ("?", "this help"),
-    ("q", "quit"),
-]
-
-
 class HelpScreen(ModalScreen[None]):
+    """The keys of a key table (the board's, or the drawn graph's) and what the marks mean."""
+
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > Vertical { width: 84; height: auto; max-height: 90%; border: round $accent; background: $surface; padding: 0 1; }
     """
+    BOARD_NOTES = ("Waiting: a ready card whose dependencies are not all done.\n"
+                   "Expired: a claim whose lease has ended (it returns to ready on the next claim/reclaim).")
+
+    def __init__(self, table: tuple | None = None, *, title: str = "Keys", notes: str = BOARD_NOTES) -> None:
+        super().__init__()
+        self.table = KEYS if table is None else table
+        self.heading = title
+        self.notes = notes
 
     def compose(self) -> ComposeResult:
         t = Text()
-        t.append("Keys\n\n", "bold")
-        for k, what in KEYS:
-            t.append(f"  {k:<12}", "bold cyan")
-            t.append(f" {what}\n")
-        t.append("\nWaiting: a ready card whose dependencies are not all done.\n", "dim")
-        t.append("Expired: a claim whose lease has ended (it returns to ready on the next claim/reclaim).", "dim")
+        t.append(f"{self.heading}\n\n", "bold")
+        for key in self.table:
+            t.append(f"  {key.shown:<12}", "bold cyan")
+            t.append(f" {key.help}\n")
+        t.append("\n" + self.notes, "dim")
         with Vertical():
             yield Static(t)
 
@@ -268,7 +250,8 @@ class PickCardScreen(ModalScreen[str | None]):
         self.heading = title
         self.exclude = set(exclude)
         self.fixed = choices
-        self._pool: list[Card] | None = None
+        self._pool: list[Card] | None = None  # read once, by the first search
+        self._asked = 0  # searches asked for: only the newest one's result is shown
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -300,25 +283,24 @@ class PickCardScreen(ModalScreen[str | None]):
     def key_up(self) -> None:
         self.query_one(OptionList).action_cursor_up()
 
-    @work(thread=True, exclusive=True, group="pick")
-    @guarded
     def search(self, query: str) -> None:
-        try:
-            if self.fixed is not None:
-                pool = list(self.fixed)
-            else:
-                if self._pool is None:
-                    self._pool = self.backlog.list(limit=5000)
-                pool = list(self._pool)
-                if query:
-                    pool += self.backlog.list(search=query, limit=200)
-        except MosaicError as exc:
-            self.post_message(Call(self.app.notify, str(exc), severity="error", markup=False))
-            return
+        self._asked += 1
+        run_job(self.app, self._find, query, self._pool, self._asked, then=self._found, to=self, group="pick")
+
+    def _find(self, query: str, pool: list[Card] | None, asked: int) -> tuple[list[Card] | None, list[Card], int]:
+        """In a worker: the cards matching ``query``, best first (and the pool, read once, for the next search)."""
+        if self.fixed is not None:
+            candidates = list(self.fixed)
+        else:
+            if pool is None:
+                pool = self.backlog.list(limit=5000)
+            candidates = list(pool)
+            if query:
+                candidates += self.backlog.list(search=query, limit=200)
         seen: set[str] = set()
         scored = []
         matcher = Matcher(query) if query else None
-        for c in pool:
+        for c in candidates:
             if c.id in seen or c.id in self.exclude:
                 continue
             seen.add(c.id)
@@ -327,12 +309,14 @@ class PickCardScreen(ModalScreen[str | None]):
             if score > 0:
                 scored.append((-score, c.id, c))
         scored.sort(key=lambda x: (x[0], x[1]))
-        self.post_message(Call(self._show, [c for _, _, c in scored[:200]]))
+        return pool, [c for _, _, c in scored[:200]], asked
 
-    @on(Call)
-    def _call(self, msg: Call) -> None:
-        msg.stop()
-        msg.run()
+    def _found(self, got: tuple[list[Card] | None, list[Card], int]) -> None:
+        pool, cards, asked = got
+        if pool is not None:
+            self._pool = pool
+        if asked == self._asked:  # an older search that ended late shows nothing
+            self._show(cards)
 
     def _show(self, cards: list[Card]) -> None:
         ol = self.query_one(OptionList)
@@ -384,26 +368,4 @@ class PhaseScreen(ModalScreen[tuple[str | None] | None]):
         self.dismiss((None if event.option.id == self.ALL else event.option.id,))
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class GraphScreen(Screen[None]):
-    """The whole graph of the current phase or filter, in layers."""
-
-    BINDINGS = [Binding("escape,q,g", "close", "Close")]
-    DEFAULT_CSS = """
-    GraphScreen VerticalScroll { height: 1fr; }
-    GraphScreen Static { width: auto; text-wrap: nowrap; }
-    """
-
-    def __init__(self, text: Text) -> None:
-        super().__init__()
-        self.text = text
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(can_focus=True):
-            yield Static(self.text)
-        yield Footer()
-
-    def action_close(self) -> None:
         self.dismiss(None)

@@ -14,6 +14,8 @@ from mosaic_tui.cli import cards  # noqa: E402,F401  create, show, list
 from mosaic_tui.cli import agent  # noqa: E402,F401  claim, heartbeat, reclaim
 from mosaic_tui.cli import changes  # noqa: E402,F401  link, unlink, block, unblock, complete, reopen
 from mosaic_tui.cli import events  # noqa: E402,F401  stats, events
+from mosaic_tui.cli import flow  # noqa: E402,F401  flow
+from mosaic_tui.cli import agents  # noqa: E402,F401  agents
 from mosaic_tui.cli import storage  # noqa: E402,F401  export, import, migrate, db
 from mosaic_tui.cli import mcp_cmd  # noqa: E402,F401  mcp
 

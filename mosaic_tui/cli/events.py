@@ -64,8 +64,6 @@ def events(card_id, since, limit, follow) -> None:
 
 
 def _follow(b, card_id: str | None, since: int | None) -> None:
-    import time
-
     from mosaic_tui.repository import event_json
 
     as_json = json_mode()
@@ -79,40 +77,59 @@ def _follow(b, card_id: str | None, since: int | None) -> None:
         if evs:
             sys.stdout.flush()
 
+    # The same live feed as the board's (mosaic_tui.db.live.LiveFeed): a thread that waits on the change
+    # feed, with its backstop and pace, and wakes this loop; the loop reads what the cursor has not seen.
+    import threading
+
+    from mosaic_tui.db.live import LiveFeed
+
     cursor = b.cursor(after=since)
+    wake = threading.Event()
+    said = ["live" if b.backend == "postgresql" else "polling"]  # what goes without saying
     try:
-        feed = b.feed()
-    except Exception:  # noqa: BLE001 - no feed: poll instead
+        feed = b.feed()  # here, before the first read: a feed that can only poll says so first
+    except Exception:  # noqa: BLE001 - no feed: the live feed's backstop polls instead
         feed = None
-    said = "live" if b.backend == "postgresql" else "polling"  # what goes without saying
+
+    def open_feed():
+        if feed is None:
+            raise RuntimeError("no change feed")
+        return feed
+
+    def status(state: str, _label: str) -> None:
+        if state != said[0]:
+            said[0] = state
+            _feed_note(state, feed, as_json)
+
+    if feed is not None:
+        status(feed.status, feed.label)
+    live = LiveFeed(open_feed, wake.set, status, poll=0.2)
+    live.start()
     try:
         while True:
+            wake.clear()
             emit(cursor.fetch(card=card_id))
-            if feed is not None:
-                if feed.status != said:
-                    said = feed.status
-                    _feed_note(feed, as_json)
-                feed.wait(1.0)
-            else:
-                time.sleep(0.2)
+            wake.wait(1.0)
     except KeyboardInterrupt:
         return
     finally:
-        if feed is not None:
-            feed.close()
+        live.stop()
+        live.join(2.0)
 
 
-def _feed_note(feed, as_json: bool) -> None:
+def _feed_note(state: str, feed, as_json: bool) -> None:
     """Say on stderr how new events arrive when it is not the usual way (polling, lost, live again)."""
     why = {
         "polling": "notifications do not reach this connection (a transaction pooler?); for live events "
                    "set --listen-url or MOSAIC_LISTEN_URL to the server or a pooler's session mode",
         "lost": "the connection to the database is lost; reconnecting",
         "live": "notified of each change again",
-    }.get(feed.status, "")
+    }.get(state, "")
+    interval = getattr(feed, "interval", None) if state == "polling" else None
+    label = getattr(feed, "label", state) if state != "lost" else state
     if as_json:
-        line = out.dump({"feed": {"status": feed.status, "interval": feed.interval, "message": why}})
+        line = out.dump({"feed": {"status": state, "interval": interval, "message": why}})
     else:
-        line = f"mosaic-tui: events: {feed.label}: {why}"
+        line = f"mosaic-tui: events: {label}: {why}"
     sys.stderr.write(line + "\n")
     sys.stderr.flush()

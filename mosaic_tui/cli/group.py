@@ -190,9 +190,7 @@ def open_board(phase: str | None) -> int:
             "The board is not available in this build; use the commands:\n\n" + ctx.get_help() + "\n"
         )
         return 0
-    if st.listen_url:  # the board opens its backlog itself: it reads the listen URL from there
-        os.environ["MOSAIC_LISTEN_URL"] = st.listen_url
-    return run_board(st.db, phase=phase) or 0
+    return run_board(st.db, phase=phase, listen_url=st.listen_url) or 0
 
 
 # --------------------------------------------------------------------------- entry point

@@ -1,0 +1,181 @@
+"""What the keys do to cards: the actions and their dialogs.
+
+Every write goes through the repository in a worker (:func:`run_job`); the
+repository decides, and a refusal reaches the person through the one error
+path (``refused: ...``), an outage as the disconnected banner. After a write
+the board looks for changes at once, and the refresher is told which events
+were the board's own (they are not announced as someone else's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import SimpleNamespace
+from typing import Any
+
+from mosaic_tui.board.changes import Scope
+from mosaic_tui.board.jobs import run_job
+from mosaic_tui.board.text import literal
+
+PAST = {"block": "blocked", "unblock": "unblocked", "complete": "completed", "reopen": "reopened", "release": "released"}
+
+
+def screens():
+    """The dialogs, imported when first opened (Markdown and TextArea cost a first paint ~50 ms)."""
+    from mosaic_tui.board import screens
+
+    return screens
+
+
+class CardActions:
+    """The board's actions on the selected card (and new cards, the phase, the whole graph)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.backlog = app.backlog
+
+    # -- helpers -----------------------------------------------------------------------
+    def card_or_say(self):
+        card = self.app.kanban.selected
+        if card is None:
+            col = self.app.kanban.focused_column()
+            self.app.notify(f"no card selected{' in ' + col.status if col else ''}", severity="warning")
+        return card
+
+    def write(self, note: str, fn: Callable[[], Any], card_ids: Iterable[str], focus: str | None = None) -> None:
+        """``fn()`` in a worker; then say ``note``, mark the board's own events, look for changes."""
+        card_ids = list(card_ids)
+
+        def run() -> int:
+            fn()
+            return self.backlog.last_event_id()
+
+        def done(own: int) -> None:
+            self.app.refresher.own(card_ids, own)
+            if focus is not None:
+                self.app.kanban.select_next = focus
+            self.app.notify(note, timeout=3, markup=False)
+            self.app.refresher.look()
+
+        run_job(self.app, run, then=done, group="action")
+
+    def read_then(self, read: Callable[..., Any], *args: Any, then: Callable[[Any], None]) -> None:
+        """Read for a dialog in a worker, then open it."""
+        run_job(self.app, read, *args, then=then, group="action")
+
+    # -- status changes ------------------------------------------------------------------
+    def status(self, verb: str, past: str, card_id: str | None = None) -> None:
+        """``verb`` on ``card_id`` (the drawn graph's selection), else on the board's selected card."""
+        if card_id is None:
+            card = self.card_or_say()
+            if card is None:
+                return
+            card_id = card.id
+        fn = getattr(self.backlog, verb)
+        self.write(f"{card_id} {past}", lambda: fn(card_id), [card_id])
+
+    def release(self, card_id: str | None = None) -> None:
+        if card_id is None:
+            card = self.card_or_say()
+            if card is None:
+                return
+            card_id = card.id
+        self.write(f"{card_id} released", lambda: self.backlog.reclaim(card_id), [card_id])
+
+    def act(self, action: str, card_id: str) -> None:
+        """A card key (block, unblock, complete, reopen, release) on the card ``card_id``."""
+        if action == "release":
+            self.release(card_id)
+        else:
+            self.status(action, PAST[action], card_id)
+
+    # -- dialogs ----------------------------------------------------------------------------
+    def new(self) -> None:
+        def made(v: dict | None) -> None:
+            if v is not None:
+                self.write(f"{v['id']} created", lambda: self.backlog.create(
+                    v["id"], v["title"], body=v["body"], phase=v["phase"], priority=v["priority"]), [v["id"]], focus=v["id"])
+
+        self.app.push_screen(screens().CardForm(None, phase=self.app.refresher.scope.phase), made)
+
+    def edit(self) -> None:
+        card = self.card_or_say()
+        if card is None:
+            return
+        seen = card.updated_at
+
+        def edited(v: dict | None) -> None:
+            if v is not None:
+                self.write(f"{card.id} saved", lambda: self.backlog.edit(
+                    card.id, expected_updated_at=seen, title=v["title"], body=v["body"], phase=v["phase"],
+                    priority=v["priority"]), [card.id], focus=card.id)
+
+        self.app.push_screen(screens().CardForm(card), edited)
+
+    def link(self) -> None:
+        card = self.card_or_say()
+        if card is None:
+            return
+
+        def picked(dep: str | None) -> None:
+            if dep:
+                self.write(f"{card.id} now depends on {dep}", lambda: self.backlog.link(card.id, dep), [card.id])
+
+        self.app.push_screen(screens().PickCardScreen(self.backlog, f"{literal(card.id)} depends on…", exclude={card.id, *card.depends_on}), picked)
+
+    def unlink(self) -> None:
+        card = self.card_or_say()
+        if card is None:
+            return
+        if not card.depends_on:
+            self.app.notify(f"{card.id} has no dependencies to remove", severity="warning", markup=False)
+            return
+
+        def picked(dep: str | None) -> None:
+            if dep:
+                self.write(f"{card.id} no longer depends on {dep}", lambda: self.backlog.unlink(card.id, dep), [card.id])
+
+        def ask(found: dict) -> None:
+            choices = [found.get(d) or SimpleNamespace(id=d, title="(no such card)", status="missing") for d in card.depends_on]
+            self.app.push_screen(screens().PickCardScreen(self.backlog, f"remove a dependency of {literal(card.id)}", choices=choices), picked)
+
+        self.read_then(self.backlog.get_many, card.depends_on, then=ask)
+
+    def detail(self, card_id: str | None = None) -> None:
+        """The detail of ``card_id`` (the drawn graph's selection), else of the board's selected card."""
+        if card_id is None:
+            card = self.card_or_say()
+            if card is None:
+                return
+            card_id = card.id
+        b = self.backlog
+
+        def read(card_id: str):
+            found = b.get(card_id)
+            return found, b.get_many(found.depends_on), b.events(card=card_id)
+
+        self.read_then(read, card_id, then=lambda got: self.app.push_screen(screens().DetailScreen(*got, self.app.clock())))
+
+    def phase(self) -> None:
+        def chosen(v: tuple | None) -> None:
+            if v is not None:
+                self.app.set_scope(Scope(v[0], self.app.refresher.scope.search))
+
+        self.read_then(self.backlog.phases, then=lambda phases: self.app.push_screen(
+            screens().PhaseScreen(phases, self.app.refresher.scope.phase), chosen))
+
+    def graph(self) -> None:
+        """The drawn graph of the scope, on the selected card, live, the card keys acting on its selection
+        (the screen is imported when first opened, as the dialogs are)."""
+        from mosaic_tui.board import dag_screen
+
+        selected = self.app.kanban.selected
+        refresher = self.app.refresher
+
+        def show(got) -> None:
+            cards, edges, title, truncated = got
+            self.app.push_screen(dag_screen.DagScreen(
+                cards, edges, title=title, truncated=truncated, select=selected.id if selected else None,
+                card_keys=True, refresher=refresher))
+
+        self.read_then(dag_screen.read_graph, self.backlog, refresher.scope, then=show)

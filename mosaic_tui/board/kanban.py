@@ -1,0 +1,332 @@
+"""The kanban pane: the four columns, one per status, kept true to the backlog.
+
+From a notice's events it knows which columns reorder (their visible pages
+are read again), which held cards changed in place (re-read: a heartbeat, a
+link) and how the counts move (by the events' status deltas; counted exactly
+on a reload or under a filter). When idle as a look starts, it reads along
+with the look, in the look's worker (``_plan_along``/``_read_along``), and
+applies the notice at once; otherwise it reads one batch at a time (a
+:class:`~mosaic_tui.board.jobs.Job`; notices and the pages the person scrolls
+to join the next batch). A recount is a job of its own, dropped if events
+moved the counts while it read. Rows are redrawn only where they differ
+(:class:`~mosaic_tui.board.columns.CardColumn`).
+
+It owns the selection: the **selected** card (under the focused column's
+cursor), the **watched** card (the one the person put the cursor on: someone
+else's change to it is told, once) and the card to **select next** (one just
+created or saved, selected once it shows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ScreenStackError
+from textual.containers import Horizontal
+from textual.message import Message
+
+from mosaic_tui.board.changes import STATUSES, Changes, Scope, deltas
+from mosaic_tui.board.columns import PAGE, CardColumn
+from mosaic_tui.board.jobs import Job, run_job
+from mosaic_tui.board.pane import Drawn
+from mosaic_tui.board.text import literal
+
+if TYPE_CHECKING:
+    from mosaic_tui.db.models import Card
+
+FLASH_S = 1.5  # how long a card that just changed stays highlighted
+LOCATE_LIMIT = 5000  # how far down a column a card is looked for, to select it
+
+
+def reorders(events: Iterable) -> set[str]:
+    """The columns whose content or order the events change: they read their visible pages again."""
+    out: set[str] = set()
+    for ev in events:
+        if ev.old_status != ev.new_status:
+            out.update(st for st in (ev.old_status, ev.new_status) if st in STATUSES)
+            if "done" in (ev.old_status, ev.new_status):
+                out.add("ready")  # waiting marks follow their dependencies
+        elif ev.kind in ("edited", "created") and ev.new_status in STATUSES:
+            out.add(ev.new_status)  # a new priority may move it
+    return out
+
+
+@dataclass
+class _Want:
+    notices: list[Changes] = field(default_factory=list)
+    pages: dict[str, set[int]] = field(default_factory=dict)  # pages scrolled to, by column
+
+
+def _merge(old: _Want, new: _Want) -> _Want:
+    pages = {s: old.pages.get(s, set()) | new.pages.get(s, set()) for s in {*old.pages, *new.pages}}
+    return _Want(old.notices + new.notices, pages)
+
+
+@dataclass(frozen=True)
+class _View:
+    """What the columns show, taken on the interface thread: what a read needs to know of them."""
+
+    generation: int
+    scope: Scope
+    started: int  # batches this pane had started then
+    visible: dict[str, set[int]]  # column -> the pages on screen
+    held: frozenset[str]  # the cards the columns hold
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What one load reads (made on the interface thread) and, once read, what it found."""
+
+    generation: int
+    started: int
+    scope: Scope
+    full: bool  # counts and visible pages of every column, from scratch
+    pages: dict[str, set[int]]  # column -> pages to read
+    count: frozenset[str]  # columns to count exactly
+    cards: frozenset[str]  # changed cards this pane holds, to re-read (unless a page brings them)
+    notices: tuple[Changes, ...]
+    counts: dict[str, int] = field(default_factory=dict)
+    got: dict[str, dict[int, list[Card]]] = field(default_factory=dict)
+    fresh: dict[str, Card] = field(default_factory=dict)
+    waits: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Kanban(Horizontal):
+    """The four columns."""
+
+    class Selected(Message):
+        """The selected card is now ``card_id`` (or none)."""
+
+        def __init__(self, card_id: str | None) -> None:
+            super().__init__()
+            self.card_id = card_id
+
+    def __init__(self, refresher, clock, *, live: bool = True, id: str = "columns") -> None:
+        super().__init__(id=id)
+        self.refresher = refresher
+        self.backlog = refresher.backlog
+        self.clock = clock
+        self.live = live
+        self.columns = {s: CardColumn(s, id=f"col-{s}") for s in STATUSES}
+        self.watched: str | None = None
+        self.select_next: str | None = None
+        self.drawn = False
+        self._last_column: CardColumn | None = None
+        self._started = 0  # batches started (a read made along a look before one started is stale)
+        self._moved = 0  # batches whose events moved the counts (a recount read meanwhile is older)
+        self._job = Job(self, self._read, self._show, merge=_merge, prepare=self._prepare, group="columns")
+        self._recount = Job(self, self._count, self._counted, prepare=lambda _: (self._view(), self._moved), group="recount")
+
+    def compose(self):
+        yield from self.columns.values()
+
+    def on_mount(self) -> None:
+        for col in self.columns.values():
+            col.now_fn = self.clock
+        self.refresher.notices.subscribe(self, self.changed, plan=self._plan_along, read=self._read_along)
+        if self.live:
+            self.set_interval(1.0, self._tick)
+
+    def changed(self, changes: Changes) -> None:
+        along = changes.read_along.get(id(self))
+        if along is not None and changes.events and along.started == self._started and not self._job.busy \
+                and along.generation == self.refresher.generation:
+            self._show(replace(along, notices=(changes,)))  # read with the look: nothing changed here since
+        elif changes.reload or changes.events:
+            self._job.ask(_Want([changes]))
+        if changes.recount and not changes.reload:
+            self._recount.ask()
+
+    def _tick(self) -> None:
+        """Lease countdowns move with the clock: redraw the claimed rows whose countdown text changed."""
+        self.columns["claimed"].redraw_changed_meta()
+
+    # -- loading -----------------------------------------------------------------------
+    def _view(self) -> _View:
+        cols = self.columns.values()
+        return _View(self.refresher.generation, self.refresher.scope, self._started,
+                     {col.status: col.visible_pages() for col in cols}, frozenset().union(*(col.index for col in cols)))
+
+    @staticmethod
+    def _plan(view: _View, events, wanted: dict[str, set[int]] | None = None) -> _Batch:
+        """The batch that brings the columns up to date with ``events`` (and pages scrolled to)."""
+        pages = {s: view.visible[s] or {0} for s in reorders(events)}
+        for s, more in (wanted or {}).items():
+            pages[s] = pages.get(s, set()) | more | view.visible[s]
+        count = frozenset(() if view.scope.whole else pages)  # under a filter, reordered columns are counted
+        cards = frozenset(ev.card_id for ev in events) & view.held
+        return _Batch(view.generation, view.started, view.scope, False, pages, count, cards, ())
+
+    def _prepare(self, want: _Want) -> _Batch:
+        self._started += 1
+        view = self._view()
+        notices = want.notices
+        reloads = [i for i, n in enumerate(notices) if n.reload]
+        if reloads:  # a reload shows everything before it: counts and visible pages of every column
+            notices = notices[reloads[-1]:]
+            pages = {s: {0} | v for s, v in view.visible.items()}
+            return _Batch(view.generation, view.started, view.scope, True, pages, frozenset(STATUSES), frozenset(), tuple(notices))
+        batch = self._plan(view, [ev for n in notices for ev in n.events], want.pages)
+        return replace(batch, notices=tuple(notices))
+
+    def _plan_along(self) -> _View | None:
+        """Asked as a look starts: what to read along with it, in its worker (None: this pane is busy)."""
+        return None if self._job.busy else self._view()
+
+    def _read_along(self, view: _View, events) -> _Batch:
+        """In the look's worker, right after its events: one worker and one message for a look."""
+        return self._read(self._plan(view, events))
+
+    def _read(self, batch: _Batch) -> _Batch:
+        """In the worker: counts, pages (one LIMIT query on an index each), the other changed cards."""
+        b, scope = self.backlog, batch.scope
+        for status in batch.count:
+            batch.counts[status] = b.count(status=status, phase=scope.phase, search=scope.search)
+        fresh: set[str] = set()
+        for status, pages in batch.pages.items():
+            n = batch.counts.get(status)
+            got = batch.got[status] = {}
+            for p in sorted(pages):
+                if n is not None and p * PAGE >= max(n, 1):
+                    continue
+                cards = got[p] = b.list(status=status, phase=scope.phase, search=scope.search, limit=PAGE, offset=p * PAGE)
+                fresh.update(c.id for c in cards)
+                batch.waits.update(self._waits(cards))
+        want = batch.cards - fresh
+        if want:
+            batch.fresh.update(b.get_many(want))
+            batch.waits.update(self._waits(list(batch.fresh.values())))
+        return batch
+
+    def _waits(self, cards: list[Card]) -> dict[str, list[str]]:
+        """For each waiting ready card, the dependencies that are not done (missing ones included)."""
+        waiting = [c for c in cards if c.status == "ready" and c.unmet_deps > 0]
+        if not waiting:
+            return {}
+        deps = self.backlog.get_many({d for c in waiting for d in c.depends_on})
+        return {c.id: [d for d in c.depends_on if d not in deps or deps[d].status != "done"] for c in waiting}
+
+    def _show(self, batch: _Batch) -> None:
+        if batch.generation != self.refresher.generation:
+            return  # a reload came since: it shows all of this
+        cols = self.columns
+        moved = deltas(ev for n in batch.notices for ev in n.events)
+        if any(moved.values()) or batch.full:
+            self._moved += 1
+        for status, col in cols.items():
+            count = batch.counts[status] if status in batch.counts else max(0, col.count + moved[status])
+            if batch.full or status in batch.got:
+                col.set_data(count, batch.got.get(status, {}), batch.waits, full=batch.full)
+            else:
+                col.set_count(count)
+        for card in batch.fresh.values():
+            for col in cols.values():
+                if card.id in col.index and col.status == card.status and col.status not in batch.got:
+                    col.replace_card(card, batch.waits.get(card.id))
+        for notice in batch.notices:
+            self._flash_and_tell(notice)
+        now = self.selected
+        if self.watched is not None and (now is None or now.id != self.watched):
+            self.watched = None  # it moved away from the cursor: told once, not again for the card now there
+        if self.select_next is not None:
+            self.select(self.select_next, quiet=True)
+        if batch.full and not self.drawn:
+            self.drawn = True
+            self.post_message(Drawn(self))
+
+    def _count(self, ask: tuple[_View, int]) -> tuple[_View, int, dict[str, int]]:
+        """In a worker: every column's exact count (a recount)."""
+        view, moved = ask
+        scope = view.scope
+        return view, moved, {s: self.backlog.count(status=s, phase=scope.phase, search=scope.search) for s in STATUSES}
+
+    def _counted(self, got: tuple[_View, int, dict[str, int]]) -> None:
+        view, moved, counts = got
+        if view.generation == self.refresher.generation and moved == self._moved:  # else the counts shown are newer
+            for status, col in self.columns.items():
+                col.set_count(counts[status])
+
+    def _flash_and_tell(self, notice: Changes) -> None:
+        """Highlight what just changed (unless everything moves), and tell someone else's change to the watched card."""
+        if not notice.busy:
+            last = {ev.card_id: ev.new_status for ev in notice.events}
+            for card_id, status in last.items():
+                for col in self.columns.values():
+                    if card_id in col.index or col.status == status:
+                        col.flash_card(card_id, FLASH_S)
+        for ev in notice.others:
+            if ev.kind != "heartbeat" and ev.card_id == self.watched:
+                who = literal(ev.owner) if ev.owner and ev.kind == "claimed" else "another program"
+                self.app.notify(f"{literal(ev.card_id)} was {ev.kind} by {who}", severity="warning", markup=False, timeout=6)
+
+    @on(CardColumn.WantPages)
+    def _want_pages(self, msg: CardColumn.WantPages) -> None:
+        msg.stop()
+        msg.column.forget_far_pages()
+        self._job.ask(_Want(pages={msg.column.status: set(msg.pages)}))
+
+    # -- the selection ---------------------------------------------------------------------
+    def _focused(self):
+        """The focused widget, or None while the app is shutting down (no screen left)."""
+        try:
+            return self.app.focused
+        except ScreenStackError:
+            return None
+
+    def focused_column(self) -> CardColumn | None:
+        f = self._focused()
+        return f if isinstance(f, CardColumn) else self._last_column
+
+    @property
+    def selected(self) -> Card | None:
+        col = self.focused_column()
+        return col.selected if col is not None else None
+
+    @on(CardColumn.Selected)
+    def _column_selected(self, msg: CardColumn.Selected) -> None:
+        msg.stop()
+        if msg.column is self._focused():
+            self._last_column = msg.column
+            if msg.by_user:
+                self.watched = msg.card.id if msg.card is not None else None
+            self.post_message(self.Selected(msg.card.id if msg.card is not None else None))
+
+    def focus_board(self) -> None:
+        """Give the focus back to the columns (the one last focused)."""
+        (self.focused_column() or self.columns["ready"]).focus()
+
+    def move(self, delta: int) -> None:
+        """Focus the column ``delta`` to the left or right (wrapping)."""
+        cols = list(self.columns.values())
+        cur = self.focused_column() or cols[0]
+        i = cols.index(cur) if cur in cols else 0
+        cols[(i + delta) % len(cols)].focus()
+
+    def select(self, card_id: str, *, quiet: bool = False) -> None:
+        """Put the cursor on ``card_id``: at once when a column holds it, else once found in the backlog."""
+        for col in self.columns.values():
+            found = col.find(card_id)
+            if found is not None:
+                self.select_next = None
+                col.focus()
+                col.cursor = found[0]
+                return
+        if not quiet:
+            run_job(self.app, self._locate, card_id, self.refresher.scope, then=self._located, group="columns")
+
+    def _locate(self, card_id: str, scope: Scope) -> tuple[str, str | None, int | None]:
+        card = self.backlog.get(card_id)
+        ids = [c.id for c in self.backlog.list(status=card.status, phase=scope.phase, search=scope.search, limit=LOCATE_LIMIT)]
+        return card_id, card.status, ids.index(card_id) if card_id in ids else None
+
+    def _located(self, found: tuple[str, str, int | None]) -> None:
+        card_id, status, row = found
+        if row is None:
+            self.app.notify(f"{literal(card_id)} is not shown here (filter, phase, or far down {status})", markup=False, timeout=4)
+            return
+        col = self.columns[status]
+        col.focus()
+        col.cursor = min(row, max(0, col.count - 1))

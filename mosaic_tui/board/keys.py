@@ -1,0 +1,133 @@
+"""The one table of the board's keys.
+
+Each row is what the help screen shows (``shown``, ``help``), the bindings
+behind it (with ids, so a keymap can rebind them) and, for an action, its
+title in the command palette. The app's and the columns' ``BINDINGS``, the
+help screen, the palette and the table in ``docs/board.md`` are all made
+from it (``python -m mosaic_tui.board.keys`` prints the docs' table; a test
+checks the docs hold it). A pane or screen with keys of its own adds rows
+with its own ``where`` and takes ``BINDINGS = bindings("its-name")``. No
+Textual widgets here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from textual.actions import parse
+from textual.binding import Binding
+
+BOARD, COLUMN = "board", "column"  # whose bindings: the app's, a card column's (more: one name per pane or screen)
+GRAPH, GRAPH_VIEW = "graph", "graph-view"  # the drawn graph's (``g``): its screen's, or its view's
+
+
+@dataclass(frozen=True)
+class Key:
+    shown: str  # the keys as a person reads them
+    help: str  # what they do
+    bindings: tuple[Binding, ...] = ()
+    where: str = BOARD
+    palette: str | None = None  # the command palette's title (None: not in the palette)
+
+
+def _b(keys: str, action: str, label: str = "", *, show: bool = True, id: str | None = None) -> Binding:
+    name = parse(action)[1]
+    return Binding(keys, action, label, show=show and bool(label), id=id or f"board.{name}")
+
+
+KEYS: tuple[Key, ...] = (
+    Key("← → / h l", "move between columns",
+        (_b("left,h", "column(-1)", "Column ←", show=False), _b("right,l", "column(1)", "Column →", show=False))),
+    Key("↑ ↓ / k j", "move between cards (PgUp/PgDn, Home/End)", (
+        _b("up,k", "cursor_up", "Up", show=False), _b("down,j", "cursor_down", "Down", show=False),
+        _b("pageup", "page_up", "Page up", show=False), _b("pagedown", "page_down", "Page down", show=False),
+        _b("home", "first", "First", show=False), _b("end", "last", "Last", show=False),
+    ), where=COLUMN),
+    Key("enter", "card detail: body, acceptance, dependencies, claim, history", (_b("enter", "detail", "Detail"),),
+        palette="Card detail"),
+    Key("b", "block the card", (_b("b", "block", "Block"),), palette="Block card"),
+    Key("u", "unblock the card", (_b("u", "unblock", "Unblock"),), palette="Unblock card"),
+    Key("c", "complete the card", (_b("c", "complete", "Complete"),), palette="Complete card"),
+    Key("o", "reopen a done card", (_b("o", "reopen", "Reopen"),), palette="Reopen card"),
+    Key("r", "release the card's claim", (_b("r", "release", "Release"),), palette="Release claim"),
+    Key("n", "new card", (_b("n", "new", "New"),), palette="New card"),
+    Key("e", "edit title, body, phase, priority", (_b("e", "edit", "Edit"),), palette="Edit card"),
+    Key("d", "add a dependency (pick a card by fuzzy search)", (_b("d", "link", "Dep+"),), palette="Add dependency"),
+    Key("D", "remove a dependency", (_b("D", "unlink", "Dep−"),), palette="Remove dependency"),
+    Key("/", "filter by text (empty to clear)", (_b("slash", "filter", "Filter"),), palette="Filter"),
+    Key("p", "choose a phase", (_b("p", "phase", "Phase"),), palette="Choose phase"),
+    Key("g", "full-screen graph of the phase / filter", (_b("g", "graph", "Graph"),), palette="Full-screen graph"),
+    Key("a", "agents: who holds what, stale first (enter: their card)",
+        (_b("a", "toggle('agents')", "Agents", show=False),), palette="Agents"),
+    Key("f", "flow: cumulative flow, throughput, cycle and lead time (1 2 3: hour, day, week)",
+        (_b("f", "flow", "Flow", show=False),), palette="Flow"),
+    Key("t", "activity: every event, newest first, live (o: this agent, c: this card, H: heartbeats)",
+        (_b("t", "activity", "Activity", show=False),), palette="Activity timeline"),
+    Key("ctrl+p", "command palette: every action"),
+    Key("?", "this help", (_b("question_mark", "help", "Help"),), palette="Help"),
+    Key("q", "quit", (_b("q", "quit", "Quit"),)),
+)
+
+
+def _g(keys: str, action: str, label: str = "", *, show: bool = True) -> Binding:
+    """A binding of the graph's, its id ``graph.<action>`` (``graph.left``, ``graph.complete``: the argument if any)."""
+    _, name, args = parse(action)
+    return _b(keys, action, label, show=show, id=f"graph.{args[0] if args else name}")
+
+
+GRAPH_KEYS: tuple[Key, ...] = (  # the drawn graph (``g``): its own table, below the board's
+    Key("← → / h l", "move between the boxes of a layer",
+        (_g("left,h", "move('left')", "Left", show=False), _g("right,l", "move('right')", "Right", show=False)),
+        where=GRAPH_VIEW),
+    Key("↑ ↓ / k j", "move to the nearest box of the layer above / below",
+        (_g("up,k", "move('up')", "Up", show=False), _g("down,j", "move('down')", "Down", show=False)), where=GRAPH_VIEW),
+    Key("enter", "card detail of the selected box", (_g("enter", "open", "Detail"),), where=GRAPH_VIEW,
+        palette="Card detail"),
+    Key("b", "block the selected card", (_g("b", "card('block')", "Block"),), where=GRAPH, palette="Block card"),
+    Key("u", "unblock the selected card", (_g("u", "card('unblock')", "Unblock"),), where=GRAPH, palette="Unblock card"),
+    Key("c", "complete the selected card", (_g("c", "card('complete')", "Complete"),), where=GRAPH,
+        palette="Complete card"),
+    Key("o", "reopen the selected card", (_g("o", "card('reopen')", "Reopen"),), where=GRAPH, palette="Reopen card"),
+    Key("r", "release the selected card's claim", (_g("r", "card('release')", "Release"),), where=GRAPH,
+        palette="Release claim"),
+    Key("v", "compact boxes (ids only) / full boxes", (_g("v", "compact", "Compact"),), where=GRAPH,
+        palette="Compact graph"),
+    Key("?", "these keys", (_g("question_mark", "help", "Help"),), where=GRAPH, palette="Help"),
+    Key("esc / q / g", "back to the board", (_g("escape,q,g", "close", "Close"),), where=GRAPH, palette="Close graph"),
+)
+
+
+def bindings(where: str) -> list[Binding]:
+    """The bindings of ``where`` (``BOARD``: the app's; ``COLUMN``: a card column's; ``GRAPH`` /
+    ``GRAPH_VIEW``: the drawn graph's screen and view), in table order."""
+    return [b for key in (*KEYS, *GRAPH_KEYS) if key.where == where for b in key.bindings]
+
+
+def board_actions() -> frozenset[str]:
+    """The app's actions that act on the board (not through a dialog): all but help's and quit's own."""
+    return frozenset(parse(b.action)[1] for b in bindings(BOARD)) - {"quit"}
+
+
+def palette(app, table: tuple[Key, ...] = KEYS) -> Iterator[tuple[str, str, Any]]:
+    """(title, help, callback) for each action of ``table`` in the palette, the callback bound to ``app``
+    (for ``GRAPH_KEYS``: the graph screen)."""
+    for key in table:
+        if key.palette and key.bindings:
+            _, name, args = parse(key.bindings[0].action)
+            yield key.palette, f"{key.help[:1].upper()}{key.help[1:]} ({key.shown})", partial(getattr(app, f"action_{name}"), *args)
+
+
+def markdown_table(table: tuple[Key, ...] = KEYS) -> str:
+    """A table of ``docs/board.md`` (the board's; ``GRAPH_KEYS``: the drawn graph's)."""
+    rows = ["| key | action |", "|---|---|"]
+    rows += [f"| `{key.shown}` | {key.help} |" for key in table]
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")
+    print("\nThe drawn graph (`g`):\n")
+    print(markdown_table(GRAPH_KEYS), end="")

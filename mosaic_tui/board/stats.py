@@ -1,0 +1,108 @@
+"""The stats footer: the whole backlog's counts and health, in one line (a pane).
+
+Read on a reload and a recount (``Backlog.stats``; the last hour's claims and
+completions, a scan of the hour's events, only every ``RECENT_S``); between
+reads, the counts and the last hour's figures move with each notice's
+events. Compact below 130 columns.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from mosaic_tui.board.changes import Changes, deltas
+from mosaic_tui.board.jobs import Job
+from mosaic_tui.board.pane import Drawn
+from mosaic_tui.board.text import duration
+
+RECENT_S = 60.0  # the last hour's claims and completions are read this often (they move with events meanwhile)
+COMPACT_BELOW = 130
+
+
+class StatsFooter(Static):
+    """Counts per status, claimable, ended leases, oldest ready, the last hour's claims and completions."""
+
+    def __init__(self, refresher, *, id: str = "stats") -> None:
+        super().__init__(id=id)
+        self.refresher = refresher
+        self.stats: dict | None = None
+        self.drawn = False
+        self._moved = 0  # notices whose events moved the figures shown (a read asked before one is older)
+        self._recent_due = 0.0
+        self._job = Job(self, self._read, self._show, merge=lambda old, new: old or new,
+                        prepare=lambda recent: (recent, self._moved), group="stats")
+
+    def on_mount(self) -> None:
+        self.refresher.notices.subscribe(self, self.changed)
+        self.draw()
+
+    def on_resize(self) -> None:
+        self.draw()
+
+    def changed(self, changes: Changes) -> None:
+        if changes.reload or changes.recount:
+            recent = changes.reload or time.monotonic() >= self._recent_due
+            if recent:
+                self._recent_due = time.monotonic() + RECENT_S
+            self._job.ask(recent)
+        s = self.stats
+        if not changes.events or s is None:
+            return
+        self._moved += 1
+        for ev in changes.events:
+            if ev.kind in ("claimed", "completed"):
+                key = "claimsLastHour" if ev.kind == "claimed" else "completionsLastHour"
+                s[key] = s.get(key, 0) + 1
+        moved = deltas(changes.events)
+        for status, d in moved.items():
+            s["counts"][status] = max(0, s["counts"][status] + d)
+        s["total"] = sum(s["counts"].values())
+        self.draw()
+
+    def _read(self, ask: tuple[bool, int]) -> tuple[dict, int]:
+        recent, moved = ask
+        return self.refresher.backlog.stats(recent=recent), moved
+
+    def _show(self, got: tuple[dict, int]) -> None:
+        stats, moved = got
+        old = self.stats or {}
+        for key in ("claimsLastHour", "completionsLastHour"):
+            if key not in stats:
+                stats[key] = old.get(key, 0)
+        if old and moved != self._moved:  # events moved the counts since this read was asked: they are newer
+            stats["counts"] = dict(old["counts"])
+            stats["total"] = sum(stats["counts"].values())
+        self.stats = stats
+        self.draw()
+        if not self.drawn:
+            self.drawn = True
+            self.post_message(Drawn(self))
+
+    def draw(self) -> None:
+        s = self.stats
+        t = Text()
+        if s is None:
+            t.append("loading…")
+        elif self.app.size.width < COMPACT_BELOW:
+            c = s["counts"]
+            exp = s["expiredClaimCount"]
+            age = s["oldestReadyAgeSeconds"]
+            t.append(f"R{c['ready']:,} C{c['claimed']:,} B{c['blocked']:,} D{c['done']:,}")
+            t.append(f" · claimable {s['claimable']:,}")
+            t.append(f" · expired {exp:,}", "bold red" if exp else "")
+            t.append(f" · oldest {duration(age) if age is not None else '—'}")
+            t.append(f" · 1h: {s.get('claimsLastHour', 0):,}↑ {s.get('completionsLastHour', 0):,}✓")
+        else:
+            c = s["counts"]
+            t.append("backlog ", "bold")
+            t.append(f"ready {c['ready']:,} · claimed {c['claimed']:,} · blocked {c['blocked']:,} · done {c['done']:,}")
+            t.append(f"  │ claimable {s['claimable']:,}")
+            exp = s["expiredClaimCount"]
+            t.append(f" · expired leases {exp:,}", "bold red" if exp else "")
+            age = s["oldestReadyAgeSeconds"]
+            t.append(f" · oldest ready {duration(age) if age is not None else '—'}")
+            t.append(f"  │ last hour: {s.get('claimsLastHour', 0):,} claims, {s.get('completionsLastHour', 0):,} completions")
+        self.update(t, layout=False)  # one line, always

@@ -1,0 +1,314 @@
+"""The drawn graph in the board (``g``): its card keys write the database, it follows other programs, its keys
+come from the key table; and the feed badge's text.
+
+State-changing keys and other programs' changes run on both backends (the ``db_url`` fixture), with the
+board's live feed on, as a person runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+
+import pytest
+
+from mosaic_tui.board import dag_screen as dag_screen_module
+from mosaic_tui.board import keys, make_app, run_board
+from mosaic_tui.board.dag_screen import DagScreen
+from mosaic_tui.board.dag_view import STATUS_COLOUR, DagView
+from mosaic_tui.board.fixtures import FixedClock, seed
+from mosaic_tui.board.topbar import badge
+from mosaic_tui.db.engine import open_database
+from mosaic_tui.db.feed import SQLiteFeed
+from mosaic_tui.errors import Unavailable
+from mosaic_tui.repository import Backlog
+
+SIZE = (160, 45)
+
+
+def aio(fn):
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture
+def board(db_url):
+    clock = FixedClock()
+    backlog = Backlog(open_database(db_url), clock=clock)
+    seed(backlog, clock)
+    yield backlog, clock, db_url
+    backlog.close()
+
+
+async def settle(pilot, rounds: int = 3) -> None:
+    for _ in range(rounds):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def until(pilot, predicate, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never: {what}")
+        await pilot.pause(0.05)
+
+
+async def open_graph(pilot, status: str, card_id: str) -> DagScreen:
+    """Select ``card_id`` on the board, press ``g``, wait for the drawing."""
+    app = pilot.app
+    await settle(pilot)
+    col = app.columns[status]
+    col.focus()
+    await pilot.pause()
+    col.cursor = col.find(card_id)[0]
+    await settle(pilot)
+    await pilot.press("g")
+    await until(pilot, lambda: isinstance(app.screen, DagScreen) and app.screen.view.scene is not None, "the graph drawn")
+    await settle(pilot)
+    return app.screen
+
+
+def box_text(view: DagView, card_id: str) -> str:
+    """The box's first inner row as drawn (the row of the picture, cut to the box)."""
+    box = view.scene.lay.nodes[card_id]
+    row = "".join(seg.text for seg in view._draw_row(box.y + 1))
+    return row[box.x:box.x + box.w]
+
+
+def notes(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+# --------------------------------------------------------------------------- card keys
+@aio
+async def test_g_then_c_completes_the_selected_node(board):
+    """The graph's selection, not the board's: moved off the board's card, c completes the box selected."""
+    backlog, clock, _ = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_graph(pilot, "ready", "M1-03")
+        assert screen.view.selected == "M1-03"
+        await pilot.press("l")
+        target = screen.view.selected
+        assert target not in (None, "M1-03") and backlog.get(target).status == "ready"
+        await pilot.press("c")
+        await settle(pilot)
+        assert backlog.get(target).status == "done" and backlog.get("M1-03").status == "ready"
+        # the graph redraws at once (the board's own change) and keeps the selection
+        await until(pilot, lambda: screen.view.scene.nodes[target].status == "done", "the node redrawn as done")
+        assert screen.view.selected == target and "✓" in box_text(screen.view, target)
+        assert f"{target} completed" in notes(app) and not any("refused" in n for n in notes(app))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.columns["done"].find(target) is not None  # the board moved it too
+
+
+@aio
+@pytest.mark.parametrize("key,card_id,after", [("b", "M2-02", "blocked"), ("u", "M2-04", "ready"),
+                                               ("o", "M1-01", "ready"), ("r", "M1-02", "ready")])
+async def test_card_keys_act_on_the_graphs_selection(board, key, card_id, after):
+    backlog, clock, _ = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_graph(pilot, "ready", "M2-02")
+        screen.view.select(card_id)
+        await pilot.press(key)
+        await settle(pilot)
+        card = backlog.get(card_id)
+        assert card.status == after and (after == "claimed" or card.claim_owner is None)
+        await until(pilot, lambda: screen.view.scene.nodes[card_id].status == after, f"{card_id} drawn {after}")
+
+
+@aio
+async def test_a_refused_key_in_the_graph_says_why_and_writes_nothing(board):
+    backlog, clock, _ = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_graph(pilot, "ready", "M2-02")
+        events = len(backlog.events())
+        await pilot.press("o")  # reopen a ready card
+        await settle(pilot)
+        assert any("is not done (it is ready)" in n for n in notes(app))
+        assert len(backlog.events()) == events and backlog.get("M2-02").status == "ready"
+        assert isinstance(app.screen, DagScreen)
+
+
+@aio
+async def test_enter_opens_the_selected_nodes_detail(board):
+    backlog, clock, _ = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_graph(pilot, "ready", "M1-03")
+        await pilot.press("k")  # up: a dependency of M1-03
+        target = screen.view.selected
+        assert target != "M1-03"
+        await pilot.press("enter")
+        await settle(pilot)
+        from mosaic_tui.board.screens import DetailScreen
+
+        assert isinstance(app.screen, DetailScreen) and app.screen.card.id == target
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+
+
+# --------------------------------------------------------------------------- other programs
+@aio
+async def test_another_programs_claim_recolours_its_node_and_a_new_link_redraws(board):
+    backlog, clock, db_url = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_graph(pilot, "ready", "M1-03")
+        view = screen.view
+        assert view.scene.nodes["M2-02"].status == "ready" and "@" not in box_text(view, "M2-02")
+        other = Backlog(open_database(db_url))  # another program on the same database
+        try:
+            assert other.claim("agent-x", 600, "M2-02") is not None
+            # no check_for_changes(): the board's change feed brings it
+            await until(pilot, lambda: view.scene.nodes["M2-02"].status == "claimed", "the claim drawn")
+            assert "◐ M2-02 @agent-x" in box_text(view, "M2-02")
+            box = view.scene.lay.nodes["M2-02"]
+            seg = next(s for s in view._draw_row(box.y + 1) if "M2-02" in s.text)
+            assert seg.style.color.name == STATUS_COLOUR["claimed"]
+            assert view.selected == "M1-03"  # the selection stays
+            other.link("M2-05", "M2-02")  # M2-05 now depends on M2-02: a new line
+            await until(pilot, lambda: "M2-02" in view.scene.up.get("M2-05", []), "the new link drawn")
+        finally:
+            other.close()
+
+
+@aio
+async def test_a_heartbeat_reads_nothing_and_reads_are_paced(sboard_factory, monkeypatch):
+    """A heartbeat changes nothing drawn: no read. Someone else's changes: read again, at most once a second."""
+    backlog, clock, url = sboard_factory
+    reads = []
+    real = dag_screen_module.read_graph
+    monkeypatch.setattr(dag_screen_module, "read_graph", lambda *a, **k: reads.append(time.monotonic()) or real(*a, **k))
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_graph(pilot, "ready", "M1-03")
+        assert len(reads) == 1  # the read for g
+        scene = screen.view.scene
+        other = Backlog(open_database(url))
+        try:
+            other.heartbeat("M1-02", "agent-7", ttl=1234)
+            assert other.events(card="M1-02")[-1].kind == "heartbeat"
+            app.check_for_changes()
+            await settle(pilot)
+            await pilot.pause(1.2)
+            await settle(pilot)
+            assert len(reads) == 1 and screen.view.scene is scene
+            other.block("M2-02")
+            app.check_for_changes()
+            await until(pilot, lambda: screen.view.scene.nodes["M2-02"].status == "blocked", "the block drawn")
+            other.block("M2-03")
+            app.check_for_changes()
+            await until(pilot, lambda: screen.view.scene.nodes["M2-03"].status == "blocked", "the second block drawn")
+        finally:
+            other.close()
+        assert len(reads) == 3 and reads[2] - reads[1] >= 0.9  # the second read waited for its second
+
+
+@pytest.fixture
+def sboard_factory(sqlite_url):
+    clock = FixedClock()
+    backlog = Backlog(open_database(sqlite_url), clock=clock)
+    seed(backlog, clock)
+    yield backlog, clock, sqlite_url
+    backlog.close()
+
+
+# --------------------------------------------------------------------------- keys
+def test_the_graphs_bindings_come_from_the_key_table_and_the_docs_hold_it():
+    from pathlib import Path
+
+    assert DagScreen.BINDINGS == keys.bindings(keys.GRAPH) and DagView.BINDINGS == keys.bindings(keys.GRAPH_VIEW)
+    bound = {k for b in DagScreen.BINDINGS + DagView.BINDINGS for k in b.key.split(",")}
+    assert {"b", "u", "c", "o", "r", "v", "enter", "escape", "q", "g", "h", "j", "k", "l", "up", "down"} <= bound
+    ids = [b.id for key in keys.GRAPH_KEYS for b in key.bindings]
+    assert len(ids) == len(set(ids))  # a keymap can rebind each one
+    docs = (Path(__file__).parent.parent / "docs" / "board.md").read_text()
+    assert keys.markdown_table(keys.GRAPH_KEYS) in docs
+
+
+@aio
+async def test_help_and_palette_on_the_graph_are_the_graphs(sboard_factory):
+    backlog, clock, _ = sboard_factory
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_graph(pilot, "ready", "M2-02")
+        titles = [c.title for c in app.get_system_commands(screen)]
+        wanted = [k.palette for k in keys.GRAPH_KEYS if k.palette]
+        assert [t for t in titles if t in wanted] == wanted
+        assert "New card" not in titles and "Agents" not in titles  # the board's own act on the board
+        screen.view.select("M2-05")  # done
+        cmd = next(c for c in app.get_system_commands(screen) if c.title == "Reopen card")
+        cmd.callback()
+        await settle(pilot)
+        assert backlog.get("M2-05").status == "ready"
+        await pilot.press("question_mark")
+        await settle(pilot)
+        from mosaic_tui.board.screens import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+        shown = str(app.screen.query_one("Static").render())
+        assert all(k.shown in shown and k.help in shown for k in keys.GRAPH_KEYS)
+        assert "critical path" in shown
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+
+
+# --------------------------------------------------------------------------- the feed badge
+def test_the_badge_says_the_feeds_label(tmp_path):
+    assert badge("polling", "polling (every 1s)").plain == "◌ polling (every 1s)"
+    assert badge("live", "live").plain == "● live"
+    assert badge("lost", "lost").plain == "✕ feed lost"
+    from mosaic_tui.board.topbar import first_label
+
+    b = Backlog.open(str(tmp_path / "x.db"))
+    feed = b.feed()
+    try:  # the SQLite board's first badge is what its feed will say (the picture does not change when it reports)
+        assert isinstance(feed, SQLiteFeed)
+        assert first_label(b.db.target) == (feed.status, feed.label) == ("polling", "polling (every 0.02s)")
+    finally:
+        feed.close()
+        b.close()
+
+
+@aio
+async def test_the_top_bar_shows_the_feeds_label(sboard_factory):
+    from mosaic_tui.board.app import FeedStatus
+
+    backlog, clock, _ = sboard_factory
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "◌ polling (every 0.02s)" in str(app.topbar.render())
+        app.live_feed.stop()  # its own reports are over: what follows is what the test posts
+        app.live_feed.join(5)
+        app.post_message(FeedStatus("polling", "polling (every 1s)"))  # a Postgres feed behind a pooler
+        await settle(pilot)
+        assert "◌ polling (every 1s)" in str(app.topbar.render()) and app.feed_status == "polling"
+        app.post_message(FeedStatus("live", "live"))
+        await settle(pilot)
+        assert "● live" in str(app.topbar.render()) and "every" not in str(app.topbar.render())
+
+
+def test_run_board_hands_the_listen_url_to_the_backlog(monkeypatch, capsys):
+    seen = {}
+
+    def fake_open(url=None, **kw):
+        seen.update(kw, url=url)
+        raise Unavailable("not reached")
+
+    monkeypatch.setattr(Backlog, "open", fake_open)
+    assert run_board("postgresql://u@db/x", listen_url="postgresql://u@server/x") == 5
+    assert seen == {"url": "postgresql://u@db/x", "listen_url": "postgresql://u@server/x"}
+    assert "not reached" in capsys.readouterr().err

@@ -1,0 +1,101 @@
+"""The fleet views from the board itself: `f` (Flow), `t` (Activity) and the needs-attention badge, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+import pytest
+
+from mosaic_tui.board import make_app
+from mosaic_tui.board.attention import AttentionBadge
+from mosaic_tui.board.fixtures import FixedClock, seed
+from mosaic_tui.board.flowscreen import FlowScreen
+from mosaic_tui.board.timeline import TimelineScreen
+from mosaic_tui.db.engine import open_database
+from mosaic_tui.repository import Backlog
+
+SIZE = (160, 45)
+
+
+def aio(fn):
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture
+def board(db_url):
+    clock = FixedClock()
+    backlog = Backlog(open_database(db_url), clock=clock)
+    seed(backlog, clock)
+    yield backlog, clock, db_url
+    backlog.close()
+
+
+async def settle(pilot, rounds: int = 3) -> None:
+    for _ in range(rounds):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    for _ in range(2):
+        await pilot.pause()
+
+
+@aio
+async def test_the_badge_counts_the_stale_claim_the_board_opens_on(board):
+    backlog, clock, _ = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        badge = app.query_one(AttentionBadge)
+        # the fixture's M2-01 (agent-3) has an ended lease: counted, not told (it was so before the board opened)
+        assert badge.attention.stale == 1 and badge.has_class("shown") and "⚠ 1 stale" in str(badge.render())
+        assert [q.card_id for q in badge.attention.claims] == ["M2-01"]
+        assert not any("lease" in n.message for n in app._notifications)
+
+
+@aio
+async def test_f_opens_flow_its_keys_switch_the_window_escape_goes_back(board):
+    backlog, clock, _ = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FlowScreen) and screen.figures.window.key == "1d"
+        assert {s: v[-1] for s, v in screen.figures.cfd.items()} == backlog.stats()["counts"]
+        await pilot.press("1")
+        await settle(pilot)
+        assert screen.figures.window.key == "1h"
+        await pilot.press("b")  # a card key does nothing on the Flow screen
+        await settle(pilot)
+        assert app.screen is screen and backlog.stats()["counts"]["blocked"] == 1
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, FlowScreen)
+
+
+@aio
+async def test_t_opens_the_activity_and_another_programs_change_arrives(board):
+    backlog, clock, url = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen) and screen.loaded
+        assert len(screen.events.lines) == len([e for e in backlog.events() if e.kind != "heartbeat"])
+        other = Backlog.open(url)
+        other.complete("M1-06")
+        other.close()
+        app.check_for_changes()  # what the change feed does when another program commits
+        await settle(pilot)
+        top = screen.events.lines[0]
+        assert (top.event.card_id, top.event.kind, top.title) == ("M1-06", "completed", "Stats footer")
+        await pilot.press("t")
+        await settle(pilot)
+        assert not isinstance(app.screen, TimelineScreen)
