@@ -3,7 +3,7 @@
 One read, :func:`agents`, aggregated in SQL over ``backlog`` and
 ``backlog_events`` on both backends (the event log the triggers write, so
 other programs' agents count too). Only the seconds between two timestamps
-are spelled differently per backend (:class:`Seconds`). No textual, no rich.
+are spelled differently per backend (:class:`mosaic_tui.db.timing.Seconds`). No textual, no rich.
 
 Meant to become ``Backlog.agents()`` once the repository is a package.
 """
@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, and_, case, func, literal_column, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import and_, case, func, literal_column, select
 
 from mosaic_tui.db.models import Card, Event
 from mosaic_tui.db.sql import LeaseEnd
+from mosaic_tui.db.timing import Seconds
 from mosaic_tui.db.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -30,26 +29,6 @@ WINDOW_S = 3600  # "the last hour": who acted, claims, completions, cycle times
 B = Card.__table__
 EV = Event.__table__
 _AT = UTCDateTime()
-
-
-class Seconds(FunctionElement):
-    """``later - earlier`` in seconds (a float). ``Seconds(later, earlier)``."""
-
-    type = Float()
-    inherit_cache = True
-    name = "seconds_between"
-
-
-@compiles(Seconds, "postgresql")
-def _seconds_pg(element, compiler, **kw):
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
-
-
-@compiles(Seconds, "sqlite")
-def _seconds_sqlite(element, compiler, **kw):
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, Float
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -73,3 +73,23 @@ def plan_aggregates(conn) -> None:
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL jit = off")
         conn.exec_driver_sql("SET LOCAL work_mem = '16MB'")
+
+
+class Seconds(FunctionElement):
+    """``later - earlier`` in seconds (a float). ``Seconds(later, earlier)``."""
+
+    type = Float()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(Seconds, "postgresql")
+def _seconds_pg(element, compiler, **kw):
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+
+
+@compiles(Seconds, "sqlite")
+def _seconds_sqlite(element, compiler, **kw):
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
