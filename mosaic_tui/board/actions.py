@@ -167,7 +167,7 @@ class CardActions:
             found = b.get(card_id)
             return found, b.get_many(found.depends_on), b.events(card=card_id)
 
-        self.read_then(read, card_id, then=lambda got: self.app.push_screen(screens().DetailScreen(*got, self.app.clock())))
+        self.read_then(read, card_id, then=lambda got: self.app.push_screen(screens().DetailScreen(*got, self.app.clock(), self.app.keystones.current)))
 
     def phase(self) -> None:
         def chosen(v: tuple | None) -> None:

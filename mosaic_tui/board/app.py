@@ -11,6 +11,8 @@ The rooms (``docs/board.md``, *How the board is built*):
   :class:`~mosaic_tui.board.topbar.TopBar`, :class:`~mosaic_tui.board.kanban.Kanban`,
   :class:`~mosaic_tui.board.dependencies.DependencyPane`,
   :class:`~mosaic_tui.board.agents.AgentsPane`, :class:`~mosaic_tui.board.stats.StatsFooter`;
+- :class:`~mosaic_tui.board.keystones.Keystones` reads what each card
+  unlocks and the critical paths (paced) and publishes them on the same notices;
 - keys come from :mod:`~mosaic_tui.board.keys`, and what they do to cards
   from :class:`~mosaic_tui.board.actions.CardActions`;
 - every worker's failure comes here, to one handler (:func:`~mosaic_tui.board.jobs.explain`).
@@ -43,6 +45,7 @@ from mosaic_tui.board.dependencies import DependencyPane
 from mosaic_tui.db.live import POLL_S, LiveFeed
 from mosaic_tui.board.jobs import OFFLINE, REFUSED, Call, explain
 from mosaic_tui.board.kanban import Kanban
+from mosaic_tui.board.keystones import Keystones
 from mosaic_tui.board.pane import Drawn, ShowCard
 from mosaic_tui.board.refresher import Refresher
 from mosaic_tui.board.stats import StatsFooter
@@ -98,6 +101,7 @@ class BoardApp(App[int]):
             backlog.feed, lambda: self.post_message(Wake()), lambda s, label: self.post_message(FeedStatus(s, label)),
             poll=poll)
         self.refresher = Refresher(self, backlog, Scope(phase), busy=self._busy)
+        self.keystones = Keystones(self, self.refresher)
         self.actions = CardActions(self)
         self.marks = Marks()
         self.mark_keys = MarkKeys(self, self.marks)
@@ -129,6 +133,7 @@ class BoardApp(App[int]):
         self.marks.listen(lambda _ids: self.stats_footer.show_marked(len(self.marks)))
         self.kanban.columns["ready"].focus()
         self.screen.set_class(self.size.width < NARROW_BELOW, "narrow")
+        self.keystones.start()
         self.refresher.reload()
         if self.live_feed is not None:
             self.live_feed.start()
@@ -316,6 +321,9 @@ class BoardApp(App[int]):
 
     def action_graph(self) -> None:
         self.actions.graph()
+
+    def action_sort_impact(self) -> None:
+        self.kanban.sort_by_impact(not self.kanban.by_impact)
 
     def action_filter(self) -> None:
         self.filter_box.value = self.refresher.scope.filter_text()

@@ -73,7 +73,9 @@ class Changes:
     more cards changed than a person can follow (nothing is highlighted).
     ``offline``: why the database cannot be reached, or None.
     ``read_along``: what panes read in the look's worker, right after its
-    events (see :class:`Notices`), by ``id(pane)``.
+    events (see :class:`Notices`), by ``id(pane)``. ``impact``: new
+    keystones and critical paths (:class:`mosaic_tui.impact.Impact`), from
+    the keystones room; such a notice says nothing else.
     """
 
     generation: int
@@ -86,6 +88,7 @@ class Changes:
     busy: bool = False
     offline: str | None = None
     read_along: Mapping[int, Any] = field(default_factory=dict)  # id(pane) -> what it read along with the look
+    impact: Any = None  # an Impact (mosaic_tui.board.keystones), alone in its notice
 
 
 def deltas(events: Iterable[EventRecord]) -> dict[str, int]:

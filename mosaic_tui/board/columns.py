@@ -51,6 +51,7 @@ class CardColumn(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {
         "card--id", "card--title", "card--meta", "card--cursor", "card--cursor-blur",
         "card--waiting", "card--expired", "card--owner", "card--priority", "card--flash", "card--mark",
+        "card--unlocks",
     }
 
     DEFAULT_CSS = """
@@ -73,6 +74,7 @@ class CardColumn(ScrollView, can_focus=True):
     CardColumn > .card--meta { color: $text-muted; }
     CardColumn > .card--priority { color: $warning; }
     CardColumn > .card--owner { color: $success; }
+    CardColumn > .card--unlocks { color: $secondary; text-style: bold; }
     CardColumn > .card--waiting { color: $warning; text-style: italic; }
     CardColumn > .card--expired { color: $error; text-style: bold; }
     CardColumn > .card--cursor { background: $accent 40%; }
@@ -114,6 +116,8 @@ class CardColumn(ScrollView, can_focus=True):
         self.now_fn = None  # set by the app: () -> datetime
         self.flash: dict[str, float] = {}  # card id -> until (monotonic): just changed, highlighted
         self.marks: Container[str] = frozenset()  # the board's marked card ids (set by the kanban)
+        self.unlocks: dict[str, int] = {}  # unfinished card -> cards waiting on it (the keystones room's)
+        self.sort_note = ""  # after the count in the title: how the column is sorted, when not in claim order
         self._fade_timer_set = False
         self.border_title = status
 
@@ -173,11 +177,23 @@ class CardColumn(ScrollView, can_focus=True):
     def _show_count(self) -> None:
         """The title, the scroll height and the cursor follow ``count``; an empty column narrows to a strip
         (unless it is the wide one, see ``Kanban.widen``)."""
-        self._set_title(f"{self.status} ({self.count:,})")
+        self._set_title(f"{self.status} ({self.count:,}){self.sort_note}")
         self.set_class(self.count == 0, "-empty")
         self._size_to_count()
         if self.cursor >= self.count:
             self.cursor = max(0, self.count - 1)
+
+    def set_unlocks(self, unlocks: dict[str, int]) -> None:
+        """New keystone counts: redraw the visible state lines whose count changed (and the title's sort note)."""
+        old, self.unlocks = self.unlocks, unlocks
+        self._show_count()
+        if not self.count:
+            return
+        first, last = self._visible_rows()
+        for row in range(first, last):
+            card = self.card_at(row)
+            if card is not None and old.get(card.id) != unlocks.get(card.id):
+                self.refresh_lines(row * ROW_H + 1, 1)
 
     def redraw_changed_meta(self) -> None:
         """Redraw the visible rows whose state line would read differently now (a lease countdown)."""
@@ -396,15 +412,16 @@ class CardColumn(ScrollView, can_focus=True):
     def _meta_key(self, card: Card) -> tuple:
         """What the state line shows, cheaply (the strip cache's key; the Text is made only on a miss)."""
         status = card.status
+        unlocks = self.unlocks.get(card.id)
         if status == "ready":
-            return (status, card.unmet_deps, tuple(self.waits.get(card.id, ())), card.phase)
+            return (status, card.unmet_deps, tuple(self.waits.get(card.id, ())), unlocks, card.phase)
         if status == "claimed":
             now = self.now_fn() if self.now_fn else None
             left = lease_left(card, now) if now else None
             shown = None if left is None else (duration(-left), 0) if left <= 0 else (duration(left), 1)
-            return (status, card.claim_owner, shown, card.phase)
+            return (status, card.claim_owner, shown, unlocks, card.phase)
         if status == "blocked":
-            return (status, card.attempts, card.phase)
+            return (status, card.attempts, unlocks, card.phase)
         return (status, card.phase)
 
     def _meta(self, card: Card) -> Text:
@@ -431,6 +448,10 @@ class CardColumn(ScrollView, can_focus=True):
             t.append(f"blocked · {card.attempts} attempt{'s' if card.attempts != 1 else ''}", dim)
         else:
             t.append("done", dim)
+        unlocks = self.unlocks.get(card.id) if card.status != "done" else None
+        if unlocks:
+            t.append(" · ", dim)
+            t.append(f"unlocks {unlocks:,}", self._style("card--unlocks"))
         if card.phase:
             t.append(f" · {literal(card.phase)}", dim)
         return t

@@ -37,6 +37,7 @@ from mosaic_tui.board.text import literal
 
 if TYPE_CHECKING:
     from mosaic_tui.db.models import Card
+    from mosaic_tui.impact import Impact
 
 FLASH_S = 1.5  # how long a card that just changed stays highlighted
 LOCATE_LIMIT = 5000  # how far down a column a card is looked for, to select it
@@ -59,11 +60,12 @@ def reorders(events: Iterable) -> set[str]:
 class _Want:
     notices: list[Changes] = field(default_factory=list)
     pages: dict[str, set[int]] = field(default_factory=dict)  # pages scrolled to, by column
+    refill: frozenset[str] = frozenset()  # columns read again from the top (their order changed: a new sort)
 
 
 def _merge(old: _Want, new: _Want) -> _Want:
     pages = {s: old.pages.get(s, set()) | new.pages.get(s, set()) for s in {*old.pages, *new.pages}}
-    return _Want(old.notices + new.notices, pages)
+    return _Want(old.notices + new.notices, pages, old.refill | new.refill)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class _View:
     started: int  # batches this pane had started then
     visible: dict[str, set[int]]  # column -> the pages on screen
     held: frozenset[str]  # the cards the columns hold
+    impact: Impact | None = None  # the ready column is sorted by what its cards unlock (None: claim order)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class _Batch:
     got: dict[str, dict[int, list[Card]]] = field(default_factory=dict)
     fresh: dict[str, Card] = field(default_factory=dict)
     waits: dict[str, list[str]] = field(default_factory=dict)
+    impact: Impact | None = None  # as in _View
+    refill: frozenset[str] = frozenset()  # columns whose held pages are all replaced
 
 
 class Kanban(Horizontal):
@@ -118,6 +123,8 @@ class Kanban(Horizontal):
         self.marks.listen(self._marks_changed)
         self.watched: str | None = None
         self.select_next: str | None = None
+        self.impact: Impact | None = None  # the last keystones heard (mosaic_tui.board.keystones)
+        self.by_impact = False  # the ready column sorted by impact (``s``)
         self.drawn = False
         self._last_column: CardColumn | None = None
         self._started = 0  # batches started (a read made along a look before one started is stale)
@@ -136,6 +143,9 @@ class Kanban(Horizontal):
             self.set_interval(1.0, self._tick)
 
     def changed(self, changes: Changes) -> None:
+        if changes.impact is not None:
+            self._heard_impact(changes.impact)
+            return
         along = changes.read_along.get(id(self))
         if along is not None and changes.events and along.started == self._started and not self._job.busy \
                 and along.generation == self.refresher.generation:
@@ -145,6 +155,25 @@ class Kanban(Horizontal):
         if changes.recount and not changes.reload:
             self._recount.ask()
 
+    def _heard_impact(self, impact: Impact) -> None:
+        """New keystones: rows show what they unlock; a ready column sorted by impact is read again."""
+        self.impact = impact
+        for col in self.columns.values():
+            col.set_unlocks(impact.unlocks)
+        if self.by_impact:
+            self._job.ask(_Want(pages={"ready": set()}))
+
+    def sort_by_impact(self, on: bool) -> None:
+        """Sort the ready column by what its cards unlock (most first; ties in claim order), or back in claim order."""
+        if on == self.by_impact:
+            return
+        self.by_impact = on
+        ready = self.columns["ready"]
+        ready.sort_note = " ↓unlocks" if on else ""
+        ready.cursor = 0
+        ready.scroll_to(y=0, animate=False)
+        self._job.ask(_Want(pages={"ready": {0}}, refill=frozenset({"ready"})))
+
     def _tick(self) -> None:
         """Lease countdowns move with the clock: redraw the claimed rows whose countdown text changed."""
         self.columns["claimed"].redraw_changed_meta()
@@ -153,7 +182,8 @@ class Kanban(Horizontal):
     def _view(self) -> _View:
         cols = self.columns.values()
         return _View(self.refresher.generation, self.refresher.scope, self._started,
-                     {col.status: col.visible_pages() for col in cols}, frozenset().union(*(col.index for col in cols)))
+                     {col.status: col.visible_pages() for col in cols}, frozenset().union(*(col.index for col in cols)),
+                     self.impact if self.by_impact else None)
 
     @staticmethod
     def _plan(view: _View, events, wanted: dict[str, set[int]] | None = None) -> _Batch:
@@ -162,8 +192,10 @@ class Kanban(Horizontal):
         for s, more in (wanted or {}).items():
             pages[s] = pages.get(s, set()) | more | view.visible[s]
         count = frozenset(() if view.scope.whole else pages)  # under a filter, reordered columns are counted
+        if view.impact is not None and "ready" in pages:
+            count |= {"ready"}  # sorted in Python: counted as it is read
         cards = frozenset(ev.card_id for ev in events) & view.held
-        return _Batch(view.generation, view.started, view.scope, False, pages, count, cards, ())
+        return _Batch(view.generation, view.started, view.scope, False, pages, count, cards, (), impact=view.impact)
 
     def _prepare(self, want: _Want) -> _Batch:
         self._started += 1
@@ -173,9 +205,10 @@ class Kanban(Horizontal):
         if reloads:  # a reload shows everything before it: counts and visible pages of every column
             notices = notices[reloads[-1]:]
             pages = {s: {0} | v for s, v in view.visible.items()}
-            return _Batch(view.generation, view.started, view.scope, True, pages, frozenset(STATUSES), frozenset(), tuple(notices))
+            return _Batch(view.generation, view.started, view.scope, True, pages, frozenset(STATUSES), frozenset(),
+                          tuple(notices), impact=view.impact)
         batch = self._plan(view, [ev for n in notices for ev in n.events], want.pages)
-        return replace(batch, notices=tuple(notices))
+        return replace(batch, notices=tuple(notices), refill=want.refill)
 
     def _plan_along(self) -> _View | None:
         """Asked as a look starts: what to read along with it, in its worker (None: this pane is busy)."""
@@ -188,8 +221,12 @@ class Kanban(Horizontal):
     def _read(self, batch: _Batch) -> _Batch:
         """In the worker: counts, pages (one LIMIT query on an index each), the other changed cards."""
         b, scope = self.backlog, batch.scope
+        order = None
+        if batch.impact is not None and "ready" in batch.pages:  # ids in claim order, sorted by impact here
+            order = batch.impact.by_impact(b.ids(status="ready", **scope.filters))
         for status in batch.count:
-            batch.counts[status] = b.count(status=status, **scope.filters)
+            batch.counts[status] = len(order) if status == "ready" and order is not None else \
+                b.count(status=status, **scope.filters)
         fresh: set[str] = set()
         for status, pages in batch.pages.items():
             n = batch.counts.get(status)
@@ -197,7 +234,11 @@ class Kanban(Horizontal):
             for p in sorted(pages):
                 if n is not None and p * PAGE >= max(n, 1):
                     continue
-                cards = got[p] = b.list(status=status, **scope.filters, limit=PAGE, offset=p * PAGE)
+                if status == "ready" and order is not None:
+                    cards = got[p] = self._ordered_page(order, p)
+                    batch.counts["ready"] = len(order)
+                else:
+                    cards = got[p] = b.list(status=status, **scope.filters, limit=PAGE, offset=p * PAGE)
                 fresh.update(c.id for c in cards)
                 batch.waits.update(self._waits(cards))
         want = batch.cards - fresh
@@ -205,6 +246,16 @@ class Kanban(Horizontal):
             batch.fresh.update(b.get_many(want))
             batch.waits.update(self._waits(list(batch.fresh.values())))
         return batch
+
+    def _ordered_page(self, order: list[str], page: int) -> list[Card]:
+        """Page ``page`` of ``order`` (ids), read by id; ids deleted since they were listed leave ``order``."""
+        while True:
+            ids = order[page * PAGE:(page + 1) * PAGE]
+            got = self.backlog.get_many(ids)
+            if len(got) == len(ids):
+                return [got[i] for i in ids]
+            gone = set(ids) - set(got)
+            order[:] = [i for i in order if i not in gone]
 
     def _waits(self, cards: list[Card]) -> dict[str, list[str]]:
         """For each waiting ready card, the dependencies that are not done (missing ones included)."""
@@ -224,7 +275,7 @@ class Kanban(Horizontal):
         for status, col in cols.items():
             count = batch.counts[status] if status in batch.counts else max(0, col.count + moved[status])
             if batch.full or status in batch.got:
-                col.set_data(count, batch.got.get(status, {}), batch.waits, full=batch.full)
+                col.set_data(count, batch.got.get(status, {}), batch.waits, full=batch.full or status in batch.refill)
             else:
                 col.set_count(count)
         for card in batch.fresh.values():
@@ -333,11 +384,15 @@ class Kanban(Horizontal):
                 col.cursor = found[0]
                 return
         if not quiet:
-            run_job(self.app, self._locate, card_id, self.refresher.scope, then=self._located, group="columns")
+            run_job(self.app, self._locate, card_id, self.refresher.scope, self.impact if self.by_impact else None,
+                    then=self._located, group="columns")
 
-    def _locate(self, card_id: str, scope: Scope) -> tuple[str, str | None, int | None]:
+    def _locate(self, card_id: str, scope: Scope, impact: Impact | None = None) -> tuple[str, str | None, int | None]:
         card = self.backlog.get(card_id)
-        ids = [c.id for c in self.backlog.list(status=card.status, **scope.filters, limit=LOCATE_LIMIT)]
+        if card.status == "ready" and impact is not None:  # the ready column sorted by impact
+            ids = impact.by_impact(self.backlog.ids(status="ready", **scope.filters))
+        else:
+            ids = [c.id for c in self.backlog.list(status=card.status, **scope.filters, limit=LOCATE_LIMIT)]
         return card_id, card.status, ids.index(card_id) if card_id in ids else None
 
     def _located(self, found: tuple[str, str, int | None]) -> None:

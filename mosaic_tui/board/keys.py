@@ -83,6 +83,8 @@ KEYS: tuple[Key, ...] = (
     Key("p", "choose a phase", (_b("p", "phase", "Phase"),), palette="Choose phase"),
     Key("\\", "show / hide the dependency pane (more room for titles)",
         (_b("backslash", "toggle('graphpane')", "Deps pane", show=False),), palette="Show / hide dependency pane"),
+    Key("s", "sort the ready column by impact (what each card unlocks, most first) / back to claim order",
+        (_b("s", "sort_impact", "Sort", show=False),), palette="Sort ready by impact"),
     Key("g", "full-screen graph of the phase / filter", (_b("g", "graph", "Graph"),), palette="Full-screen graph"),
     Key("a", "agents: who holds what, stale first (enter: their card)",
         (_b("a", "toggle('agents')", "Agents", show=False),), palette="Agents"),

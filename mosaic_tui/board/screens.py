@@ -70,12 +70,14 @@ class DetailScreen(ModalScreen[None]):
     DetailScreen Markdown { margin: 0; padding: 0; }
     """
 
-    def __init__(self, card: Card, deps: dict[str, Card], events: list, now) -> None:
+    def __init__(self, card: Card, deps: dict[str, Card], events: list, now, impact=None) -> None:
+        """``impact``: the keystones room's last :class:`~mosaic_tui.impact.Impact` (None: not counted yet)."""
         super().__init__()
         self.card = card
         self.deps = deps
         self.events = events
         self.now = now
+        self.impact = impact
 
     def compose(self) -> ComposeResult:
         c = self.card
@@ -94,6 +96,14 @@ class DetailScreen(ModalScreen[None]):
             _kv(info, "claim", f"{literal(c.claim_owner)} · ttl {c.claim_ttl_seconds}s · {lease}", "red" if left is not None and left <= 0 else "")
         else:
             _kv(info, "claim", "—")
+        if self.impact is not None and c.status != "done":
+            n = self.impact.unlocks.get(c.id, 0)
+            _kv(info, "unlocks", f"{n:,} unfinished card{'s' if n != 1 else ''} wait on it, directly or not",
+                "bold" if n else "")
+            chain = self.impact.critical.get(c.phase, [])
+            if c.id in chain:
+                _kv(info, "critical", f"step {chain.index(c.id) + 1} of {len(chain)} on the critical path of "
+                                      f"{literal(c.phase) if c.phase else 'the cards without a phase'}", "magenta")
         _kv(info, "created", c.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
         _kv(info, "updated", c.updated_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
         if c.idempotency_key:

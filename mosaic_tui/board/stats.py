@@ -3,7 +3,9 @@
 Read on a reload and a recount (``Backlog.stats``; the last hour's claims and
 completions, a scan of the hour's events, only every ``RECENT_S``); between
 reads, the counts and the last hour's figures move with each notice's
-events. Compact below 130 columns.
+events. The critical path (the longest chain of unfinished work: of the
+phase shown, else the longest of any phase) comes from the keystones room's
+notices. Wordy from ``WIDE_FROM`` columns, compact below ``COMPACT_BELOW``.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from textual.widgets import Static
 from mosaic_tui.board.changes import Changes, deltas
 from mosaic_tui.board.jobs import Job
 from mosaic_tui.board.pane import Drawn
-from mosaic_tui.board.text import duration
+from mosaic_tui.board.text import duration, literal
 
 RECENT_S = 60.0  # the last hour's claims and completions are read this often (they move with events meanwhile)
 COMPACT_BELOW = 130
+WIDE_FROM = 190
 
 
 class StatsFooter(Static):
@@ -30,6 +33,7 @@ class StatsFooter(Static):
         self.refresher = refresher
         self.stats: dict | None = None
         self.marked = 0  # marked cards (the board's marks), shown first
+        self.impact = None  # the keystones room's last Impact (its critical paths)
         self.drawn = False
         self._moved = 0  # notices whose events moved the figures shown (a read asked before one is older)
         self._recent_due = 0.0
@@ -44,6 +48,12 @@ class StatsFooter(Static):
         self.draw()
 
     def changed(self, changes: Changes) -> None:
+        if changes.impact is not None:
+            self.impact = changes.impact
+            self.draw()
+            return
+        if changes.reload:
+            self.draw()  # the phase shown may have changed: its critical path
         if changes.reload or changes.recount:
             recent = changes.reload or time.monotonic() >= self._recent_due
             if recent:
@@ -87,15 +97,39 @@ class StatsFooter(Static):
             self.marked = n
             self.draw()
 
+    def critical(self) -> tuple[str | None, list[str]] | None:
+        """(phase, chain): the critical path the footer names (of the phase shown, else the longest); None before
+        the keystones are counted."""
+        if self.impact is None:
+            return None
+        return self.impact.path(self.refresher.scope.phase)
+
+    def _critical_text(self, compact: bool) -> Text:
+        t = Text()
+        found = self.critical()
+        if found is None:
+            return t
+        phase, chain = found
+        t.append(" · " if compact else "  │ ")
+        t.append("crit " if compact else "critical path: ", "bold magenta")
+        if not chain:
+            t.append("—")
+            return t
+        t.append(f"{len(chain):,} card{'s' if len(chain) != 1 else ''} via {literal(chain[0])}")
+        if phase is not None and self.refresher.scope.phase is None and not compact:
+            t.append(f" ({literal(phase)})")
+        return t
+
     def draw(self) -> None:
         s = self.stats
         t = Text()
         if self.marked:
             t.append(f"● {self.marked:,} marked", "bold reverse")
             t.append(" esc clears │ ")
+        width = self.app.size.width - (45 if self.marked else 0)  # the marks come first
         if s is None:
             t.append("loading…")
-        elif self.app.size.width < COMPACT_BELOW + (45 if self.marked else 0):  # the marks come first
+        elif width < COMPACT_BELOW:
             c = s["counts"]
             exp = s["expiredClaimCount"]
             age = s["oldestReadyAgeSeconds"]
@@ -104,6 +138,17 @@ class StatsFooter(Static):
             t.append(f" · expired {exp:,}", "bold red" if exp else "")
             t.append(f" · oldest {duration(age) if age is not None else '—'}")
             t.append(f" · 1h: {s.get('claimsLastHour', 0):,}↑ {s.get('completionsLastHour', 0):,}✓")
+            t.append_text(self._critical_text(True))
+        elif width < WIDE_FROM:
+            c = s["counts"]
+            t.append(f"ready {c['ready']:,} · claimed {c['claimed']:,} · blocked {c['blocked']:,} · done {c['done']:,}")
+            t.append(f" │ claimable {s['claimable']:,}")
+            exp = s["expiredClaimCount"]
+            t.append(f" · expired {exp:,}", "bold red" if exp else "")
+            age = s["oldestReadyAgeSeconds"]
+            t.append(f" · oldest ready {duration(age) if age is not None else '—'}")
+            t.append(f" │ 1h: {s.get('claimsLastHour', 0):,} claims, {s.get('completionsLastHour', 0):,} done")
+            t.append_text(self._critical_text(False))
         else:
             c = s["counts"]
             t.append("backlog ", "bold")
@@ -114,4 +159,5 @@ class StatsFooter(Static):
             age = s["oldestReadyAgeSeconds"]
             t.append(f" · oldest ready {duration(age) if age is not None else '—'}")
             t.append(f"  │ last hour: {s.get('claimsLastHour', 0):,} claims, {s.get('completionsLastHour', 0):,} completions")
+            t.append_text(self._critical_text(False))
         self.update(t, layout=False)  # one line, always

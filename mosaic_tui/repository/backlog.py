@@ -223,6 +223,25 @@ class Backlog(Grooming, Restoring):
             q = q.offset(offset)
         return [card_from_row(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
 
+    def ids(self, *, status: str | Sequence[str] | None = None, phase: str | None = None, search: str | None = None,
+            owner: str | None = None) -> list[str]:
+        """The ids of ``list``'s cards, all of them, in claim order (a column sorted otherwise in Python)."""
+        q = self._list_query(status, phase, False, search, owner).with_only_columns(B.c.id).order_by(*LIST_ORDER)
+        return list(self.db.run(lambda conn: conn.execute(q).scalars().all(), write=False))
+
+    def open_work(self) -> tuple[list[tuple[str, str, str | None]], list[tuple[str, str]]]:
+        """The unfinished cards ``(id, status, phase)`` and the dependency edges between them as
+        ``(dependency, card)``, read in one transaction (what keystones and critical paths are made of)."""
+        dep, card = B.alias("dep"), B.alias("card")
+        nodes_q = select(B.c.id, B.c.status, B.c.phase).where(B.c.status != literal_column("'done'")).order_by(*LIST_ORDER)
+        edges_q = (select(E.c.dep_id, E.c.card_id).join(card, card.c.id == E.c.card_id).join(dep, dep.c.id == E.c.dep_id)
+                   .where(card.c.status != literal_column("'done'"), dep.c.status != literal_column("'done'")))
+
+        def tx(conn: Connection):
+            return [tuple(r) for r in conn.execute(nodes_q)], [tuple(r) for r in conn.execute(edges_q)]
+
+        return self.db.run(tx, write=False)
+
     def count(self, *, status=None, phase=None, claimable=False, search=None, owner=None) -> int:
         q = self._list_query(status, phase, claimable, search, owner).with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
         return self.db.run(lambda conn: conn.execute(q).scalar_one(), write=False)

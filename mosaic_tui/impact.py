@@ -1,0 +1,71 @@
+"""Impact: which unfinished cards hold up the most work, and the longest chain of it per phase.
+
+One read, :func:`impact`: the unfinished cards and the edges between them
+(``Backlog.open_work``, one transaction), then :mod:`mosaic_tui.dag.analysis`
+in Python:
+
+- ``unlocks[card]``: how many unfinished cards transitively wait on it
+  (exact: a card reached along two paths counts once; across phases);
+- ``critical[phase]``: the longest chain of unfinished work inside each phase
+  (cards without a phase are a group of their own, ``None``), first to do
+  first; edges between phases are not followed.
+
+Why Python and not a recursive query: an exact count of everything that waits
+on every card is a transitive closure; in SQL it is one row per (card,
+descendant) pair (hundreds of millions on a 100,000-card plan), while the
+bitsets of ``keystones`` do it in a few hundred milliseconds (``bench/dag.py``).
+The board reads it in a worker, paced (:mod:`mosaic_tui.board.keystones`).
+Below the entry floor: no textual, rich or click.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mosaic_tui.dag.analysis import critical_paths, keystones
+
+if TYPE_CHECKING:
+    from mosaic_tui.repository import Backlog
+
+
+@dataclass(frozen=True)
+class Impact:
+    """Keystones and critical paths of the unfinished work at one moment."""
+
+    unlocks: dict[str, int] = field(default_factory=dict)  # unfinished card -> unfinished cards waiting on it
+    critical: dict[Hashable, list[str]] = field(default_factory=dict)  # phase -> longest chain, first to do first
+    cards: int = 0  # unfinished cards read
+    edges: int = 0  # edges between them
+
+    def path(self, phase: str | None = None, *, whole: bool = True) -> tuple[Hashable, list[str]]:
+        """(phase, chain): the critical path of ``phase``; with ``whole`` and no phase, the longest of
+        every phase's (ties: the phase named first in sort order, no phase last)."""
+        if phase is not None or not whole:
+            return phase, self.critical.get(phase, [])
+        best: tuple[Hashable, list[str]] = (None, [])
+        for key in sorted(self.critical, key=lambda k: (k is None, str(k))):
+            chain = self.critical[key]
+            if len(chain) > len(best[1]):
+                best = (key, chain)
+        return best
+
+    def by_impact(self, ids: Iterable[str]) -> list[str]:
+        """``ids`` (in claim order) sorted by what they unlock, most first; ties keep claim order."""
+        get = self.unlocks.get
+        return sorted(ids, key=lambda i: -get(i, 0))
+
+
+def analyse(nodes: list[tuple[str, str, str | None]], edges: list[tuple[str, str]]) -> Impact:
+    """:class:`Impact` from ``(id, status, phase)`` rows and ``(dependency, card)`` edges."""
+    ids = [n[0] for n in nodes]
+    statuses = {n[0]: n[1] for n in nodes}
+    phases = {n[0]: n[2] for n in nodes}
+    return Impact(keystones(ids, statuses, edges), critical_paths(ids, statuses, edges, phases), len(ids), len(edges))
+
+
+def impact(backlog: Backlog) -> Impact:
+    """Read the unfinished work and analyse it."""
+    nodes, edges = backlog.open_work()
+    return analyse(nodes, edges)
