@@ -171,3 +171,9 @@ def test_grooming_collapsed_columns_and_long_titles(snap_compare, demo):
 def test_grooming_delete_dialog(snap_compare, demo):
     backlog, clock = demo
     assert snap_compare(make_app(backlog, clock=clock), terminal_size=GROOM, run_before=select("ready", "M2-02", "x"))
+
+
+def test_ready_sorted_by_impact(snap_compare, demo):
+    """``s``: the ready column by what each card unlocks (the title says so); rows say ``unlocks N``."""
+    backlog, clock = demo
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready", None, "s"))
