@@ -24,7 +24,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mosaic_tui.dag.analysis import critical_paths, keystones
+from mosaic_tui.dag.analysis import keystones_and_paths
 
 if TYPE_CHECKING:
     from mosaic_tui.repository import Backlog
@@ -62,7 +62,8 @@ def analyse(nodes: list[tuple[str, str, str | None]], edges: list[tuple[str, str
     ids = [n[0] for n in nodes]
     statuses = {n[0]: n[1] for n in nodes}
     phases = {n[0]: n[2] for n in nodes}
-    return Impact(keystones(ids, statuses, edges), critical_paths(ids, statuses, edges, phases), len(ids), len(edges))
+    unlocks, critical = keystones_and_paths(ids, statuses, edges, phases)
+    return Impact(unlocks, critical, len(ids), len(edges))
 
 
 def impact(backlog: Backlog) -> Impact:

@@ -37,6 +37,7 @@ class C:
     title: str
     status: str = "ready"
     claim_owner: str | None = None
+    phase: str | None = None
 
 
 def diamond() -> tuple[dict[str, C], list[tuple[str, str]]]:
@@ -56,7 +57,7 @@ DEMO_OWNER = {"M1-05": "agent-1", "M1-06": "agent-2", "M2-02": "agent-3"}
 
 def demo_plan() -> tuple[dict[str, C], list[tuple[str, str]]]:
     plan = build_plan()
-    cards = {c["id"]: C(c["id"], c["title"], DEMO_STATUS.get(c["id"], "ready"), DEMO_OWNER.get(c["id"])) for c in plan}
+    cards = {c["id"]: C(c["id"], c["title"], DEMO_STATUS.get(c["id"], "ready"), DEMO_OWNER.get(c["id"]), c.get("phase")) for c in plan}
     return cards, [(c["id"], d) for c in plan for d in c["depends_on"]]
 
 
@@ -305,3 +306,22 @@ async def test_titles_and_ids_are_drawn_literally():
         assert "\x1b" not in row and "\x07" not in row and "[bold]" in row
         info = str(app.screen.query_one("#dag-info").render())
         assert "\x1b" not in info and "\\e[2J" in info and "\\x07\\u202e" in info
+
+
+@aio
+async def test_each_phase_has_its_critical_path_lit_and_the_longest_is_named():
+    app = DagApp(*demo_plan())
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        scene = app.screen.view.scene
+        # one chain per phase with unfinished work, each inside its phase, all lit
+        assert set(scene.paths) == {"M1", "M2", "M3", "M4"}
+        for phase, chain in scene.paths.items():
+            assert chain and all(scene.nodes[c].phase == phase and scene.nodes[c].status != "done" for c in chain)
+        assert scene.critical_set == set().union(*scene.paths.values())
+        longest = max(scene.paths.values(), key=len)
+        assert scene.analysis.critical == longest
+        crit = str(app.screen.query_one("#dag-critical").render())
+        assert crit.startswith(f"critical path (M4): {len(longest)} cards · ")
+        for phase in ("M1", "M2", "M3"):
+            assert f"{phase} {len(scene.paths[phase])}" in crit

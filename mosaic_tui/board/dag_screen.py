@@ -289,14 +289,24 @@ class DagScreen(Screen[None]):
 
 
 def critical_line(scene: Scene) -> Text:
-    """``critical path: 7 cards via M1-04 → M1-05 → …`` (cut to the width by the widget)."""
+    """``critical path: 7 cards via M1-04 → M1-05 → …`` (cut to the width by the widget); with several
+    phases drawn, each has its own (all lit): ``critical path (M1): 7 cards · M2 3 · M3 5 · via M1-04 → …``."""
     chain = scene.analysis.critical
     t = Text(no_wrap=True, overflow="ellipsis")
-    t.append("critical path: ", "bold magenta")
+    t.append("critical path", "bold magenta")
     if not chain:
+        t.append(": ", "bold magenta")
         t.append("none (nothing unfinished)", "dim")
         return t
-    t.append(f"{len(chain)} card{'s' if len(chain) != 1 else ''} via ")
+    others = [(k, len(v)) for k, v in scene.paths.items() if v is not chain and v]
+    if others:
+        phase = next(k for k, v in scene.paths.items() if v is chain)
+        t.append(f" ({literal(phase) if phase is not None else 'no phase'})", "bold magenta")
+    t.append(": ", "bold magenta")
+    t.append(f"{len(chain)} card{'s' if len(chain) != 1 else ''}")
+    for k, n in sorted(others, key=lambda kn: -kn[1]):
+        t.append(f" · {literal(k) if k is not None else 'no phase'} {n}", "magenta")
+    t.append(" via ")
     for i, cid in enumerate(chain):
         if i:
             t.append(" → ", "dim")
@@ -325,6 +335,7 @@ def info_line(scene: Scene, card_id: str | None) -> Text:
     if waits and n.status != "done":
         t.append(" · waits on ", "dim")
         t.append(", ".join(literal(d) for d in waits), "bold red")
-    if card_id in scene.analysis.critical:
-        t.append(" · on the critical path", "magenta")
+    if card_id in scene.critical_set:
+        t.append(" · on the critical path" + (f" of {literal(n.phase)}" if n.phase and len(scene.paths) > 1 else ""),
+                 "magenta")
     return t

@@ -24,7 +24,8 @@ from textual.strip import Strip
 
 from mosaic_tui.board import keys
 from mosaic_tui.board.text import literal
-from mosaic_tui.dag import Analysis, Layout, analyse, from_card_edges, layout
+from mosaic_tui.dag import Analysis, Layout, from_card_edges, layout
+from mosaic_tui.dag.analysis import keystones_and_paths
 from mosaic_tui.dag.canvas import ARROW, JUNCTION, edge_cells
 
 GLYPH = {"ready": "○", "claimed": "◐", "blocked": "✖", "done": "✓", None: "?", "waiting": "⧗"}
@@ -41,6 +42,7 @@ class Node:
     status: str | None  # None: a dependency naming no card
     owner: str | None
     waiting: bool = False  # ready, but a dependency is not done
+    phase: str | None = None
 
     @property
     def glyph(self) -> str:
@@ -62,6 +64,7 @@ class Scene:
     critical_set: set[str] = field(default_factory=set)
     up: dict[str, list[str]] = field(default_factory=dict)  # id -> its dependencies
     down: dict[str, list[str]] = field(default_factory=dict)  # id -> its dependents
+    paths: dict[str | None, list[str]] = field(default_factory=dict)  # phase -> its critical path (all lit)
 
     def lines(self, node_id: str) -> list[str]:
         """The text inside a box, one string per inner row."""
@@ -99,7 +102,7 @@ def _reach(start: str, nbrs: dict[str, list[str]]) -> set[str]:
 
 def build_scene(cards: dict[str, Any], edges: list[tuple[str, str]], *, compact: bool) -> Scene:
     """The scene for ``cards`` (id -> card) and ``edges`` as the repository gives them: ``(card, dependency)``."""
-    nodes = {cid: Node(c.id, c.title, c.status, c.claim_owner) for cid, c in cards.items()}
+    nodes = {cid: Node(c.id, c.title, c.status, c.claim_owner, phase=getattr(c, "phase", None)) for cid, c in cards.items()}
     for card, dep in edges:  # a dependency naming no card is drawn too: it blocks for ever
         for i in (card, dep):
             if i not in nodes:
@@ -111,8 +114,11 @@ def build_scene(cards: dict[str, Any], edges: list[tuple[str, str]], *, compact:
         lay = layout(ids, drawn, widths, node_height=3, hsep=2)
     else:
         lay = layout(ids, drawn, dict.fromkeys(ids, FULL_WIDTH), node_height=4, hsep=2)
-    analysis = analyse(ids, {i: n.status for i, n in nodes.items()}, drawn)
-    crit_pairs = set(zip(analysis.critical, analysis.critical[1:], strict=False))
+    statuses = {i: n.status for i, n in nodes.items()}
+    unlocks, paths = keystones_and_paths(ids, statuses, drawn, {i: n.phase for i, n in nodes.items()})  # a path per phase
+    longest = max(paths.values(), key=len, default=[])  # named on top (ties: the phase drawn first)
+    analysis = Analysis(unlocks, longest)
+    crit_pairs = {pair for chain in paths.values() for pair in zip(chain, chain[1:], strict=False)}
     critical_edges = {e for e, p in enumerate(lay.edges) if (p.source, p.target) in crit_pairs}
     band: dict[int, list[str]] = {}
     for box in lay.nodes.values():
@@ -126,7 +132,8 @@ def build_scene(cards: dict[str, Any], edges: list[tuple[str, str]], *, compact:
     for n in nodes.values():
         n.waiting = n.status == "ready" and any(nodes[d].status != "done" for d in up.get(n.id, ()))
     arrows = {p.points[-1] for p in lay.edges}
-    return Scene(compact, nodes, lay, analysis, edge_cells(lay), arrows, band, critical_edges, set(analysis.critical), up, down)
+    return Scene(compact, nodes, lay, analysis, edge_cells(lay), arrows, band, critical_edges,
+                 set().union(*paths.values()), up, down, paths)
 
 
 class DagView(ScrollView, can_focus=True):

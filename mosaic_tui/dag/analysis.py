@@ -38,10 +38,12 @@ def _unfinished(ids: Iterable[str], statuses: Mapping[str, str | None], edges: I
 def keystones(ids: Iterable[str], statuses: Mapping[str, str | None], edges: Iterable[tuple[str, str]]) -> dict[str, int]:
     """Unfinished card -> how many unfinished cards transitively wait on it (exact)."""
     g = _unfinished(ids, statuses, edges)
+    return _keystones(g, g.acyclic_succ()) if len(g) else {}
+
+
+def _keystones(g: Digraph, acyclic: tuple) -> dict[str, int]:
     n = len(g)
-    if n == 0:
-        return {}
-    _order, succ, pred, _dropped = g.acyclic_succ()
+    _order, succ, pred, _dropped = acyclic
     post = _postorder(n, succ, pred)
     rank = [0] * n
     for i, v in enumerate(post):
@@ -77,8 +79,12 @@ def critical_paths(
 ) -> dict[Hashable, list[str]]:
     """Group -> the longest chain of unfinished cards in it (first to do first); one group ``None`` by default."""
     g = _unfinished(ids, statuses, edges)
+    return _critical_paths(g, g.acyclic_succ(), group_of)
+
+
+def _critical_paths(g: Digraph, acyclic: tuple, group_of: Mapping[str, Hashable] | None) -> dict[Hashable, list[str]]:
     n = len(g)
-    order, _succ, pred, _dropped = g.acyclic_succ()
+    order, _succ, pred, _dropped = acyclic
     grp = [group_of.get(i) if group_of is not None else None for i in g.ids]
     length = [1] * n
     back = [-1] * n
@@ -121,10 +127,23 @@ class Analysis:
 
 
 def analyse(ids: Iterable[str], statuses: Mapping[str, str | None], edges: Iterable[tuple[str, str]]) -> Analysis:
-    """Keystones and the critical path in one call (the graph screen's needs)."""
-    ids = list(ids)
-    edges = list(edges)
-    return Analysis(keystones(ids, statuses, edges), critical_path(ids, statuses, edges))
+    """Keystones and the critical path in one call."""
+    unlocks, paths = keystones_and_paths(ids, statuses, edges)
+    return Analysis(unlocks, paths.get(None, []))
+
+
+def keystones_and_paths(
+    ids: Iterable[str],
+    statuses: Mapping[str, str | None],
+    edges: Iterable[tuple[str, str]],
+    group_of: Mapping[str, Hashable] | None = None,
+) -> tuple[dict[str, int], dict[Hashable, list[str]]]:
+    """:func:`keystones` and :func:`critical_paths` over one graph built once (about half the cost of both)."""
+    g = _unfinished(ids, statuses, edges)
+    if not len(g):
+        return {}, {}
+    acyclic = g.acyclic_succ()
+    return _keystones(g, acyclic), _critical_paths(g, acyclic, group_of)
 
 
 def _postorder(n: int, succ: list[list[int]], pred: list[list[int]]) -> list[int]:
