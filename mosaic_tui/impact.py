@@ -38,6 +38,8 @@ class Impact:
     critical: dict[Hashable, list[str]] = field(default_factory=dict)  # phase -> longest chain, first to do first
     cards: int = 0  # unfinished cards read
     edges: int = 0  # edges between them
+    status_of: dict[str, str] = field(default_factory=dict)  # unfinished card -> its status
+    phase_of: dict[str, str | None] = field(default_factory=dict)  # unfinished card -> its phase
 
     def path(self, phase: str | None = None, *, whole: bool = True) -> tuple[Hashable, list[str]]:
         """(phase, chain): the critical path of ``phase``; with ``whole`` and no phase, the longest of
@@ -51,6 +53,12 @@ class Impact:
                 best = (key, chain)
         return best
 
+    def top(self, n: int | None = None, *, phase: str | None = None) -> list[tuple[str, int]]:
+        """The keystones: (card, unlocks) with unlocks > 0, most first, ties in claim order; of ``phase`` only."""
+        found = [(i, k) for i, k in self.unlocks.items() if k and (phase is None or self.phase_of.get(i) == phase)]
+        found.sort(key=lambda ik: -ik[1])  # stable: claim order within a count
+        return found if n is None else found[:n]
+
     def by_impact(self, ids: Iterable[str]) -> list[str]:
         """``ids`` (in claim order) sorted by what they unlock, most first; ties keep claim order."""
         get = self.unlocks.get
@@ -63,10 +71,23 @@ def analyse(nodes: list[tuple[str, str, str | None]], edges: list[tuple[str, str
     statuses = {n[0]: n[1] for n in nodes}
     phases = {n[0]: n[2] for n in nodes}
     unlocks, critical = keystones_and_paths(ids, statuses, edges, phases)
-    return Impact(unlocks, critical, len(ids), len(edges))
+    return Impact(unlocks, critical, len(ids), len(edges), statuses, phases)
 
 
 def impact(backlog: Backlog) -> Impact:
     """Read the unfinished work and analyse it."""
     nodes, edges = backlog.open_work()
     return analyse(nodes, edges)
+
+
+def impact_json(found: Impact, *, top: int | None = 10, phase: str | None = None) -> dict:
+    """``mosaic-tui impact --json``: critical paths longest first (of ``phase`` only, if given) and the top keystones."""
+    paths = [(k, v) for k, v in found.critical.items() if v and (phase is None or k == phase)]
+    paths.sort(key=lambda kv: (-len(kv[1]), kv[0] is None, str(kv[0])))
+    return {
+        "unfinished": found.cards,
+        "edges": found.edges,
+        "criticalPaths": [{"phase": k, "length": len(v), "cards": v} for k, v in paths],
+        "keystones": [{"id": i, "status": found.status_of.get(i), "phase": found.phase_of.get(i), "unlocks": n}
+                      for i, n in found.top(top, phase=phase)],
+    }

@@ -17,6 +17,7 @@ from mosaic_tui.cli import bulk  # noqa: E402,F401  delete
 from mosaic_tui.cli import events  # noqa: E402,F401  stats, events
 from mosaic_tui.cli import flow  # noqa: E402,F401  flow
 from mosaic_tui.cli import agents  # noqa: E402,F401  agents
+from mosaic_tui.cli import impact  # noqa: E402,F401  impact
 from mosaic_tui.cli import storage  # noqa: E402,F401  export, import, migrate, db
 from mosaic_tui.cli import mcp_cmd  # noqa: E402,F401  mcp
 
