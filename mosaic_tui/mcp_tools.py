@@ -98,6 +98,24 @@ DB_OUT = {
     "required": ["backend", "url", "source", "path", "schemaVersion"],
 }
 
+_IDS = {"type": "array", "items": {"type": "string"}}
+IMPACT_OUT = {
+    "type": "object",
+    "properties": {
+        "unfinished": {**_COUNT, "description": "Unfinished cards (ready, claimed, blocked)."},
+        "edges": {**_COUNT, "description": "Dependency edges between them."},
+        "criticalPaths": {"type": "array", "description": "Per phase, longest first: its longest chain of unfinished cards.",
+                          "items": {"type": "object", "properties": {"phase": _STR_OR_NULL, "length": _COUNT,
+                                                                     "cards": {**_IDS, "description": "First to do first."}},
+                                    "required": ["phase", "length", "cards"]}},
+        "keystones": {"type": "array", "description": "Cards others wait on, most waiting first.",
+                      "items": {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"},
+                                                                 "phase": _STR_OR_NULL, "unlocks": _COUNT},
+                                "required": ["id", "status", "phase", "unlocks"]}},
+    },
+    "required": ["unfinished", "edges", "criticalPaths", "keystones"],
+}
+
 # --------------------------------------------------------------------------- input models
 CardId = Annotated[str, Field(description="The card's id.")]
 Owner = Annotated[str | None, Field(
@@ -174,6 +192,11 @@ class NoArgs(_In):
     pass
 
 
+class ImpactIn(_In):
+    phase: str | None = Field(None, description="Only this phase's keystones and critical path.")
+    top: int = Field(10, ge=1, le=100_000, description="How many keystones to return.")
+
+
 class EventsIn(_In):
     cardId: str | None = Field(None, description="Only the events of this card.")
     since: int | None = Field(None, ge=0, description="Only events after this event id (page with the last id you got).")
@@ -234,6 +257,13 @@ def _events(b: Backlog, a: EventsIn, _me) -> Result:
 def _stats(b: Backlog, _a, _me) -> Result:
     s = b.stats()
     return s, s
+
+
+def _impact(b: Backlog, a: ImpactIn, _me) -> Result:
+    from mosaic_tui.impact import impact, impact_json
+
+    j = impact_json(impact(b), top=a.top, phase=a.phase)
+    return j, j
 
 
 def _db(b: Backlog, _a, _me) -> Result:
@@ -357,6 +387,14 @@ TOOLS: tuple[ToolSpec, ...] = (
         "event id to read only newer ones (page with the last id you got), `cardId` for one card's history. "
         "Returns {\"events\": [EVENT]}.",
         EventsIn, EVENTS_OUT, _events, read_only=True, idempotent=True,
+    ),
+    ToolSpec(
+        "impact",
+        "What holds up the most work: the keystones (unfinished cards others wait on, with how many unfinished "
+        "cards wait on each, directly or through others) and each phase's critical path (its longest chain of "
+        "unfinished cards, first to do first). Use it to choose among claimable cards, or to see what a blocked "
+        "card is holding up. Returns {\"unfinished\", \"edges\", \"criticalPaths\", \"keystones\"}.",
+        ImpactIn, IMPACT_OUT, _impact, read_only=True, idempotent=True,
     ),
     ToolSpec(
         "db",

@@ -118,6 +118,30 @@ def test_the_cli_and_the_tools_print_the_same_json(sqlite_url, tmp_path):
     assert listed == json.loads(cli_list.stdout)
 
 
+def test_impact_is_the_clis_keystones_and_critical_paths(db_url, tmp_path):
+    from mosaic_tui.board.fixtures import FixedClock, seed
+    from mosaic_tui.db.engine import open_database
+
+    b = Backlog(open_database(db_url), clock=FixedClock())
+    seed(b, FixedClock())
+    b.close()
+
+    async def main():
+        async with connect(db_url, tmp_path, owner="a1") as s:
+            res = await s.call_tool("impact", {"top": 2})
+            bad = await error(s, "impact", top=0)
+            return json.loads(res.content[0].text), res.structured_content, bad
+
+    text, structured, bad = anyio.run(main)
+    env = {**os.environ, "MOSAIC_HOME": str(tmp_path / "home")}
+    cli = subprocess.run([str(SCRIPT), "impact", "--top", "2", "--json", "--db", db_url], capture_output=True, text=True,
+                         env=env)
+    assert text == structured == json.loads(cli.stdout)
+    assert [(k["id"], k["unlocks"]) for k in text["keystones"]] == [("M1-02", 4), ("M1-04", 2)]
+    assert text["criticalPaths"][0] == {"phase": "M1", "length": 4, "cards": ["M1-02", "M1-04", "M1-05", "M1-07"]}
+    assert bad["code"] == "invalid_input" and "top" in bad["message"]
+
+
 # --------------------------------------------------------------------------- the agent's loop
 async def _agent(url: str, tmp_path: Path, me: str, n: int, log: list, errlog=None) -> None:
     async with connect(url, tmp_path, owner=me, errlog=errlog) as s:
