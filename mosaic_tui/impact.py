@@ -55,7 +55,8 @@ class Impact:
 
     def top(self, n: int | None = None, *, phase: str | None = None) -> list[tuple[str, int]]:
         """The keystones: (card, unlocks) with unlocks > 0, most first, ties in claim order; of ``phase`` only."""
-        found = [(i, k) for i, k in self.unlocks.items() if k and (phase is None or self.phase_of.get(i) == phase)]
+        get = self.unlocks.get
+        found = [(i, get(i, 0)) for i in self.status_of if get(i) and (phase is None or self.phase_of.get(i) == phase)]
         found.sort(key=lambda ik: -ik[1])  # stable: claim order within a count
         return found if n is None else found[:n]
 
@@ -65,11 +66,17 @@ class Impact:
         return sorted(ids, key=lambda i: -get(i, 0))
 
 
-def analyse(nodes: list[tuple[str, str, str | None]], edges: list[tuple[str, str]]) -> Impact:
-    """:class:`Impact` from ``(id, status, phase)`` rows and ``(dependency, card)`` edges."""
-    ids = [n[0] for n in nodes]
-    statuses = {n[0]: n[1] for n in nodes}
+def analyse(nodes: list[tuple], edges: list[tuple[str, str]]) -> Impact:
+    """:class:`Impact` from ``(id, status, phase, created_at)`` rows in claim order and ``(dependency, card)`` edges.
+
+    The analysis takes the cards in creation order: dependencies are mostly
+    created before their dependents, which keeps the keystones' bitsets narrow
+    (at 100,000 cards in claim order they cost twice as much). Ties between
+    critical paths of equal length go to the one created first.
+    """
+    statuses = {n[0]: n[1] for n in nodes}  # claim order: what ``top`` lists ties in
     phases = {n[0]: n[2] for n in nodes}
+    ids = [n[0] for n in sorted(nodes, key=lambda n: (n[3], n[0]))]
     unlocks, critical = keystones_and_paths(ids, statuses, edges, phases)
     return Impact(unlocks, critical, len(ids), len(edges), statuses, phases)
 

@@ -229,11 +229,13 @@ class Backlog(Grooming, Restoring):
         q = self._list_query(status, phase, False, search, owner).with_only_columns(B.c.id).order_by(*LIST_ORDER)
         return list(self.db.run(lambda conn: conn.execute(q).scalars().all(), write=False))
 
-    def open_work(self) -> tuple[list[tuple[str, str, str | None]], list[tuple[str, str]]]:
-        """The unfinished cards ``(id, status, phase)`` and the dependency edges between them as
-        ``(dependency, card)``, read in one transaction (what keystones and critical paths are made of)."""
+    def open_work(self) -> tuple[list[tuple[str, str, str | None, datetime]], list[tuple[str, str]]]:
+        """The unfinished cards ``(id, status, phase, created_at)`` in claim order and the dependency edges
+        between them as ``(dependency, card)``, read in one transaction (what keystones and critical paths are
+        made of)."""
         dep, card = B.alias("dep"), B.alias("card")
-        nodes_q = select(B.c.id, B.c.status, B.c.phase).where(B.c.status != literal_column("'done'")).order_by(*LIST_ORDER)
+        nodes_q = (select(B.c.id, B.c.status, B.c.phase, B.c.created_at).where(B.c.status != literal_column("'done'"))
+                   .order_by(*LIST_ORDER))
         edges_q = (select(E.c.dep_id, E.c.card_id).join(card, card.c.id == E.c.card_id).join(dep, dep.c.id == E.c.dep_id)
                    .where(card.c.status != literal_column("'done'"), dep.c.status != literal_column("'done'")))
 
