@@ -334,3 +334,31 @@ async def test_the_dependency_pane_follows_the_board_while_the_graph_is_open(sbo
         now = app.selected_card()
         assert now is not None and now.id != "M2-02"
         await until(pilot, lambda: app.dependencies.card_id == now.id, "the pane on the selected card")
+
+
+@aio
+async def test_g_pressed_again_while_the_graph_is_read_opens_one_graph(board, monkeypatch):
+    backlog, clock, _ = board
+    slow = dag_screen_module.read_graph
+
+    def read_slowly(*args):
+        time.sleep(0.4)  # the second g arrives while the first is still reading
+        return slow(*args)
+
+    monkeypatch.setattr(dag_screen_module, "read_graph", read_slowly)
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        base = len(app.screen_stack)
+        await pilot.press("g")
+        await pilot.pause(0.05)
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, DagScreen), "the graph open")
+        await settle(pilot)
+        await pilot.pause(0.5)
+        assert len(app.screen_stack) == base + 1 and sum(isinstance(s, DagScreen) for s in app.screen_stack) == 1
+        await pilot.press("g")  # g on the graph closes it
+        await settle(pilot)
+        assert len(app.screen_stack) == base
+        await pilot.press("g")  # and it opens again
+        await until(pilot, lambda: isinstance(app.screen, DagScreen), "the graph open again")

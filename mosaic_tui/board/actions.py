@@ -33,6 +33,7 @@ class CardActions:
     def __init__(self, app) -> None:
         self.app = app
         self.backlog = app.backlog
+        self._opening = False  # a dialog's read is in flight: the same key pressed again opens nothing more
 
     # -- helpers -----------------------------------------------------------------------
     def card_or_say(self):
@@ -73,8 +74,20 @@ class CardActions:
         return self.backlog.update_card(card_id, expected_updated_at=card.updated_at, depends_on=deps)
 
     def read_then(self, read: Callable[..., Any], *args: Any, then: Callable[[Any], None]) -> None:
-        """Read for a dialog in a worker, then open it."""
-        run_job(self.app, read, *args, then=then, group="action")
+        """Read for a dialog in a worker, then open it; while one is being read, another key that opens a
+        dialog does nothing (``g g`` pressed fast opens one graph)."""
+        if self._opening:
+            return
+        self._opening = True
+
+        def opened(got: Any) -> None:
+            self._opening = False
+            then(got)
+
+        def failed() -> None:
+            self._opening = False
+
+        run_job(self.app, read, *args, then=opened, failed=failed, group="action")
 
     # -- status changes ------------------------------------------------------------------
     def status(self, verb: str, past: str, card_id: str | None = None) -> None:
