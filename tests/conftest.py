@@ -123,3 +123,28 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("MOSAIC_HOME", str(tmp_path / "mosaic-home"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("MOSAIC_MAX_ATTEMPTS", raising=False)
+
+
+
+def _seeded_board(url: str):
+    from mosaic_tui.board.fixtures import FixedClock, seed
+    from mosaic_tui.db.engine import open_database
+    from mosaic_tui.repository import Backlog
+
+    clock = FixedClock()
+    backlog = Backlog(open_database(url), clock=clock)
+    seed(backlog, clock)
+    yield backlog, clock
+    backlog.close()
+
+
+@pytest.fixture
+def board(db_url):
+    """The board fixture's twelve cards (``mosaic_tui.board.fixtures.seed``) on both backends, with its fixed clock."""
+    yield from _seeded_board(db_url)
+
+
+@pytest.fixture
+def sboard(sqlite_url):
+    """``board`` on SQLite only."""
+    yield from _seeded_board(sqlite_url)

@@ -6,55 +6,15 @@ repository is built with a fixed clock and the fixed demo data.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import subprocess
 import sys
 
 import pytest
 
+from boardkit import SIZE, aio, settle
 from mosaic_tui.board import make_app, run_board
-from mosaic_tui.board.fixtures import FixedClock, seed
-from mosaic_tui.db.engine import open_database
 from mosaic_tui.errors import Unavailable
 from mosaic_tui.repository import Backlog
-
-SIZE = (160, 45)
-
-
-def aio(fn):
-    """Run an ``async def`` test in a fresh event loop (no async plugin needed)."""
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return run
-
-
-@pytest.fixture
-def board(db_url):
-    clock = FixedClock()
-    backlog = Backlog(open_database(db_url), clock=clock)
-    seed(backlog, clock)
-    yield backlog, clock
-    backlog.close()
-
-
-@pytest.fixture
-def sboard(sqlite_url):
-    clock = FixedClock()
-    backlog = Backlog(open_database(sqlite_url), clock=clock)
-    seed(backlog, clock)
-    yield backlog, clock
-    backlog.close()
-
-
-async def settle(pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def select(pilot, status: str, card_id: str) -> None:

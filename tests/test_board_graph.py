@@ -7,12 +7,11 @@ board's live feed on, as a person runs it.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import time
 
 import pytest
 
+from boardkit import SIZE, aio, settle
 from mosaic_tui.board import dag_screen as dag_screen_module
 from mosaic_tui.board import keys, make_app, run_board
 from mosaic_tui.board.dag_screen import DagScreen
@@ -23,32 +22,6 @@ from mosaic_tui.db.engine import open_database
 from mosaic_tui.db.feed import SQLiteFeed
 from mosaic_tui.errors import Unavailable
 from mosaic_tui.repository import Backlog
-
-SIZE = (160, 45)
-
-
-def aio(fn):
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return run
-
-
-@pytest.fixture
-def board(db_url):
-    clock = FixedClock()
-    backlog = Backlog(open_database(db_url), clock=clock)
-    seed(backlog, clock)
-    yield backlog, clock, db_url
-    backlog.close()
-
-
-async def settle(pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def until(pilot, predicate, what: str, timeout: float = 15.0) -> None:
@@ -89,7 +62,7 @@ def notes(app) -> list[str]:
 @aio
 async def test_g_then_c_completes_the_selected_node(board):
     """The graph's selection, not the board's: moved off the board's card, c completes the box selected."""
-    backlog, clock, _ = board
+    backlog, clock = board
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_graph(pilot, "ready", "M1-03")
@@ -113,7 +86,7 @@ async def test_g_then_c_completes_the_selected_node(board):
 @pytest.mark.parametrize("key,card_id,after", [("b", "M2-02", "blocked"), ("u", "M2-04", "ready"),
                                                ("o", "M1-01", "ready"), ("r", "M1-02", "ready")])
 async def test_card_keys_act_on_the_graphs_selection(board, key, card_id, after):
-    backlog, clock, _ = board
+    backlog, clock = board
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_graph(pilot, "ready", "M2-02")
@@ -127,7 +100,7 @@ async def test_card_keys_act_on_the_graphs_selection(board, key, card_id, after)
 
 @aio
 async def test_a_refused_key_in_the_graph_says_why_and_writes_nothing(board):
-    backlog, clock, _ = board
+    backlog, clock = board
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await open_graph(pilot, "ready", "M2-02")
@@ -141,7 +114,7 @@ async def test_a_refused_key_in_the_graph_says_why_and_writes_nothing(board):
 
 @aio
 async def test_enter_opens_the_selected_nodes_detail(board):
-    backlog, clock, _ = board
+    backlog, clock = board
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_graph(pilot, "ready", "M1-03")
@@ -160,8 +133,8 @@ async def test_enter_opens_the_selected_nodes_detail(board):
 
 # --------------------------------------------------------------------------- other programs
 @aio
-async def test_another_programs_claim_recolours_its_node_and_a_new_link_redraws(board):
-    backlog, clock, db_url = board
+async def test_another_programs_claim_recolours_its_node_and_a_new_link_redraws(board, db_url):
+    backlog, clock = board
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_graph(pilot, "ready", "M1-03")
@@ -338,7 +311,7 @@ async def test_the_dependency_pane_follows_the_board_while_the_graph_is_open(sbo
 
 @aio
 async def test_g_pressed_again_while_the_graph_is_read_opens_one_graph(board, monkeypatch):
-    backlog, clock, _ = board
+    backlog, clock = board
     slow = dag_screen_module.read_graph
 
     def read_slowly(*args):

@@ -4,43 +4,13 @@ copy, the filter's @owner and phase:, readable titles."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 
 import pytest
 
+from boardkit import SIZE, aio, settle
 from mosaic_tui.board import make_app
 from mosaic_tui.board.app import BoardApp
-from mosaic_tui.board.fixtures import FixedClock, seed
-from mosaic_tui.db.engine import open_database
 from mosaic_tui.errors import NotFound
-from mosaic_tui.repository import Backlog
-
-SIZE = (160, 45)
-
-
-def aio(fn):
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return run
-
-
-@pytest.fixture
-def board(db_url):
-    clock = FixedClock()
-    backlog = Backlog(open_database(db_url), clock=clock)
-    seed(backlog, clock)
-    yield backlog, clock
-    backlog.close()
-
-
-async def settle(pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def select(pilot, status: str, card_id: str) -> None:

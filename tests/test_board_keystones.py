@@ -4,47 +4,18 @@ the stats footer, ``s`` sorting the ready column by impact, all following other 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import time
 
-import pytest
 from conftest import run_sql
 
+from boardkit import SIZE, aio, settle
 from mosaic_tui.board import make_app
 from mosaic_tui.board.changes import Scope
 from mosaic_tui.board.columns import ROW_H
-from mosaic_tui.board.fixtures import FixedClock, seed
 from mosaic_tui.board.screens import DetailScreen
-from mosaic_tui.db.engine import open_database
-from mosaic_tui.repository import Backlog
 
-SIZE = (160, 45)
 IMPACT_ORDER = ["M1-04", "M1-03", "M1-05", "M2-02", "M1-07", "M2-03"]  # test_impact's hand count, most first
-
-
-def aio(fn):
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return run
-
-
-@pytest.fixture
-def board(db_url):
-    clock = FixedClock()
-    backlog = Backlog(open_database(db_url), clock=clock)
-    seed(backlog, clock)
-    yield backlog, clock
-    backlog.close()
-
-
-async def settle(pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def until(pilot, check, timeout: float = 15.0) -> None:

@@ -2,50 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 
-import pytest
 
+from boardkit import SIZE, aio, settle
 from mosaic_tui.board import make_app
 from mosaic_tui.board.attention import AttentionBadge
-from mosaic_tui.board.fixtures import FixedClock, seed
 from mosaic_tui.board.flowscreen import FlowScreen
 from mosaic_tui.board.timeline import TimelineScreen
-from mosaic_tui.db.engine import open_database
 from mosaic_tui.repository import Backlog
-
-SIZE = (160, 45)
-
-
-def aio(fn):
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return run
-
-
-@pytest.fixture
-def board(db_url):
-    clock = FixedClock()
-    backlog = Backlog(open_database(db_url), clock=clock)
-    seed(backlog, clock)
-    yield backlog, clock, db_url
-    backlog.close()
-
-
-async def settle(pilot, rounds: int = 3) -> None:
-    for _ in range(rounds):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    for _ in range(2):
-        await pilot.pause()
 
 
 @aio
 async def test_the_badge_counts_the_stale_claim_the_board_opens_on(board):
-    backlog, clock, _ = board
+    backlog, clock = board
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -58,7 +27,7 @@ async def test_the_badge_counts_the_stale_claim_the_board_opens_on(board):
 
 @aio
 async def test_f_opens_flow_its_keys_switch_the_window_escape_goes_back(board):
-    backlog, clock, _ = board
+    backlog, clock = board
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -79,8 +48,8 @@ async def test_f_opens_flow_its_keys_switch_the_window_escape_goes_back(board):
 
 
 @aio
-async def test_t_opens_the_activity_and_another_programs_change_arrives(board):
-    backlog, clock, url = board
+async def test_t_opens_the_activity_and_another_programs_change_arrives(board, db_url):
+    backlog, clock = board
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -89,7 +58,7 @@ async def test_t_opens_the_activity_and_another_programs_change_arrives(board):
         screen = app.screen
         assert isinstance(screen, TimelineScreen) and screen.loaded
         assert len(screen.events.lines) == len([e for e in backlog.events() if e.kind != "heartbeat"])
-        other = Backlog.open(url)
+        other = Backlog.open(db_url)
         other.complete("M1-06")
         other.close()
         app.check_for_changes()  # what the change feed does when another program commits

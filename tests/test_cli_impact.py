@@ -7,9 +7,6 @@ import json
 import pytest
 
 from mosaic_tui import cli
-from mosaic_tui.board.fixtures import FixedClock, seed
-from mosaic_tui.db.engine import open_database
-from mosaic_tui.repository import Backlog
 
 
 @pytest.fixture
@@ -23,15 +20,7 @@ def run(capsys, db_url):
     return go
 
 
-@pytest.fixture
-def seeded(db_url):
-    b = Backlog(open_database(db_url), clock=FixedClock())
-    seed(b, FixedClock())
-    yield b
-    b.close()
-
-
-def test_impact_json_is_the_hand_count(run, seeded):
+def test_impact_json_is_the_hand_count(run, board):
     code, out, err = run("impact", "--json")
     assert code == 0 and err == ""
     j = json.loads(out)
@@ -50,7 +39,7 @@ def test_impact_json_is_the_hand_count(run, seeded):
                                "keystones": [{"id": "M2-02", "status": "ready", "phase": "M2", "unlocks": 1}]}
 
 
-def test_impact_for_people_and_bad_input(run, seeded):
+def test_impact_for_people_and_bad_input(run, board):
     code, out, _ = run("impact")
     lines = out.splitlines()
     assert code == 0 and lines[0].split() == ["PHASE", "CRITICAL", "PATH", "CARDS"]

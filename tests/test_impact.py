@@ -13,7 +13,7 @@ import random
 import pytest
 from conftest import run_sql
 
-from mosaic_tui.board.fixtures import FixedClock, seed
+from mosaic_tui.board.fixtures import FixedClock
 from mosaic_tui.db.engine import open_database
 from mosaic_tui.impact import Impact, impact
 from mosaic_tui.repository import Backlog
@@ -24,16 +24,8 @@ SEEDED_UNLOCKS = {"M1-02": 4, "M1-03": 1, "M1-04": 2, "M1-05": 1, "M1-06": 0, "M
                   "M2-01": 0, "M2-02": 1, "M2-03": 0, "M2-04": 0}
 
 
-@pytest.fixture
-def seeded(db_url):
-    clock = FixedClock()
-    backlog = Backlog(open_database(db_url), clock=clock)
-    seed(backlog, clock)
-    yield backlog
-    backlog.close()
-
-
-def test_the_fixtures_keystones_and_critical_paths_are_the_hand_count(seeded):
+def test_the_fixtures_keystones_and_critical_paths_are_the_hand_count(board):
+    seeded, _ = board
     found = impact(seeded)
     assert found.unlocks == SEEDED_UNLOCKS
     assert found.critical == {"M1": ["M1-02", "M1-04", "M1-05", "M1-07"], "M2": ["M2-02", "M2-03"]}
@@ -43,7 +35,8 @@ def test_the_fixtures_keystones_and_critical_paths_are_the_hand_count(seeded):
     assert (found.cards, found.edges) == (10, 6)
 
 
-def test_another_programs_plain_sql_writes_count(seeded):
+def test_another_programs_plain_sql_writes_count(board):
+    seeded, _ = board
     # a card written by another program with plain SQL, waiting on M1-07: everything upstream unlocks one more
     deps = "CAST(:deps AS jsonb)" if seeded.backend == "postgresql" else ":deps"
     run_sql(seeded, "INSERT INTO backlog (id, title, status, phase, depends_on) "
@@ -59,12 +52,14 @@ def test_another_programs_plain_sql_writes_count(seeded):
     assert found.critical["M1"] == ["M1-02", "M1-03", "M1-07", "X-1"]
 
 
-def test_ids_are_list_in_claim_order_under_every_filter(seeded):
+def test_ids_are_list_in_claim_order_under_every_filter(board):
+    seeded, _ = board
     for kw in ({}, {"status": "ready"}, {"phase": "M1"}, {"search": "graph"}, {"status": "claimed", "owner": "agent-7"}):
         assert seeded.ids(**kw) == [c.id for c in seeded.list(**kw)]
 
 
-def test_by_impact_sorts_most_first_and_keeps_claim_order_on_ties(seeded):
+def test_by_impact_sorts_most_first_and_keeps_claim_order_on_ties(board):
+    seeded, _ = board
     found = impact(seeded)
     ready = seeded.ids(status="ready")
     assert found.by_impact(ready) == ["M1-04", "M1-03", "M1-05", "M2-02", "M1-07", "M2-03"]
