@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import fresh_database  # noqa: E402
-from dag import plan  # noqa: E402
+from dag import plan, timed as timed_s  # noqa: E402
 
 from sqlalchemy import text  # noqa: E402
 
@@ -69,13 +68,9 @@ def load(backlog: Backlog, n: int, done: float) -> None:
 
 
 def timed(fn, runs: int) -> tuple[float, float]:
-    wall, cpu = [], []
-    for _ in range(runs):
-        w, c = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - w)
-        cpu.append(time.process_time() - c)
-    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
+    """Medians of wall and CPU time, in milliseconds."""
+    wall, cpu = timed_s(fn, runs)
+    return wall * 1000, cpu * 1000
 
 
 def run(backend: str, n: int, done: float, runs: int) -> dict:

@@ -148,3 +148,17 @@ def board(db_url):
 def sboard(sqlite_url):
     """``board`` on SQLite only."""
     yield from _seeded_board(sqlite_url)
+
+
+@pytest.fixture
+def run_cli(capsys, db_url):
+    """``run_cli(*args)``: the CLI in this process on ``db_url`` -> (exit code, stdout, stderr)."""
+    from mosaic_tui import cli
+
+    def go(*args):
+        capsys.readouterr()
+        code = cli.run([*args, "--db", db_url])
+        got = capsys.readouterr()
+        return code, got.out, got.err
+
+    return go

@@ -5,28 +5,15 @@ from __future__ import annotations
 import json
 import sys
 
-import pytest
 from test_flow import NOW, seed_history
 
-from mosaic_tui import cli
 from mosaic_tui.repository import Backlog
 
 
-@pytest.fixture
-def run(capsys, db_url):
-    def go(*args):
-        capsys.readouterr()
-        code = cli.run([*args, "--db", db_url])
-        got = capsys.readouterr()
-        return code, got.out, got.err
-
-    return go
-
-
-def test_flow_json_is_the_hand_computed_history(run, db_url, monkeypatch):
+def test_flow_json_is_the_hand_computed_history(run_cli, db_url, monkeypatch):
     seed_history(db_url).close()
     monkeypatch.setattr("mosaic_tui.flow._now", lambda backlog: NOW)
-    code, out, err = run("flow", "--window", "1h", "--json")
+    code, out, err = run_cli("flow", "--window", "1h", "--json")
     assert code == 0 and err == ""
     j = json.loads(out)
     assert set(j) == {"window", "start", "end", "bucketSeconds", "cumulativeFlow", "throughput", "claims",
@@ -37,7 +24,7 @@ def test_flow_json_is_the_hand_computed_history(run, db_url, monkeypatch):
     assert {s: j["cumulativeFlow"][s][0] for s in ("ready", "claimed", "blocked", "done")} == \
         {"ready": 2, "claimed": 1, "blocked": 0, "done": 0}
     assert [a["owner"] for a in j["agents"]] == ["ag1", "ag2"]
-    code, out, _ = run("flow", "--window", "1h")
+    code, out, _ = run_cli("flow", "--window", "1h")
     lines = out.splitlines()
     assert code == 0 and lines[0].startswith("flow over the last hour: 60 buckets of 1m00s, 2026-01-01 11:01:00")
     assert "ready    2         2    +0" in out and "done     0         4    +4" in out
@@ -45,27 +32,27 @@ def test_flow_json_is_the_hand_computed_history(run, db_url, monkeypatch):
     assert "ag1    2       3     24m00s     35m30s     1h25m     1h30m" in lines
 
 
-def test_flow_default_window_with_live_changes(run, db_url):
+def test_flow_default_window_with_live_changes(run_cli, db_url):
     b = Backlog.open(db_url)
     b.create("A", "a", phase="P")
     b.claim("bot")
     b.complete("A", owner="bot")
     b.close()
-    code, out, _ = run("flow", "--json")
+    code, out, _ = run_cli("flow", "--json")
     j = json.loads(out)
     assert code == 0 and j["window"] == "1d" and j["bucketSeconds"] == 1800 and len(j["throughput"]["claims"]) == 48
     assert j["completions"] == 1 and j["agents"][0]["owner"] == "bot" and j["phases"][0]["phase"] == "P"
 
 
-def test_a_bad_window_is_one_line_and_writes_nothing(run):
-    code, out, err = run("flow", "--window", "2h", "--json")
+def test_a_bad_window_is_one_line_and_writes_nothing(run_cli):
+    code, out, err = run_cli("flow", "--window", "2h", "--json")
     assert code == 2 and out == "" and len(err.splitlines()) == 1
     assert json.loads(err)["error"]["code"] == "usage" and "'2h' is not one of '1h', '1d', '7d'" in err
     assert "Traceback" not in err and sys.exc_info() == (None, None, None)
 
 
 # --------------------------------------------------------------------------- agents
-def test_agents_json_and_table(run, db_url, monkeypatch):
+def test_agents_json_and_table(run_cli, db_url, monkeypatch):
     from datetime import timedelta
 
     t0 = NOW
@@ -82,21 +69,21 @@ def test_agents_json_and_table(run, db_url, monkeypatch):
         return opened(cls, *args, clock=lambda: later, **kwargs)
 
     monkeypatch.setattr(Backlog, "open", classmethod(at_later))
-    code, out, err = run("agents", "--json")
+    code, out, err = run_cli("agents", "--json")
     assert code == 0 and err == ""
     j = json.loads(out)
     assert [a["owner"] for a in j] == ["hung", "steady"]  # stale first
     hung, steady = j
     assert hung["stale"] is True and hung["leaseLeftSeconds"] == -30 and hung["cards"] == [{"id": "K1", "title": "card 1"}]
     assert steady["stale"] is False and steady["leaseLeftSeconds"] == 510 and steady["workingSeconds"] == 90
-    code, out, _ = run("agents")
+    code, out, _ = run_cli("agents")
     lines = out.splitlines()
     assert code == 0 and lines[0].split()[:3] == ["AGENT", "CARD", "LEASE"]
     assert lines[1].split()[:4] == ["hung", "K1", "STALE", "30s"] and lines[2].split()[:4] == ["steady", "K0", "8m30s", "left"]
 
 
-def test_agents_when_there_are_none(run):
-    code, out, _ = run("agents")
+def test_agents_when_there_are_none(run_cli):
+    code, out, _ = run_cli("agents")
     assert code == 0 and out.strip() == "no agent holds a claim or acted in the last hour"
-    code, out, _ = run("agents", "--json")
+    code, out, _ = run_cli("agents", "--json")
     assert code == 0 and json.loads(out) == []

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from mosaic_tui import cli
 
 
-@pytest.fixture
-def run(capsys, db_url):
-    def go(*args):
-        capsys.readouterr()
-        code = cli.run([*args, "--db", db_url])
-        got = capsys.readouterr()
-        return code, got.out, got.err
 
-    return go
-
-
-def test_impact_json_is_the_hand_count(run, board):
-    code, out, err = run("impact", "--json")
+def test_impact_json_is_the_hand_count(run_cli, board):
+    code, out, err = run_cli("impact", "--json")
     assert code == 0 and err == ""
     j = json.loads(out)
     assert (j["unfinished"], j["edges"]) == (10, 6)
@@ -33,19 +20,19 @@ def test_impact_json_is_the_hand_count(run, board):
     assert [(k["id"], k["unlocks"]) for k in j["keystones"]] == [
         ("M1-02", 4), ("M1-04", 2), ("M1-03", 1), ("M1-05", 1), ("M2-02", 1)]
     assert j["keystones"][0] == {"id": "M1-02", "status": "claimed", "phase": "M1", "unlocks": 4}
-    code, out, _ = run("impact", "--json", "--phase", "M2", "--top", "1")
+    code, out, _ = run_cli("impact", "--json", "--phase", "M2", "--top", "1")
     assert json.loads(out) == {"unfinished": 10, "edges": 6,
                                "criticalPaths": [{"phase": "M2", "length": 2, "cards": ["M2-02", "M2-03"]}],
                                "keystones": [{"id": "M2-02", "status": "ready", "phase": "M2", "unlocks": 1}]}
 
 
-def test_impact_for_people_and_bad_input(run, board):
-    code, out, _ = run("impact")
+def test_impact_for_people_and_bad_input(run_cli, board):
+    code, out, _ = run_cli("impact")
     lines = out.splitlines()
     assert code == 0 and lines[0].split() == ["PHASE", "CRITICAL", "PATH", "CARDS"]
     assert lines[1].split() == ["M1", "4", "M1-02", "->", "M1-04", "->", "M1-05", "->", "M1-07"]
     assert ["M1-02", "claimed", "M1", "4"] in [ln.split() for ln in lines]
-    code, out, _ = run("impact", "--phase", "M9")
+    code, out, _ = run_cli("impact", "--phase", "M9")
     assert code == 0 and out.strip() == "nothing unfinished in phase M9"
-    code, out, err = run("impact", "--top", "-3")
+    code, out, err = run_cli("impact", "--top", "-3")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "--top" in err

@@ -23,6 +23,14 @@ from mosaic_tui.board.text import duration, literal
 RECENT_S = 60.0  # the last hour's claims and completions are read this often (they move with events meanwhile)
 COMPACT_BELOW = 130
 WIDE_FROM = 190
+# The words of the footer, by width: compact below COMPACT_BELOW, wide from WIDE_FROM, medium between.
+COMPACT = {"head": "", "counts": "R{ready:,} C{claimed:,} B{blocked:,} D{done:,}", "sep": " · ", "expired": "expired",
+           "oldest": "oldest", "hour": " · 1h: {claims:,}↑ {done:,}✓", "critical": "crit ", "name_phase": False}
+MEDIUM = {"head": "", "counts": "ready {ready:,} · claimed {claimed:,} · blocked {blocked:,} · done {done:,}",
+          "sep": " │ ", "expired": "expired", "oldest": "oldest ready", "hour": " │ 1h: {claims:,} claims, {done:,} done",
+          "critical": "critical path: ", "name_phase": True}
+WIDE = {**MEDIUM, "head": "backlog ", "sep": "  │ ", "expired": "expired leases",
+        "hour": "  │ last hour: {claims:,} claims, {done:,} completions"}
 
 
 class StatsFooter(Static):
@@ -104,19 +112,19 @@ class StatsFooter(Static):
             return None
         return self.impact.path(self.refresher.scope.phase)
 
-    def _critical_text(self, compact: bool) -> Text:
+    def _critical_text(self, words: dict[str, str]) -> Text:
         t = Text()
         found = self.critical()
         if found is None:
             return t
         phase, chain = found
-        t.append(" · " if compact else "  │ ")
-        t.append("crit " if compact else "critical path: ", "bold magenta")
+        t.append(words["sep"])
+        t.append(words["critical"], "bold magenta")
         if not chain:
             t.append("—")
             return t
         t.append(f"{len(chain):,} card{'s' if len(chain) != 1 else ''} via {literal(chain[0])}")
-        if phase is not None and self.refresher.scope.phase is None and not compact:
+        if phase is not None and self.refresher.scope.phase is None and words["name_phase"]:
             t.append(f" ({literal(phase)})")
         return t
 
@@ -129,35 +137,17 @@ class StatsFooter(Static):
         width = self.app.size.width - (45 if self.marked else 0)  # the marks come first
         if s is None:
             t.append("loading…")
-        elif width < COMPACT_BELOW:
-            c = s["counts"]
-            exp = s["expiredClaimCount"]
-            age = s["oldestReadyAgeSeconds"]
-            t.append(f"R{c['ready']:,} C{c['claimed']:,} B{c['blocked']:,} D{c['done']:,}")
-            t.append(f" · claimable {s['claimable']:,}")
-            t.append(f" · expired {exp:,}", "bold red" if exp else "")
-            t.append(f" · oldest {duration(age) if age is not None else '—'}")
-            t.append(f" · 1h: {s.get('claimsLastHour', 0):,}↑ {s.get('completionsLastHour', 0):,}✓")
-            t.append_text(self._critical_text(True))
-        elif width < WIDE_FROM:
-            c = s["counts"]
-            t.append(f"ready {c['ready']:,} · claimed {c['claimed']:,} · blocked {c['blocked']:,} · done {c['done']:,}")
-            t.append(f" │ claimable {s['claimable']:,}")
-            exp = s["expiredClaimCount"]
-            t.append(f" · expired {exp:,}", "bold red" if exp else "")
-            age = s["oldestReadyAgeSeconds"]
-            t.append(f" · oldest ready {duration(age) if age is not None else '—'}")
-            t.append(f" │ 1h: {s.get('claimsLastHour', 0):,} claims, {s.get('completionsLastHour', 0):,} done")
-            t.append_text(self._critical_text(False))
-        else:
-            c = s["counts"]
-            t.append("backlog ", "bold")
-            t.append(f"ready {c['ready']:,} · claimed {c['claimed']:,} · blocked {c['blocked']:,} · done {c['done']:,}")
-            t.append(f"  │ claimable {s['claimable']:,}")
-            exp = s["expiredClaimCount"]
-            t.append(f" · expired leases {exp:,}", "bold red" if exp else "")
-            age = s["oldestReadyAgeSeconds"]
-            t.append(f" · oldest ready {duration(age) if age is not None else '—'}")
-            t.append(f"  │ last hour: {s.get('claimsLastHour', 0):,} claims, {s.get('completionsLastHour', 0):,} completions")
-            t.append_text(self._critical_text(False))
+            self.update(t, layout=False)
+            return
+        words = COMPACT if width < COMPACT_BELOW else MEDIUM if width < WIDE_FROM else WIDE
+        c = s["counts"]
+        exp = s["expiredClaimCount"]
+        age = s["oldestReadyAgeSeconds"]
+        t.append(words["head"], "bold")
+        t.append(words["counts"].format(**c))
+        t.append(f"{words['sep']}claimable {s['claimable']:,}")
+        t.append(f" · {words['expired']} {exp:,}", "bold red" if exp else "")
+        t.append(f" · {words['oldest']} {duration(age) if age is not None else '—'}")
+        t.append(words["hour"].format(claims=s.get("claimsLastHour", 0), done=s.get("completionsLastHour", 0)))
+        t.append_text(self._critical_text(words))
         self.update(t, layout=False)  # one line, always
