@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from dataclasses import dataclass, replace
 
 import pytest
 from textual.app import App
 
+from boardkit import aio
 from mosaic_tui.board.dag_screen import DRAW_LIMIT, DagScreen
 from mosaic_tui.board.dag_view import DagView
 from mosaic_tui.board.fixtures import FixedClock, seed
@@ -17,16 +16,6 @@ from mosaic_tui.demo import build_plan
 from mosaic_tui.repository import Backlog
 
 WIDE = (160, 45)
-
-
-def aio(fn):
-    """Run an ``async def`` test in a fresh event loop (no async plugin needed)."""
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return run
 
 
 @dataclass(frozen=True)
