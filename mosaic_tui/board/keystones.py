@@ -8,7 +8,8 @@ publishes the result on the refresher's notices (a :class:`Changes` with
 everything else: the columns' ``unlocks N``, the stats footer's critical
 path, the ready column's sort by impact. The card detail reads ``current``.
 
-When: on the first reload, then after a notice whose events change the
+When: on every reload (the first, and after the database was away: what
+changed meanwhile is not in any notice), and after a notice whose events change the
 unfinished graph (a card done or undone, created, deleted, linked, unlinked,
 edited: its phase). **Paced** like Dolphie's refresh: the next read starts
 no sooner than ``MIN_S`` after the last one ended, nor sooner than
@@ -55,7 +56,7 @@ class Keystones:
     def changed(self, changes: Changes) -> None:
         if changes.impact is not None or changes.offline:
             return
-        if (changes.reload and self.current is None) or reshapes(changes.events):
+        if changes.reload or reshapes(changes.events):  # a reload: the first, a new scope, the database back
             self.ask()
 
     def ask(self) -> None:
