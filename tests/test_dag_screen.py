@@ -250,7 +250,15 @@ async def test_above_the_limit_it_lists_the_layers_and_says_so():
         screen = app.screen
         assert screen.has_class("listed") and screen.view.scene is None
         assert f"more than {DRAW_LIMIT} to draw" in str(screen.query_one("#dag-critical").render())
-        assert "layer 300" in str(screen.query_one("#dag-list-text").render())
+        shown = screen.query_one("#dag-list")
+        assert "layer 300" in shown.plain
+        strip = shown.render_line(0)  # drawn line by line: the first line on screen is the list's first
+        assert strip.text.rstrip() == shown.plain.splitlines()[0].rstrip()
+        assert app.focused is shown
+        await pilot.press("end")  # its keys scroll it: the last line is at the bottom
+        await settle(pilot)
+        seen = [shown.render_line(y).text.rstrip() for y in range(shown.scrollable_content_region.height)]
+        assert [ln for ln in seen if ln][-1] == shown.plain.rstrip().splitlines()[-1].rstrip() and shown.scroll_y > 0
         await pilot.press("v")  # no compact mode for the list
         assert not screen.compact
         # fewer cards again (a filter, a live change): drawn

@@ -29,7 +29,6 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -41,6 +40,7 @@ from mosaic_tui.board.dependencies import EDGE_KINDS
 from mosaic_tui.board.graph import layered
 from mosaic_tui.board.jobs import Job
 from mosaic_tui.board.text import literal
+from mosaic_tui.board.textview import TextView
 
 DRAW_LIMIT = 300  # more cards than this: the layered list (a drawing that large is not read, and lays out slowly)
 READ_LIMIT = 2000  # at most this many cards of the scope are read (the list says how many more there are)
@@ -91,7 +91,6 @@ class DagScreen(Screen[None]):
     DagScreen #dag-critical { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     DagScreen #dag-info { height: 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
     DagScreen #dag-list { height: 1fr; display: none; }
-    DagScreen #dag-list Static { width: auto; text-wrap: nowrap; }
     DagScreen.listed #dag-list { display: block; }
     DagScreen.listed DagView { display: none; }
     """
@@ -141,8 +140,7 @@ class DagScreen(Screen[None]):
         yield Static(id="dag-title")
         yield Static(id="dag-critical")
         yield self.view
-        with VerticalScroll(id="dag-list", can_focus=True):
-            yield Static(id="dag-list-text")
+        yield TextView(id="dag-list")
         yield Static(id="dag-info")
         yield Footer()
 
@@ -188,7 +186,7 @@ class DagScreen(Screen[None]):
         self.add_class("listed")
         note = f"{total:,} cards: more than {DRAW_LIMIT} to draw, so the graph is listed by layer"
         self.query_one("#dag-critical", Static).update(Text(note, "bold yellow"), layout=False)
-        self.query_one("#dag-list-text", Static).update(
+        self.query_one("#dag-list", TextView).set_text(
             layered(self.cards, self.edges, title=self.title_text, truncated=self.truncated)
         )
         self.query_one("#dag-info", Static).update(Text("escape: close", "dim"), layout=False)
