@@ -145,6 +145,61 @@ def bench_first_draw(sizes: list[int], runs: int) -> None:
         print(f"  {n:>6,} cards  drawn graph {ms(drawn)} | the layered list (baseline) {ms(listed)}")
 
 
+def bench_list(sizes: list[int], runs: int) -> None:
+    """The layered list above the draw limit: the Line-API view against a ``Static`` of the same text (what it
+    was before), open and ten page-downs, CPU of this process."""
+    from textual.app import App
+    from textual.containers import VerticalScroll
+    from textual.screen import Screen
+    from textual.widgets import Static
+
+    from mosaic_tui.board.dag_screen import DagScreen
+    from mosaic_tui.board.graph import layered
+
+    class StaticList(Screen):  # the baseline: the list as one Static in a scroll container
+        def __init__(self, text) -> None:
+            super().__init__()
+            self.text = text
+
+        def compose(self):
+            with VerticalScroll(id="dag-list", can_focus=True):
+                yield Static(self.text, classes="nowrap")
+
+        def on_mount(self) -> None:
+            self.query_one("#dag-list").focus()
+
+    class ListApp(App):
+        CSS = "Static.nowrap { width: auto; text-wrap: nowrap; }"
+
+    async def once(make) -> tuple[float, float]:
+        app = ListApp()
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            c = time.process_time()
+            await app.push_screen(make())
+            for _ in range(3):
+                await pilot.pause()
+                await app.workers.wait_for_complete()
+            opened = time.process_time() - c
+            c = time.process_time()
+            for _ in range(10):
+                await pilot.press("pagedown")
+            await pilot.pause()
+            return opened, time.process_time() - c
+
+    print("the layered list (> 300 cards): open and 10 x PgDn, CPU; baseline: a Static of the same text")
+    for n in sizes:
+        if n <= 300:
+            continue
+        cards, edges, _ = plan(n, done=0.3)
+        text = layered(cards, edges, title="bench")
+        now = [asyncio.run(once(lambda: DagScreen(cards, edges))) for _ in range(runs)]
+        base = [asyncio.run(once(lambda: StaticList(text))) for _ in range(runs)]
+        med = lambda xs, i: statistics.median(x[i] for x in xs) * 1000  # noqa: E731
+        print(f"  {n:>6,} cards  open {med(now, 0):6.0f} ms (Static {med(base, 0):6.0f} ms) | "
+              f"10 x PgDn {med(now, 1):6.0f} ms (Static {med(base, 1):6.0f} ms)")
+
+
 def load(backlog, cards: dict[str, Card], edges: list[tuple[str, str]], phase: dict[str, str]) -> None:
     """The plan into a backlog: cards in order (dependencies first), then the statuses."""
     deps: dict[str, list[str]] = {}
@@ -237,7 +292,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="30,300,1000")
     ap.add_argument("--big", type=int, default=100_000)
     ap.add_argument("--backends", default="sqlite,pg", help="for key to picture: sqlite, pg or both")
-    ap.add_argument("--only", choices=["layout", "draw", "key", "analysis"], help="one part only")
+    ap.add_argument("--only", choices=["layout", "draw", "list", "key", "analysis"], help="one part only")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     backends = ["postgresql" if b == "pg" else b for b in args.backends.split(",") if b]
@@ -245,6 +300,8 @@ def main() -> None:
         bench_layout(sizes, args.runs)
     if args.only in (None, "draw"):
         bench_first_draw(sizes, args.runs)
+    if args.only in (None, "list"):
+        bench_list(sizes + [2000], args.runs)
     if args.only in (None, "key"):
         bench_key_to_picture(sizes, args.runs, backends)
     if args.only in (None, "analysis"):
