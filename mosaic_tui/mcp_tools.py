@@ -116,6 +116,34 @@ IMPACT_OUT = {
     "required": ["unfinished", "edges", "criticalPaths", "keystones"],
 }
 
+_SECONDS = {"type": ["number", "null"]}
+AGENTS_OUT = _obj("agents", {
+    "type": "array", "description": "Stale first, then longest-working.",
+    "items": {"type": "object", "properties": {
+        "owner": {"type": "string"},
+        "cards": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"},
+                                                                             "title": {"type": "string"}}}},
+        "stale": {"type": "boolean", "description": "The lease has ended and the card is not reclaimed yet."},
+        "leaseLeftSeconds": _SECONDS, "workingSeconds": _SECONDS, "claimsLastHour": _COUNT,
+        "completionsLastHour": _COUNT, "medianCycleSeconds": _SECONDS, "lastEventAgoSeconds": _SECONDS,
+    }, "required": ["owner", "cards", "stale", "leaseLeftSeconds", "workingSeconds", "claimsLastHour",
+                    "completionsLastHour", "medianCycleSeconds", "lastEventAgoSeconds"]},
+})
+_SPREAD = {"type": "object", "properties": {"count": _COUNT, "p50Seconds": _SECONDS, "p90Seconds": _SECONDS}}
+FLOW_OUT = {
+    "type": "object",
+    "properties": {
+        "window": {"type": "string", "enum": ["1h", "1d", "7d"]}, "start": _TIME, "end": _TIME,
+        "bucketSeconds": {"type": "integer"},
+        "cumulativeFlow": {"type": "object", "description": "Cards per status at each instant of `at`."},
+        "throughput": {"type": "object", "description": "Claims and completions per bucket."},
+        "claims": _COUNT, "completions": _COUNT, "cycleTime": _SPREAD, "leadTime": _SPREAD,
+        "phases": {"type": "array", "items": {"type": "object"}}, "agents": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["window", "start", "end", "bucketSeconds", "cumulativeFlow", "throughput", "claims", "completions",
+                 "cycleTime", "leadTime", "phases", "agents"],
+}
+
 # --------------------------------------------------------------------------- input models
 CardId = Annotated[str, Field(description="The card's id.")]
 Owner = Annotated[str | None, Field(
@@ -197,6 +225,10 @@ class ImpactIn(_In):
     top: int = Field(10, ge=1, le=100_000, description="How many keystones to return.")
 
 
+class FlowIn(_In):
+    window: Literal["1h", "1d", "7d"] = Field("1d", description="The last hour, day or week.")
+
+
 class EventsIn(_In):
     cardId: str | None = Field(None, description="Only the events of this card.")
     since: int | None = Field(None, ge=0, description="Only events after this event id (page with the last id you got).")
@@ -263,6 +295,24 @@ def _impact(b: Backlog, a: ImpactIn, _me) -> Result:
     from mosaic_tui.impact import impact, impact_json
 
     j = impact_json(impact(b), top=a.top, phase=a.phase)
+    return j, j
+
+
+def _agents(b: Backlog, _a, _me) -> Result:
+    from datetime import UTC
+
+    from mosaic_tui.fleet import agent_json, agents
+
+    now = b.clock()
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    found = [agent_json(a, now) for a in agents(b, now=now)]
+    return {"agents": found}, found
+
+
+def _flow(b: Backlog, a: FlowIn, _me) -> Result:
+    from mosaic_tui.flow import flow, flow_json
+
+    j = flow_json(flow(b, a.window))
     return j, j
 
 
@@ -395,6 +445,20 @@ TOOLS: tuple[ToolSpec, ...] = (
         "unfinished cards, first to do first). Use it to choose among claimable cards, or to see what a blocked "
         "card is holding up. Returns {\"unfinished\", \"edges\", \"criticalPaths\", \"keystones\"}.",
         ImpactIn, IMPACT_OUT, _impact, read_only=True, idempotent=True,
+    ),
+    ToolSpec(
+        "agents",
+        "Who holds what and who is stuck: one entry per owner that holds a claim or acted in the last hour (stale "
+        "first, then longest-working), with the cards held, lease left, working time, claims and completions in "
+        "the hour, median cycle time. Returns {\"agents\": [...]}, the list `mosaic-tui agents --json` prints.",
+        NoArgs, AGENTS_OUT, _agents, read_only=True, idempotent=True,
+    ),
+    ToolSpec(
+        "flow",
+        "How work flowed over the last hour, day or week (`window`): cards per status over time (cumulative "
+        "flow), claims and completions per bucket, cycle and lead time p50/p90 overall, per phase and per agent. "
+        "Returns what `mosaic-tui flow --json` prints.",
+        FlowIn, FLOW_OUT, _flow, read_only=True, idempotent=True,
     ),
     ToolSpec(
         "db",

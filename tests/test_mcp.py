@@ -142,6 +142,38 @@ def test_impact_is_the_clis_keystones_and_critical_paths(db_url, tmp_path):
     assert bad["code"] == "invalid_input" and "top" in bad["message"]
 
 
+def test_agents_and_flow_are_the_clis_figures(db_url, tmp_path):
+    b = Backlog.open(db_url)
+    for i in range(3):
+        b.create(f"c{i}", f"card {i}", phase="P")
+    b.claim("agent-1", ttl=600, id="c0")
+    b.complete("c0", owner="agent-1")
+    b.claim("agent-2", ttl=600, id="c1")
+    b.close()
+
+    async def main():
+        async with connect(db_url, tmp_path, owner="a1") as s:
+            agents = await s.call_tool("agents", {})
+            flow = await s.call_tool("flow", {"window": "1h"})
+            bad = await error(s, "flow", window="2w")
+            return json.loads(agents.content[0].text), agents.structured_content, flow.structured_content, bad
+
+    text, structured, flow, bad = anyio.run(main)
+    env = {**os.environ, "MOSAIC_HOME": str(tmp_path / "home")}
+    cli_agents = json.loads(subprocess.run([str(SCRIPT), "agents", "--json", "--db", db_url], capture_output=True,
+                                           text=True, env=env).stdout)
+    cli_flow = json.loads(subprocess.run([str(SCRIPT), "flow", "--window", "1h", "--json", "--db", db_url],
+                                         capture_output=True, text=True, env=env).stdout)
+    assert structured == {"agents": text}
+    steady = ("owner", "cards", "stale", "claimsLastHour", "completionsLastHour")  # not the seconds: a later clock
+    assert [{k: a[k] for k in steady} for a in text] == [{k: a[k] for k in steady} for a in cli_agents]
+    assert [a["owner"] for a in text] == ["agent-2", "agent-1"] and text[0]["cards"] == [{"id": "c1", "title": "card 1"}]
+    for key in ("window", "claims", "completions", "cycleTime", "phases", "agents"):
+        assert flow[key] == cli_flow[key], key
+    assert (flow["claims"], flow["completions"]) == (2, 1)
+    assert bad["code"] == "invalid_input" and "window" in bad["message"]
+
+
 # --------------------------------------------------------------------------- the agent's loop
 async def _agent(url: str, tmp_path: Path, me: str, n: int, log: list, errlog=None) -> None:
     async with connect(url, tmp_path, owner=me, errlog=errlog) as s:
