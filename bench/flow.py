@@ -185,17 +185,27 @@ def screen_open_s(b, key: str) -> float:
     """Seconds from pushing the board's Flow screen (headless, 160x45) to its figures drawn."""
     import asyncio
 
+    from textual import on
     from textual.app import App
 
     from mosaic_tui.board.flowscreen import FlowScreen
+    from mosaic_tui.board.jobs import Call
+
+    class ScreenApp(App):
+        @on(Call)
+        def _call(self, msg: Call) -> None:  # a worker's result, run on the interface thread (as the board does)
+            msg.run()
 
     async def run() -> float:
-        app = App()
+        app = ScreenApp()
         async with app.run_test(size=(160, 45)) as pilot:
             screen = FlowScreen(b, window=key)
             t0 = time.perf_counter()
             await app.push_screen(screen)
+            deadline = time.monotonic() + 60
             while screen.figures is None:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the Flow screen drew no figures within 60 s")
                 await asyncio.sleep(0.02)  # coarse: a tight poll would compete with the worker for the CPU
             await pilot.pause()  # drawn
             return time.perf_counter() - t0

@@ -15,7 +15,12 @@
                          [--view board|activity]
 
 ``--view activity`` measures the latency to the activity timeline (``t``)
-instead of the claimed column (``--pairs 0``: the latency only).
+instead of the claimed column, ``--view agents`` to the agents pane (``a``:
+the writer's row naming the card it holds); several views, comma-separated
+(``--view activity,agents,board``), are measured one after the other on the
+same backlog, in one run (``--pairs 0``: the latency only). The agents pane
+reads at most once a second (``MIN_READ_S``): with ``--gap`` under a second
+a claim can wait for that pacing, or be completed before the pane reads.
 
 Prints one JSON line per measurement.
 """
@@ -68,6 +73,9 @@ def shown(app, view: str, card: str) -> bool:
     if view == "activity":
         lines = app.screen.events.lines
         return any(a.event.card_id == card and a.event.kind == "claimed" for a in lines[:8])
+    if view == "agents":  # the rows drawn: (owner, the cells' text); the card cell starts with the card's id
+        return any(owner == "bench-writer" and cells[1].split(" ", 1)[0] == card
+                   for owner, cells in app.query_one("#agents")._shown)
     return app.columns["claimed"].find(card) is not None
 
 
@@ -85,6 +93,10 @@ async def latency(url: str, changes: int, gap: float, view: str = "board") -> tu
         if view == "activity":
             await pilot.press("t")
             while not getattr(app.screen, "loaded", False):
+                await pilot.pause(0.05)
+        elif view == "agents":
+            await pilot.press("a")
+            while not app.query_one("#agents").display:
                 await pilot.pause(0.05)
         await pilot.pause(0.5)
         proc = subprocess.Popen([sys.executable, __file__, "writer", url, str(changes), str(gap)],
@@ -213,18 +225,21 @@ def settle(url: str, since_event: int) -> None:
         conn.execute("CHECKPOINT")
 
 
-def run(backend: str, cards: int, changes: int, seconds: float, gap: float, pairs: int, view: str = "board") -> None:
+def run(backend: str, cards: int, changes: int, seconds: float, gap: float, pairs: int,
+        views: tuple[str, ...] = ("board",)) -> None:
     url, drop = fresh_url(backend)
     try:
         t = time.monotonic()
         populate(url, cards)
         load = time.monotonic() - t
-        lat, missed = asyncio.run(latency(url, changes, gap, view))
-        print(json.dumps({"case": "latency", "view": view, "backend": backend, "cards": cards, "changes": len(lat) + missed,
-                          "missed_within_gap": missed, "gap_s": gap,
-                          "p50_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 0.95), 1),
-                          "max_ms": round(max(lat), 1), "populate_s": round(load, 1),
-                          "load": os.getloadavg()[0]}), flush=True)
+        for view in views:
+            load_before = os.getloadavg()[0]
+            lat, missed = asyncio.run(latency(url, changes, gap, view))
+            print(json.dumps({"case": "latency", "view": view, "backend": backend, "cards": cards,
+                              "changes": len(lat) + missed, "missed_within_gap": missed, "gap_s": gap,
+                              "p50_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 0.95), 1),
+                              "max_ms": round(max(lat), 1), "populate_s": round(load, 1),
+                              "load_before": load_before, "load": os.getloadavg()[0]}), flush=True)
         if pairs <= 0:
             return
         from mosaic_tui.repository import Backlog
@@ -264,11 +279,16 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=0.5, help="seconds between the writer's changes")
     ap.add_argument("--pairs", type=int, default=4, help="throughput runs without and with a board, alternating")
     ap.add_argument("--backend", choices=["sqlite", "pg", "both"], default="both")
-    ap.add_argument("--view", choices=["board", "activity"], default="board",
-                    help="where the latency is seen: the claimed column, or the activity timeline (t)")
+    ap.add_argument("--view", default="board",
+                    help="where the latency is seen, comma-separated: board (the claimed column), activity (the "
+                         "timeline, t), agents (the agents pane, a); measured one after the other on one backlog")
     args = ap.parse_args()
+    views = tuple(v.strip() for v in args.view.split(","))
+    unknown = [v for v in views if v not in ("board", "activity", "agents")]
+    if unknown:
+        ap.error(f"unknown view {unknown[0]!r} (board, activity, agents)")
     for backend in (["sqlite", "pg"] if args.backend == "both" else [args.backend]):
-        run(backend, args.cards, args.changes, args.seconds, args.gap, args.pairs, args.view)
+        run(backend, args.cards, args.changes, args.seconds, args.gap, args.pairs, views)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy import and_, bindparam, case, func, literal_column, select
 
 from mosaic_tui.db.models import Card, Event
 from mosaic_tui.db.sql import LeaseEnd
@@ -119,11 +119,13 @@ def agents(backlog: Backlog, *, window_s: int = WINDOW_S, now: datetime | None =
         .where(EV.c.at >= since, owner)
         .group_by(EV.c.owner)
     )
-    # a holder that has not acted in the window: its last event on the cards it holds
+    # a holder that has not acted in the window: its last event on the cards it holds. Only for
+    # those: an owner that acted in the window has its last event there (later than any before it),
+    # so a busy fleet's holders cost no read of their cards' histories.
     held_last_q = (
         select(B.c.claim_owner, func.max(EV.c.at))
         .join(EV, and_(EV.c.card_id == B.c.id, EV.c.owner == B.c.claim_owner))
-        .where(B.c.status == claimed)
+        .where(B.c.status == claimed, B.c.claim_owner.not_in(bindparam("acted", expanding=True)))
         .group_by(B.c.claim_owner)
     )
     k = EV.alias("k")
@@ -156,10 +158,11 @@ def agents(backlog: Backlog, *, window_s: int = WINDOW_S, now: datetime | None =
     )
 
     def tx(conn):
+        acted_rows = conn.execute(acted_q).all()
         return (
             conn.execute(held_q).all(),
-            conn.execute(acted_q).all(),
-            conn.execute(held_last_q).all(),
+            acted_rows,
+            conn.execute(held_last_q, {"acted": [row[0] for row in acted_rows]}).all(),
             conn.execute(median_q).all(),
         )
 

@@ -68,3 +68,29 @@ async def test_t_opens_the_activity_and_another_programs_change_arrives(board, d
         await pilot.press("t")
         await settle(pilot)
         assert not isinstance(app.screen, TimelineScreen)
+
+
+@aio
+async def test_a_recount_does_not_make_the_agents_pane_wait_for_the_next_claim(board):
+    """The pane reads at most once a second for events; a recount's read (no events) is outside that pacing,
+    so another program's claim right after a recount is drawn at once, not a second later."""
+    from mosaic_tui.board.changes import Changes
+
+    backlog, clock, url = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        pane = app.query_one("#agents")
+        assert pane.display and "agent-x" not in [a.owner for a in pane.agents]
+        pane._last_read -= 5  # the last read for events was seconds ago
+        app.refresher.notices.publish(Changes(app.refresher.generation, app.refresher.scope, recount=True))
+        await settle(pilot)
+        other = Backlog.open(url)
+        card = other.claim("agent-x", ttl=600)
+        other.close()
+        app.check_for_changes()
+        await settle(pilot)  # no timer runs here: a read paced a second later would not have happened yet
+        held = {a.owner: [h.id for h in a.held] for a in pane.agents}
+        assert held.get("agent-x") == [card.id]

@@ -102,11 +102,15 @@ class AgentsPane(DataTable):
         return bool(self.display)
 
     def changed(self, changes: Changes) -> None:
-        if not (changes.reload or changes.recount or any(ev.owner for ev in changes.events)):
-            return
-        self._stale = True
-        if self.display:
-            self._ask(BUSY_READ_S if changes.busy else MIN_READ_S)
+        if changes.reload or any(ev.owner for ev in changes.events):
+            self._stale = True
+            if self.display:
+                self._ask(BUSY_READ_S if changes.busy else MIN_READ_S)
+        elif changes.recount:  # exact figures are due (the hour moved on): a read outside the pacing, so that it
+            if not self.display:  # never makes the next claim or completion wait for it (once per recount period)
+                self._stale = True
+            elif not self._later:  # (a read is already due otherwise)
+                self._job.ask()
 
     def _ask(self, every: float = MIN_READ_S) -> None:
         wait = self._last_read + every - time.monotonic()
