@@ -71,12 +71,13 @@ async def test_t_opens_the_activity_and_another_programs_change_arrives(board, d
 
 
 @aio
-async def test_a_recount_does_not_make_the_agents_pane_wait_for_the_next_claim(board):
+async def test_a_recount_does_not_make_the_agents_pane_wait_for_the_next_claim(board, db_url):
     """The pane reads at most once a second for events; a recount's read (no events) is outside that pacing,
     so another program's claim right after a recount is drawn at once, not a second later."""
     from mosaic_tui.board.changes import Changes
 
-    backlog, clock, url = board
+    backlog, clock = board
+    url = db_url
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
