@@ -23,7 +23,7 @@ the claim transaction alone), duplicates (must be 0) and cards lost (must be 0)
 (must be 0), for the repository and the raw baseline, and their ratio. Exits 1
 if any duplicate or lost card is seen. ``--quick`` runs 1,000 cards only, two
 workers, at most 300 claims per drain (under a minute). ``--max-claims K`` stops
-each drain after K claims (the big backlogs: see docs/performance.md). ``--explain N`` prints the claim's query plan on both backends at N
+each drain after K claims (the big backlogs: see docs/performance/claim.md). ``--explain N`` prints the claim's query plan on both backends at N
 cards instead of benchmarking.
 
 Postgres: the admin URL ``MOSAIC_TEST_PG_URL`` (default

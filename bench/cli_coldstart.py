@@ -22,7 +22,7 @@ Prints the median and the 90th percentile of each, in milliseconds, and the load
 
     python bench/cli_coldstart.py [--runs 40] [--cards 3000] [--calls 100] [--pg URL] [--no-pg] [--no-mcp] [--update-docs]
 
---update-docs rewrites the "## CLI cold start" section of docs/performance.md.
+--update-docs rewrites the "## CLI cold start" page docs/performance/cli-cold-start.md.
 Postgres: MOSAIC_BENCH_PG_URL or MOSAIC_TEST_PG_URL or postgresql://postgres@127.0.0.1:5432/test
 (a scratch database is created next to it and dropped afterwards).
 """
@@ -49,7 +49,7 @@ from mcp_roundtrip import measure as mcp_measure  # noqa: E402
 from mcp_roundtrip import populate, script  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "performance.md"
+DOC = ROOT / "docs" / "performance" / "cli-cold-start.md"
 SECTION = "## CLI cold start"
 BASELINE = 'baseline: python -c "import sqlmodel, psycopg"'
 FLOOR = 'floor: python -c "pass"'
@@ -221,14 +221,8 @@ average is in the line under the table); the interleaving gives every row the
 same load, so the ratios hold better than the absolute times.
 """
     DOC.parent.mkdir(exist_ok=True)
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        nxt = text.find("\n## ", start + len(SECTION))
-        rest = text[nxt + 1:] if nxt != -1 else ""
-        text = text[:start] + body + ("\n" + rest if rest else "")
+    # The page is the section: its title one level up.
+    text = body.replace(SECTION, "#" + SECTION.lstrip("#"), 1) if body.startswith(SECTION) else body
     DOC.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     print(f"updated {DOC}")
 

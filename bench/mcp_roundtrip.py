@@ -14,7 +14,7 @@ Prints the median and the 90th percentile of each, in milliseconds.
 
     python bench/mcp_roundtrip.py [--calls 100] [--cli-runs 30] [--cards 3000] [--pg URL] [--no-pg] [--update-docs]
 
---update-docs rewrites the "## MCP round trip" section of docs/performance.md.
+--update-docs rewrites the "## MCP round trip" page docs/performance/mcp.md.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import fresh_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "performance.md"
+DOC = ROOT / "docs" / "performance" / "mcp.md"
 SECTION = "## MCP round trip"
 
 
@@ -189,14 +189,8 @@ call (`## CLI cold start`). On a loaded machine (the load average is in the
 line under the table) every figure grows; read the last column, measured in
 the same run.
 """
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + body
-    else:
-        nxt = text.find("\n## ", start + len(SECTION))
-        rest = text[nxt + 1:] if nxt != -1 else ""
-        text = text[:start] + body + ("\n" + rest if rest else "")
+    # The page is the section: its title one level up.
+    text = body.replace(SECTION, "#" + SECTION.lstrip("#"), 1) if body.startswith(SECTION) else body
     DOC.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     print(f"updated {DOC}")
 

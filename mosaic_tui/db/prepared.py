@@ -6,7 +6,7 @@ text in :mod:`mosaic_tui.db.hotsql`) pays more for SQLAlchemy's per-call work
 -- building the statement, computing its cache key, setting up the execution
 context and the result -- than for the database; on SQLite a write spends it
 while the write lock is held, which caps every worker together
-(``docs/performance.md``, "Claim throughput"). A :class:`Prepared` statement
+(``docs/performance/claim.md``). A :class:`Prepared` statement
 is still written once, in SQLAlchemy, for both backends; it is compiled once per dialect, and each call
 only orders the parameters, converts them with the columns' own bind
 processors and hands the SQL string to the DBAPI cursor. Rows come back as the
