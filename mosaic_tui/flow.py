@@ -219,19 +219,34 @@ def _completions(conn, start: datetime) -> list[tuple[str | None, str | None, li
     fewest rows each backend returns quickly -- the lines that differ:
     Postgres groups them by (phase, owner) with a hash, a few hundred rows of
     arrays; SQLite groups by sorting (~1 us a row), so it returns the window
-    in four JSON arrays, one row, and Python makes the cells.
+    in three JSON arrays (cell key, cycle, lead), one row, and Python makes
+    the cells.
     """
     window = DONE.c.at >= bindparam("start", type_=WholeSecondUTC())
     if conn.dialect.name == "postgresql":
         q = (select(DONE.c.phase, DONE.c.owner, func.array_agg(DONE.c.cycle_ms), func.array_agg(DONE.c.lead_ms))
              .where(window).group_by(DONE.c.phase, DONE.c.owner))
         return [tuple(r) for r in conn.execute(q, {"start": start})]
-    q = select(*[func.json_group_array(DONE.c[c]) for c in ("phase", "owner", "cycle_ms", "lead_ms")]).where(window)
-    phases, owners, cycles, leads = (json.loads(a) for a in conn.execute(q, {"start": start}).one())
-    where: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
-    for i, key in enumerate(zip(phases, owners)):
-        where[key].append(i)
-    return [(p, o, [cycles[i] for i in at], [leads[i] for i in at]) for (p, o), at in where.items()]
+    # One key per (phase, owner), unambiguous whatever the names hold: the length of the phase, ':', the
+    # phase, the owner ('' for none, which the figures read as none anyway).
+    phase, owner = func.coalesce(DONE.c.phase, ""), func.coalesce(DONE.c.owner, "")
+    key = func.length(phase).concat(":").concat(phase).concat(owner)
+    q = select(func.json_group_array(key), func.json_group_array(DONE.c.cycle_ms),
+               func.json_group_array(DONE.c.lead_ms)).where(window)
+    keys, cycles, leads = (json.loads(a) for a in conn.execute(q, {"start": start}).one())
+    cells: dict[str, tuple[list, list]] = {}
+    for k, c, lead in zip(keys, cycles, leads):
+        try:
+            cell = cells[k]
+        except KeyError:
+            cell = cells[k] = ([], [])
+        cell[0].append(c)
+        cell[1].append(lead)
+    out = []
+    for k, (c, lead) in cells.items():
+        n, rest = k.split(":", 1)
+        out.append((rest[: int(n)], rest[int(n):], c, lead))
+    return out
 
 
 def _kth(runs: list[list[int]], k: int) -> int:
