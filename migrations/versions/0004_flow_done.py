@@ -10,7 +10,7 @@ claim it ended) and lead time (a lookup of its card) at every read cost
 seconds. Triggers now keep them as they happen, whoever writes (our code, the
 fleet's plain SQL, an import), in side tables; ``backlog`` keeps its columns.
 
-* ``backlog_flow_done`` -- one row per completion event: its id, card, time,
+* ``backlog_flow_done`` -- one row per completion event: its time, id, card,
   owner, the card's phase, ``cycle_ms`` (from the claim it ended, the latest
   claim event of the card before it; NULL when it was not completed from
   ``claimed``) and ``lead_ms`` (from the card's creation). Written when the
@@ -79,7 +79,7 @@ def _record(backend: str, e: str) -> str:
 
 # A card's rows, found through its completion events (backlog_events_card_idx) and the table's key: no
 # index of the side table by card, which every completion would pay for.
-_ROWS_OF = "event_id IN (SELECT e.id FROM backlog_events e WHERE e.card_id = {card} AND e.kind = 'completed'{more})"
+_ROWS_OF = "(at, event_id) IN (SELECT e.at, e.id FROM backlog_events e WHERE e.card_id = {card} AND e.kind = 'completed'{more})"
 
 
 def _follow_card(backend: str, card: str) -> str:
@@ -131,7 +131,7 @@ PG = [
       IF TG_OP = 'INSERT' THEN
         {_record("postgresql", "NEW")};
       ELSIF OLD.kind = 'completed' THEN
-        DELETE FROM backlog_flow_done WHERE event_id = OLD.id;
+        DELETE FROM backlog_flow_done WHERE at = OLD.at AND event_id = OLD.id;
       ELSE
         {_recycle("postgresql", "OLD.card_id", "OLD.id")};
       END IF;
@@ -190,14 +190,15 @@ def _moves_key(e: str) -> str:
 SQLITE = [
     """
     CREATE TABLE IF NOT EXISTS backlog_flow_done (
-      event_id INTEGER PRIMARY KEY,
-      card_id  TEXT NOT NULL,
       at       TEXT NOT NULL,
+      event_id INTEGER NOT NULL,
+      card_id  TEXT NOT NULL,
       owner    TEXT,
       phase    TEXT,
       cycle_ms INTEGER,
-      lead_ms  INTEGER
-    )
+      lead_ms  INTEGER,
+      PRIMARY KEY (at, event_id)
+    ) WITHOUT ROWID
     """,
     """
     CREATE TABLE IF NOT EXISTS backlog_flow_moves (
@@ -217,7 +218,7 @@ SQLITE = [
     """,
     """
     CREATE TRIGGER IF NOT EXISTS mosaic_flow_done_ad AFTER DELETE ON backlog_events WHEN OLD.kind = 'completed' BEGIN
-      DELETE FROM backlog_flow_done WHERE event_id = OLD.id;
+      DELETE FROM backlog_flow_done WHERE at = OLD.at AND event_id = OLD.id;
     END
     """,
     f"""
@@ -264,16 +265,17 @@ SQLITE = [
     """,
 ]
 
-INDEXES = [  # the same spelling on both backends, made after the backfill
-    "CREATE INDEX IF NOT EXISTS backlog_flow_done_at_idx ON backlog_flow_done (at, phase, owner, cycle_ms, lead_ms)",
-    "DROP INDEX IF EXISTS backlog_events_done_idx",
-]
+# Made after the backfill. SQLite's table is itself ordered by time (its key): one tree for a completion to
+# write, not a table and an index.
+PG_INDEXES = ["CREATE INDEX IF NOT EXISTS backlog_flow_done_at_idx ON backlog_flow_done (at)"]
+BOTH = ["DROP INDEX IF EXISTS backlog_events_done_idx"]  # the same spelling on both backends
 
 
 def upgrade() -> None:
     bind = op.get_bind()
     backend = "postgresql" if bind.dialect.name == "postgresql" else "sqlite"
-    for statement in [*(PG if backend == "postgresql" else SQLITE), _backfill(backend), *INDEXES]:
+    pg = backend == "postgresql"
+    for statement in [*(PG if pg else SQLITE), _backfill(backend), *(PG_INDEXES if pg else []), *BOTH]:
         bind.exec_driver_sql(statement)
     if backend == "postgresql":
         bind.exec_driver_sql("ANALYZE backlog_flow_done")
