@@ -32,8 +32,8 @@ import json
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import repeat
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -160,7 +160,8 @@ def _moves_statement(bounds: list[tuple[datetime, datetime]]):
 
     The buckets are a ``VALUES`` list of whole-second bounds joined to the
     events, so each bucket is one range of ``backlog_events_flow_idx``, read
-    from the index alone, and no time arithmetic runs per event. One
+    from the index alone (Postgres; SQLite reads only the hour here, through
+    the ``at`` index), and no time arithmetic runs per event. One
     statement, so that on Postgres (READ COMMITTED) the counts and the events
     are read from one snapshot.
     """
