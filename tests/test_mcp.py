@@ -66,11 +66,12 @@ async def call(s: ClientSession, tool: str, **args):
 
 
 async def error(s: ClientSession, tool: str, **args) -> dict:
-    """A failed call's error object, checked to be the same in text and structured content."""
+    """A failed call's error object: its one text block, and no structured content (see docs/mcp.md, "Errors")."""
     res = await s.call_tool(tool, args)
     assert res.is_error, f"{tool} {args} did not fail: {res.content[0].text}"
+    assert res.structured_content is None and len(res.content) == 1
     body = json.loads(res.content[0].text)
-    assert body == res.structured_content and set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
     assert "\n" not in body["error"]["message"]
     return body["error"]
 
@@ -364,6 +365,24 @@ def test_a_bad_start_is_one_line_and_an_exit_code(tmp_path):
         assert "s3cret" not in r.stderr
 
 
+def test_the_start_line_names_the_backlog_as_the_user_gave_it(tmp_path):
+    """Not the driver URL the engine was given (``postgresql+psycopg://``); the password hidden."""
+    given = {"DATABASE_URL": "postgres://ann:s3cret@127.0.0.1:1/fleet"}  # nothing listens: the server serves anyway
+    env = {**os.environ, "MOSAIC_HOME": str(tmp_path / "home"), **given}
+    started = {}
+    for name, args in (("env", []), ("flag", ["--db", "postgresql://ann:s3cret@127.0.0.1:1/fleet?sslmode=disable"]),
+                       ("path", ["--db", str(tmp_path / "b.db")])):
+        r = subprocess.run([sys.executable, "-m", "mosaic_tui.mcp_server", *args], capture_output=True, text=True,
+                           env=env, stdin=subprocess.DEVNULL, timeout=120)  # stdin closed: serves, then ends
+        assert r.stdout == "" and "s3cret" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+        started[name] = r.stderr.splitlines()[0].split("; ")[0]
+    assert started == {
+        "env": "mosaic-tui mcp: serving postgres://ann:***@127.0.0.1:1/fleet (from DATABASE_URL)",
+        "flag": "mosaic-tui mcp: serving postgresql://ann:***@127.0.0.1:1/fleet?sslmode=disable (from flag)",
+        "path": f"mosaic-tui mcp: serving {tmp_path / 'b.db'} (from flag)",
+    }
+
+
 # --------------------------------------------------------------------------- the stdio loop is not the database's
 def test_a_call_waiting_on_the_database_does_not_hold_up_the_others(sqlite_url, tmp_path):
     b = Backlog.open(sqlite_url)
@@ -447,6 +466,8 @@ def test_the_server_survives_its_connections_being_terminated_and_an_outage(pg_u
     assert out["down claim"]["code"] == out["down show"]["code"] == "unavailable"
     assert "database unreachable" in out["down claim"]["message"]
     assert out["db"]["backend"] == "postgresql" and ":***@" in out["db"]["url"]
+    started = (tmp_path / "server.err").read_text().splitlines()[0]
+    assert started.startswith(f"mosaic-tui mcp: serving {url.replace(secret, '***')} (from flag); ")  # as given
     seen = json.dumps(out) + (tmp_path / "server.err").read_text()
     assert secret not in seen
     assert sorted((c.id, c.claim_owner, c.attempts) for c in b.list(status="claimed")) == [
@@ -467,6 +488,9 @@ def test_docs_name_every_tool_and_every_argument():
     from mosaic_tui.mcp_tools import TOOLS, input_schema
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "mcp.md").read_text(encoding="utf-8")
+    results = doc.split("## Results", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1].strip() for line in results.splitlines() if line.startswith("| `")]
+    assert sorted(rows) == sorted(f"`{spec.name}`" for spec in TOOLS)  # the results table: every tool, once
     for spec in TOOLS:
         assert f"`{spec.name}`" in doc, spec.name
         for arg in input_schema(spec.params).get("properties", {}):
