@@ -53,8 +53,9 @@ mosaic-tui: the backlog of record shared by a fleet of agents (each card is clai
 An agent's loop: `claim` -> {"card": null} means nothing to do now; otherwise work on the card, calling
 `heartbeat` with its id before the lease (ttl seconds) ends, then `complete` it and `claim` again. `release`
 a card you cannot finish; `block` one that needs a person. Grooming: `create`, `link`/`unlink` (dependencies),
-`list`, `show`, `stats`, `events`. Tool results use the keys of `mosaic-tui <command> --json`; an error (isError) has as its text
-{"error": {"code", "message"}} with the CLI's codes (not_found, conflict, invalid_input, unavailable)."""
+`list`, `show`, `stats`, `events`. Tool results use the keys of `mosaic-tui <command> --json`; an error
+(isError) has as its text {"error": {"code", "message"}}, with the CLI's codes (not_found, conflict,
+invalid_input, unavailable)."""
 
 _USERINFO = re.compile(r"://([^:/@\s]*):([^@\s]+)@")
 
