@@ -112,7 +112,7 @@ def snapshot(backlog: Backlog) -> tuple[list[dict[str, Any]], list[dict[str, Any
 def export_lines(backlog: Backlog) -> Iterator[str]:
     cards, events = snapshot(backlog)
     header = {
-        "format": FORMAT, "version": VERSION, "exportedAt": datetime.now(UTC).isoformat(),
+        "format": FORMAT, "version": VERSION, "exportedAt": backlog.now().isoformat(),
         "backend": backlog.backend, "cards": len(cards), "events": len(events),
     }
     yield json.dumps(header, ensure_ascii=False)
