@@ -433,7 +433,7 @@ def test_every_change_leaves_an_event(bl, clock):
 
 
 def test_the_backlogs_clock_is_the_now_of_every_read(db_url):
-    """One clock: the operations, stats, flow, the agents view, needs-attention and an export all read
+    """One clock: the operations, stats, flow, the agents view, needs-attention, an export and the board read
     ``Backlog.now()``. The clock stands 10 minutes ahead of the wall clock (events are stamped by the
     database), so any of them reading the wall clock instead gives other figures."""
     from mosaic_tui import transfer
@@ -453,6 +453,9 @@ def test_the_backlogs_clock_is_the_now_of_every_read(db_url):
     assert agent_json(ann, b.now())["leaseLeftSeconds"] == -20 and ann.stale(b.now())
     assert needs_attention(b).stale == 1
     assert next(transfer.export_lines(b)).count(f'"exportedAt": "{t.isoformat()}"') == 1
+    from mosaic_tui.board import make_app
+
+    assert make_app(b).clock() == t  # the board's countdowns too, unless it is given a clock of its own
     naive = Backlog(b.db, clock=lambda: t.replace(tzinfo=None))  # a naive clock reads as UTC
     assert naive.now() == t
     b.close()
