@@ -233,10 +233,7 @@ def test_two_servers_drain_one_backlog_through_pgbouncer_in_transaction_mode(pg_
     import pooler
     from mosaic_tui.db.engine import PG_DIRECT_PREPARE_THRESHOLD
 
-    if pooler.binary() is None:
-        if os.environ.get("MOSAIC_REQUIRE_PG") == "1":
-            pytest.fail(f"MOSAIC_REQUIRE_PG=1 but the pooler tests need PgBouncer: {pooler.HINT}")
-        pytest.skip(f"the pooler tests need PgBouncer: {pooler.HINT}")
+    pooler.need()
     n = 40
     b = Backlog.open(pg_url)
     for i in range(n):  # every fourth card waits on the one before it

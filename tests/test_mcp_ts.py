@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import missing
 from mosaic_tui.repository import Backlog
 
 TS_DIR = Path(__file__).resolve().parent / "mcp_ts"
@@ -34,10 +35,7 @@ SCRIPT = Path(sysconfig.get_path("scripts")) / "mosaic-tui"
 
 
 def _missing(what: str) -> None:
-    message = f"the TypeScript-SDK tests need {what}"
-    if os.environ.get("MOSAIC_REQUIRE_PG") == "1":
-        pytest.fail(f"MOSAIC_REQUIRE_PG=1 but {message}")
-    pytest.skip(message)
+    missing(f"the TypeScript-SDK tests need {what}")
 
 
 @pytest.fixture(scope="session")
