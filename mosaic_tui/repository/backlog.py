@@ -73,7 +73,6 @@ class Backlog(Grooming, Restoring):
         return now if now.tzinfo else now.replace(tzinfo=UTC)
 
     # -- helpers ------------------------------------------------------------
-
     @staticmethod
     def _fetch(conn: Connection, card_id: str, *, lock: bool = False) -> Card:
         q = select(B).where(B.c.id == card_id)
