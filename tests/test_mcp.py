@@ -176,8 +176,24 @@ def test_agents_and_flow_are_the_clis_figures(db_url, tmp_path):
 
 
 # --------------------------------------------------------------------------- the agent's loop
-async def _agent(url: str, tmp_path: Path, me: str, n: int, log: list, errlog=None) -> None:
+class _Together:
+    """The agents start claiming once every server answers (a server that starts late on a loaded machine
+    would otherwise find most cards taken)."""
+
+    def __init__(self, n: int):
+        self.left, self.go = n, anyio.Event()
+
+    async def wait(self) -> None:
+        self.left -= 1
+        if not self.left:
+            self.go.set()
+        await self.go.wait()
+
+
+async def _agent(url: str, tmp_path: Path, me: str, n: int, log: list, errlog=None, start: _Together | None = None):
     async with connect(url, tmp_path, owner=me, errlog=errlog) as s:
+        if start is not None:
+            await start.wait()
         while True:
             got = await call(s, "claim", ttl=60)
             card = got["card"]
@@ -204,9 +220,10 @@ def test_two_servers_drain_one_backlog_each_card_claimed_and_completed_once(db_u
     log: list = []
 
     async def main():
+        start = _Together(2)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_agent, db_url, tmp_path, "agent-1", n, log)
-            tg.start_soon(_agent, db_url, tmp_path, "agent-2", n, log)
+            tg.start_soon(_agent, db_url, tmp_path, "agent-1", n, log, None, start)
+            tg.start_soon(_agent, db_url, tmp_path, "agent-2", n, log, None, start)
 
     anyio.run(main)
     claimed = Counter(cid for kind, _, cid in log if kind == "claimed")
@@ -243,9 +260,10 @@ def test_two_servers_drain_one_backlog_through_pgbouncer_in_transaction_mode(pg_
     errlogs = [open(tmp_path / f"server-{i}.err", "w") for i in (1, 2)]  # noqa: SIM115 - closed below
 
     async def main(url: str):
+        start = _Together(2)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_agent, url, tmp_path, "agent-1", n, log, errlogs[0])
-            tg.start_soon(_agent, url, tmp_path, "agent-2", n, log, errlogs[1])
+            tg.start_soon(_agent, url, tmp_path, "agent-1", n, log, errlogs[0], start)
+            tg.start_soon(_agent, url, tmp_path, "agent-2", n, log, errlogs[1], start)
 
     try:
         with pooler.PgBouncer(pool_mode="transaction", pool_size=2) as bouncer:
