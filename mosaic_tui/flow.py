@@ -37,33 +37,17 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    BigInteger, Column, Integer, MetaData, Table, Text, and_, bindparam, cast, column, func, literal, literal_column, null,
-    select, union_all, values,
+    BigInteger, Integer, Text, and_, bindparam, cast, column, func, literal, literal_column, null, select, union_all, values,
 )
 
-from mosaic_tui.db.models import STATUSES, Card, Event
 from mosaic_tui.db.timing import WholeSecondUTC, plan_aggregates
-from mosaic_tui.db.types import UTCDateTime
 from mosaic_tui.errors import InvalidInput
+from mosaic_tui.repository.checks import STATUSES
+from mosaic_tui.repository.statements import DONE, EV, MOVES, B
 
 if TYPE_CHECKING:
     from mosaic_tui.repository import Backlog
 
-B = Card.__table__
-EV = Event.__table__
-_side = MetaData()
-#: One row per completion event with its cycle and lead time (ms), kept by triggers (migration 0004).
-DONE = Table(
-    "backlog_flow_done", _side,
-    Column("event_id", BigInteger, primary_key=True), Column("card_id", Text), Column("at", UTCDateTime()),
-    Column("owner", Text), Column("phase", Text), Column("cycle_ms", BigInteger), Column("lead_ms", BigInteger),
-)
-#: SQLite: the moving events counted per half hour (migration 0004; '' for none, an owner as '+name').
-MOVES = Table(
-    "backlog_flow_moves", _side,
-    Column("slot", BigInteger), Column("kind", Text), Column("old_status", Text), Column("new_status", Text),
-    Column("owner", Text), Column("n", BigInteger),
-)
 SLOT_SECONDS = 1800  # backlog_flow_moves' slots: every bucket of the day and the week is whole slots
 FOREVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
@@ -285,15 +269,10 @@ def _spreads(cells) -> tuple[dict[tuple[str, str, str | None], Spread], dict[str
 
 
 # --------------------------------------------------------------------------- the figures
-def _now(backlog: Backlog) -> datetime:
-    now = backlog.clock()
-    return now if now.tzinfo else now.replace(tzinfo=UTC)
-
-
 def flow(backlog: Backlog, key: str = DEFAULT_WINDOW, *, now: datetime | None = None) -> Flow:
     """The flow figures of ``backlog`` over the window ``key`` ("1h", "1d" or "7d") ending ``now``."""
     win = window(key)
-    start, end = win.bounds(now or _now(backlog))
+    start, end = win.bounds(now or backlog.now())
     n = win.buckets
     bounds = win.buckets_between(start)
     slots = backlog.backend == "sqlite" and win.step % SLOT_SECONDS == 0
