@@ -22,8 +22,8 @@ fleet's plain SQL, an import), in side tables; ``backlog`` keeps its columns.
   (``mosaic_tui.db.timing.MillisBetween``), so they are the same integers.
 * ``backlog_flow_moves`` (SQLite only) -- the events that move a card or count
   as a claim or a completion, counted per half hour (``slot`` = Unix seconds //
-  1800) and (kind, old status, new status, owner for claims and completions;
-  '' for none). SQLite groups by sorting, at ~1 us a row: a week of a large
+  1800) and (kind, old status, new status, owner of claims and completions
+  as '+' and the name; '' for none). SQLite groups by sorting, at ~1 us a row: a week of a large
   fleet is a million events, a second. One writer at a time there, so one
   counter row per key costs nothing but its upsert. Postgres groups the
   window's events with a hash in a few hundred milliseconds, and a shared
@@ -33,9 +33,9 @@ fleet's plain SQL, an import), in side tables; ``backlog`` keeps its columns.
 ``backlog_events_done_idx`` (0002) is dropped: nothing reads completions from
 the events any more; on SQLite ``backlog_events_flow_idx`` (0002) too: only the
 hour's moves still come from the events there, through the ``at`` index, so
-that a claim pays for the half-hour count instead of that index entry. On a backlog that already has a million events the
-backfill takes a few seconds, once, under the migration lock
-(docs/performance/flow.md).
+that a claim pays for the half-hour count instead of that index entry. On a
+backlog that already has a million events the backfill takes 3-14 seconds,
+once, under the migration lock (docs/performance/flow.md).
 """
 
 from alembic import op
