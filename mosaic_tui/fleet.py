@@ -116,7 +116,7 @@ def agents(backlog: Backlog, *, window_s: int = WINDOW_S, now: datetime | None =
             func.sum(case((EV.c.kind == "completed", 1), else_=0)),
             func.max(EV.c.at),
         )
-        .where(EV.c.at >= since, owner)
+        .where(EV.c.at >= since, owner, EV.c.kind != literal_column("'noted'"))  # a person's note is no agent's act
         .group_by(EV.c.owner)
     )
     # a holder that has not acted in the window: its last event on the cards it holds. Only for

@@ -318,3 +318,47 @@ def test_events_show_notes_and_labels_without_a_status_arrow(mt):
         ("noted", None, None, "agent-1"), ("labeled", None, None, None)]
     rows = mt("events")[1].splitlines()
     assert "noted" in rows[2] and "->" not in rows[2]
+
+
+# --------------------------------------------------------------------------- MCP
+def test_mcp_note_notes_label_and_reasons(db_url, tmp_path):
+    import anyio
+
+    from tests.test_mcp import call, connect, error
+
+    seed = Backlog.open(db_url)
+    for i in "ABC":
+        seed.create(i, i)
+    seed.close()
+
+    async def main():
+        async with connect(db_url, tmp_path, owner="agent-1") as s:
+            tools = {t.name for t in (await s.list_tools()).tools}
+            assert {"note", "notes", "label"} <= tools
+            n = await call(s, "note", id="A", body="found it\nin parse()")
+            assert (n["author"], n["kind"], n["body"]) == ("agent-1", "note", "found it\nin parse()")
+            assert (await call(s, "label", ids=["A", "B"], add=["infra"]))["labels"] == {"A": ["infra"], "B": ["infra"]}
+            await call(s, "block", id="B", reason="needs a person")
+            await call(s, "claim", id="C")
+            await call(s, "release", id="C", reason="gave up: flaky")
+            await call(s, "claim", id="C")
+            await call(s, "complete", id="C", summary="shipped")
+            shown = await call(s, "show", id="A")
+            listed = await call(s, "list", label="infra")
+            notes_c = await call(s, "notes", id="C")
+            bad = [await error(s, "note", id="A", body=""), await error(s, "label", ids=["A"], add=["Bad"]),
+                   await error(s, "note", id="A", body="x" * (MAX_NOTE_BYTES + 1)), await error(s, "note", id="Z", body="x")]
+            return shown, listed, notes_c, bad
+
+    shown, listed, notes_c, bad = anyio.run(main)
+    assert shown["labels"] == ["infra"] and shown["noteCount"] == 1 and shown["notes"][0]["body"] == "found it\nin parse()"
+    assert [c["id"] for c in listed["cards"]] == ["A", "B"] and listed["cards"][0]["labels"] == ["infra"]
+    assert [(n["kind"], n["body"], n["author"]) for n in notes_c["notes"]] == [
+        ("release", "gave up: flaky", "agent-1"), ("complete", "shipped", "agent-1")]
+    assert [e["code"] for e in bad] == ["invalid_input", "invalid_input", "invalid_input", "not_found"]
+    assert "invalid label 'Bad'" in bad[1]["message"] and "16 KiB" in bad[2]["message"]
+    b = Backlog.open(db_url)
+    try:
+        assert [n.body for n in b.notes("A")] == ["found it\nin parse()"] and b.block_reasons(["B"]) == {"B": "needs a person"}
+    finally:
+        b.close()

@@ -178,9 +178,30 @@ class CardActions:
 
         def read(card_id: str):
             found = b.get(card_id)
-            return found, b.get_many(found.depends_on), b.events(card=card_id)
+            return (found, b.get_many(found.depends_on), b.events(card=card_id), b.thread(card_id),
+                    b.labels([card_id])[card_id])
 
-        self.read_then(read, card_id, then=lambda got: self.app.push_screen(screens().DetailScreen(*got, self.app.clock(), self.app.keystones.current)))
+        def show(got) -> None:
+            card, deps, events, thread, labels = got
+            self.app.push_screen(screens().DetailScreen(card, deps, events, self.app.clock(), self.app.keystones.current,
+                                                        thread=thread, labels=labels))
+
+        self.read_then(read, card_id, then=show)
+
+    def note(self) -> None:
+        """``N``: a note on the selected card (several lines), by the person at the board."""
+        card = self.card_or_say()
+        if card is None:
+            return
+        from mosaic_tui.board.notes import NoteScreen
+        from mosaic_tui.repository import person
+
+        def written(text: str | None) -> None:
+            if text is not None:
+                self.write(f"note added to {card.id}", lambda: self.backlog.note(card.id, text, author=person()),
+                           [card.id])
+
+        self.app.push_screen(NoteScreen(f"Note on {literal(card.id)}  {literal(card.title)}"), written)
 
     def phase(self) -> None:
         def chosen(v: tuple | None) -> None:

@@ -21,6 +21,14 @@ def literal_block(s: str | None) -> str:
     return escape_block(s)
 
 
+def first_line(s: str | None) -> str | None:
+    """The first line of ``s`` that is not blank, stripped (None for none): a reason on a card's row."""
+    for line in (s or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return None
+
+
 def duration(seconds: float) -> str:
     """A short human duration: 45s, 12m, 3h05m, 2d04h."""
     s = int(abs(seconds))
