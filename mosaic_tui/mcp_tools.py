@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mosaic_tui.errors import InvalidInput
-from mosaic_tui.repository import DEFAULT_TTL, LATEST_NOTES, Backlog, card_json, event_json, note_json, person
+from mosaic_tui.repository import DEFAULT_TTL, LATEST_NOTES, Backlog, card_json, event_json, note_json, person, view_json
 
 # --------------------------------------------------------------------------- output schemas (the CLI's JSON keys)
 _STR_OR_NULL = {"type": ["string", "null"]}
@@ -345,10 +345,7 @@ def _block(b: Backlog, a: BlockIn, me: str | None) -> Result:
 
 
 def _show(b: Backlog, a: IdIn, _me) -> Result:
-    card = b.get(a.id)
-    shown, total = b.thread(card.id, limit=LATEST_NOTES)
-    j = {**card_json(card), "labels": b.labels([card.id])[card.id], "notes": [note_json(n) for n in shown],
-         "noteCount": total}
+    j = view_json(b.view(a.id))
     return j, j
 
 

@@ -177,14 +177,13 @@ class CardActions:
         b = self.backlog
 
         def read(card_id: str):
-            found = b.get(card_id)
-            return (found, b.get_many(found.depends_on), b.events(card=card_id), b.thread(card_id),
-                    b.labels([card_id])[card_id])
+            v = b.view(card_id)  # the card, its labels and latest notes (what `show` shows)
+            return v, b.get_many(v.card.depends_on), b.events(card=card_id)
 
         def show(got) -> None:
-            card, deps, events, thread, labels = got
-            self.app.push_screen(screens().DetailScreen(card, deps, events, self.app.clock(), self.app.keystones.current,
-                                                        thread=thread, labels=labels))
+            v, deps, events = got
+            self.app.push_screen(screens().DetailScreen(v.card, deps, events, self.app.clock(), self.app.keystones.current,
+                                                        thread=(v.notes, v.note_count), labels=v.labels))
 
         self.read_then(read, card_id, then=show)
 

@@ -62,18 +62,15 @@ def show(card_id: str) -> None:
 
     --json: the card's keys, and "labels" (sorted), "notes" (the latest 20, oldest first) and "noteCount".
     """
-    from mosaic_tui.repository import LATEST_NOTES, card_json, note_json
+    from mosaic_tui.repository import view_json
 
     with Open() as b:
-        card = b.get(card_id)
-        waiting = waiting_on(b, card) if card.status == "ready" else []
-        labels = b.labels([card.id])[card.id]
-        thread = b.thread(card.id, limit=LATEST_NOTES)
+        v = b.view(card_id)
+        waiting = waiting_on(b, v.card) if v.card.status == "ready" and not json_mode() else []
     if json_mode():
-        out.emit_json({**card_json(card), "labels": labels, "notes": [note_json(n) for n in thread[0]],
-                       "noteCount": thread[1]})
+        out.emit_json(view_json(v))
     else:
-        show_card(card, waiting, labels, thread)
+        show_card(v.card, waiting, v.labels, (v.notes, v.note_count))
 
 
 @cli.command("list", short_help="List cards in claim order.")

@@ -43,6 +43,7 @@ _WHERE = {
     "LATEST_NOTES": "notes",
     "note_json": "notes",
     "person": "notes",
+    "view_json": "notes",
     "Change": "undo",
     "History": "undo",
     "Result": "undo",
@@ -94,6 +95,6 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from mosaic_tui.repository.hot import DEFAULT_TTL, card_json, utcnow
     from mosaic_tui.repository.shapes import event_json, lease_end
     from mosaic_tui.repository.document import DocumentError, parse_card, serialize_card, with_error
-    from mosaic_tui.repository.notes import LATEST_NOTES, NoteRecord, note_json, person
+    from mosaic_tui.repository.notes import LATEST_NOTES, NoteRecord, note_json, person, view_json
     from mosaic_tui.repository.statements import EV, B, E
     from mosaic_tui.repository.undo import Change, History, Result

@@ -33,10 +33,11 @@ from mosaic_tui.db.sql import insert_or_nothing
 from mosaic_tui.errors import InvalidInput, NotFound
 from mosaic_tui.repository import hot
 from mosaic_tui.repository.checks import check_id, check_label, check_note, check_note_kind, check_owner
+from mosaic_tui.repository.shapes import card_from_row
 from mosaic_tui.repository.statements import B
 from mosaic_tui.repository.undo import chunks
 
-__all__ = ["LATEST_NOTES", "NOTES", "LABELS", "Annotating", "NoteRecord", "note_json", "person"]
+__all__ = ["LABELS", "LATEST_NOTES", "NOTES", "Annotating", "CardView", "NoteRecord", "note_json", "person", "view_json"]
 
 NOTES = Note.__table__
 LABELS = Label.__table__
@@ -55,6 +56,21 @@ class NoteRecord(NamedTuple):
 
 def note_json(n: NoteRecord) -> dict[str, Any]:
     return {"id": n.id, "cardId": n.card_id, "author": n.author, "kind": n.kind, "body": n.body, "at": hot.iso(n.at)}
+
+
+class CardView(NamedTuple):
+    """What ``show`` shows: the card, its labels (sorted), its latest notes (oldest first) and how many it has."""
+
+    card: Any
+    labels: list[str]
+    notes: list[NoteRecord]
+    note_count: int
+
+
+def view_json(v: CardView) -> dict[str, Any]:
+    """``show --json`` (and the MCP ``show``): the card's keys, then ``labels``, ``notes``, ``noteCount``."""
+    return {**hot.card_json(v.card), "labels": v.labels, "notes": [note_json(n) for n in v.notes],
+            "noteCount": v.note_count}
 
 
 def person() -> str:
@@ -92,6 +108,18 @@ def _labels_of(conn: Connection, ids: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def _thread(conn: Connection, card_id: str, limit: int | None) -> tuple[list[NoteRecord], int]:
+    """The latest ``limit`` notes of the card, oldest first (read backwards on (card_id, id)), and the count."""
+    q = select(NOTES).where(NOTES.c.card_id == card_id).order_by(NOTES.c.id.desc())
+    if limit is not None:
+        q = q.limit(limit)
+    rows = [_record(r) for r in conn.execute(q)]
+    total = len(rows)
+    if limit is not None and total == limit:
+        total = conn.execute(select(func.count()).select_from(NOTES).where(NOTES.c.card_id == card_id)).scalar_one()
+    return rows[::-1], total
+
+
 class Annotating:
     """Notes and labels (the mixin's half of :class:`~mosaic_tui.repository.backlog.Backlog`)."""
 
@@ -120,14 +148,20 @@ class Annotating:
         def tx(conn: Connection):
             if conn.execute(select(B.c.id).where(B.c.id == card_id)).first() is None:
                 raise NotFound(f"no card {card_id!r}")
-            q = select(NOTES).where(NOTES.c.card_id == card_id).order_by(NOTES.c.id.desc())
-            if limit is not None:
-                q = q.limit(limit)
-            rows = [_record(r) for r in conn.execute(q)]
-            total = len(rows)
-            if limit is not None and total == limit:
-                total = conn.execute(select(func.count()).select_from(NOTES).where(NOTES.c.card_id == card_id)).scalar_one()
-            return rows[::-1], total
+            return _thread(conn, card_id, limit)
+
+        return self.db.run(tx, write=False)
+
+    def view(self, card_id: str) -> CardView:
+        """The card, its labels and its latest :data:`LATEST_NOTES` notes, read in one transaction (``show``)."""
+        check_id(card_id)
+
+        def tx(conn: Connection) -> CardView:
+            row = conn.execute(select(B).where(B.c.id == card_id)).first()
+            if row is None:
+                raise NotFound(f"no card {card_id!r}")
+            notes, total = _thread(conn, card_id, LATEST_NOTES)
+            return CardView(card_from_row(row), _labels_of(conn, [card_id])[card_id], notes, total)
 
         return self.db.run(tx, write=False)
 
