@@ -143,9 +143,7 @@ def note_texts(backlog: Backlog, events) -> dict[int, tuple[str, str]]:
     so the k-th ``noted`` event of a card since its last ``created`` event announced its k-th note. One
     read of the card's events and of its first notes per card (only the cards of ``events``).
     """
-    from mosaic_tui.db.models import Note
-
-    N = Note.__table__
+    from mosaic_tui.repository.notes import NOTES as N, of_card
     wanted: dict[str, set[int]] = {}
     for ev in events:
         if ev.kind == "noted":
@@ -164,8 +162,8 @@ def note_texts(backlog: Backlog, events) -> dict[int, tuple[str, str]]:
             ranks = {ev_id: k for k, ev_id in enumerate(noted) if ev_id in ids}
             if not ranks:
                 continue
-            notes = conn.execute(select(N.c.kind, func.substr(N.c.body, 1, 500)).where(N.c.card_id == card_id)
-                                 .order_by(N.c.id).limit(max(ranks.values()) + 1)).all()
+            notes = conn.execute(select(N.c.kind, func.substr(N.c.body, 1, 500)).where(*of_card(card_id))
+                                 .order_by(N.c.card_id, N.c.id).limit(max(ranks.values()) + 1)).all()
             for ev_id, k in ranks.items():
                 if k < len(notes):
                     out[ev_id] = (notes[k][0], notes[k][1])

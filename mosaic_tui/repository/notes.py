@@ -37,7 +37,8 @@ from mosaic_tui.repository.shapes import card_from_row
 from mosaic_tui.repository.statements import B
 from mosaic_tui.repository.undo import chunks
 
-__all__ = ["LABELS", "LATEST_NOTES", "NOTES", "Annotating", "CardView", "NoteRecord", "note_json", "person", "view_json"]
+__all__ = ["LABELS", "LATEST_NOTES", "NOTES", "Annotating", "CardView", "NoteRecord", "note_json", "of_card", "person",
+           "view_json"]
 
 NOTES = Note.__table__
 LABELS = Label.__table__
@@ -108,9 +109,20 @@ def _labels_of(conn: Connection, ids: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def of_card(card_id: str) -> tuple:
+    """``card_id`` as a range of one value, for a read in the order of the index on (card_id, id).
+
+    With ``card_id = :id`` a planner drops card_id from the order (it is fixed), and Postgres may then
+    walk the primary key from the newest note of any card, filtering (16 ms at 100,000 notes, growing
+    with the table); as a range, only the index on (card_id, id) gives the order: 20 entries read
+    (0.05 ms), on both backends.
+    """
+    return NOTES.c.card_id >= card_id, NOTES.c.card_id <= card_id
+
+
 def _thread(conn: Connection, card_id: str, limit: int | None) -> tuple[list[NoteRecord], int]:
     """The latest ``limit`` notes of the card, oldest first (read backwards on (card_id, id)), and the count."""
-    q = select(NOTES).where(NOTES.c.card_id == card_id).order_by(NOTES.c.id.desc())
+    q = select(NOTES).where(*of_card(card_id)).order_by(NOTES.c.card_id.desc(), NOTES.c.id.desc())
     if limit is not None:
         q = q.limit(limit)
     rows = [_record(r) for r in conn.execute(q)]
