@@ -166,7 +166,7 @@ def test_a_lease_ending_at_the_cap_says_blocked(db_url, clock):
         b.claim("agent-3", ttl=60)
         clock.advance(61)
         assert b.reclaim() == ["A"] and b.get("A").status == "blocked"
-        assert b.notes("A")[0].body == "agent-3's lease ended after 1m; attempt 1 of 1; blocked: no attempts left"
+        assert b.notes("A")[0].body == "agent-3's lease ended after 1m00s; attempt 1 of 1; blocked: no attempts left"
     finally:
         b.close()
 

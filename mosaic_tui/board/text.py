@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from mosaic_tui.repository.hot import duration  # noqa: F401  the one short duration, re-exported for the board
 from mosaic_tui.textsafe import escape, escape_block
 
 
@@ -27,21 +28,6 @@ def first_line(s: str | None) -> str | None:
         if line.strip():
             return line.strip()
     return None
-
-
-def duration(seconds: float) -> str:
-    """A short human duration: 45s, 12m, 3h05m, 2d04h."""
-    s = int(abs(seconds))
-    if s < 60:
-        return f"{s}s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m}m{s:02d}s" if m < 10 else f"{m}m"
-    h, m = divmod(m, 60)
-    if h < 24:
-        return f"{h}h{m:02d}m"
-    d, h = divmod(h, 24)
-    return f"{d}d{h:02d}h"
 
 
 def lease_left(card, now: datetime) -> float | None:

@@ -97,24 +97,25 @@ def fetched(tx: Tx, card_id: str, *, lock: bool = False) -> CardRow:
     return CardRow(**card_values(tx.backend, row))
 
 
-def span(seconds: int | None) -> str:
-    """A lease's length, short: ``15m``, ``1h30m``, ``45s``, ``2d``."""
-    if seconds is None:
-        return "?"
-    parts, left = [], int(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if left >= size:
-            parts.append(f"{left // size}{unit}")
-            left %= size
-    if left or not parts:
-        parts.append(f"{left}s")
-    return "".join(parts[:2])
+def duration(seconds: float) -> str:
+    """A short human duration: 45s, 12m, 3h05m, 2d04h (the board's, and the reclaim note's)."""
+    s = int(abs(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s:02d}s" if m < 10 else f"{m}m"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h{m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d{h:02d}h"
 
 
 def reclaim_note(owner: str | None, ttl: int | None, attempts: int, max_attempts: int | None) -> str:
     """The system note of a reclaimed lease: ``agent-3's lease ended after 15m; attempt 2 of 5``."""
     who = f"{owner}'s lease" if owner else "the lease"
-    text = f"{who} ended after {span(ttl)}; attempt {attempts}" + (f" of {max_attempts}" if max_attempts else "")
+    text = f"{who} ended after {'?' if ttl is None else duration(ttl)}; attempt {attempts}" + (f" of {max_attempts}" if max_attempts else "")
     if max_attempts is not None and attempts >= max_attempts:
         text += "; blocked: no attempts left"
     return text
