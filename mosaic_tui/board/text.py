@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mosaic_tui.repository.hot import duration  # noqa: F401  the one short duration, re-exported for the board
+from mosaic_tui.repository.hot import duration  # the one short duration (the reclaim note's too)
 from mosaic_tui.textsafe import escape, escape_block
+
+__all__ = ["duration", "first_line", "lease_left", "literal", "literal_block"]
 
 
 def literal(s: str | None) -> str:

@@ -52,8 +52,8 @@ _WHERE = {
     "serialize_card": "document",
     "with_error": "document",
     **{name: "checks" for name in (
-        "MAX_ID_LEN", "MAX_NOTE_BYTES", "MAX_TEXT_LEN", "check_acceptance", "check_id", "check_label", "check_note",
-        "check_owner", "check_priority",
+        "MAX_ID_LEN", "MAX_NOTE_BYTES", "MAX_TEXT_LEN", "STATUSES", "check_acceptance", "check_id", "check_label",
+        "check_note", "check_owner", "check_priority",
         "check_status", "check_text", "check_title", "check_ttl",
     )},
 }
@@ -80,6 +80,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
         MAX_ID_LEN,
         MAX_NOTE_BYTES,
         MAX_TEXT_LEN,
+        STATUSES,
         check_acceptance,
         check_id,
         check_label,

@@ -1,6 +1,6 @@
 """Notes and labels: what people and agents say about a card, and the names they file it under.
 
-A mixin of :class:`~mosaic_tui.repository.backlog.Backlog` (it uses the Backlog's ``db`` and ``_now``).
+A mixin of :class:`~mosaic_tui.repository.backlog.Backlog` (it uses the Backlog's ``db`` and ``now``).
 
 * **Notes** (``backlog_notes``): an append-only thread per card. Each note has an
   author (an agent's owner, a person's name, or none for the system), a kind
@@ -143,7 +143,7 @@ class Annotating:
         kind = check_note_kind(kind)
         if author is not None:
             author = check_owner(author)
-        now = self._now()
+        now = self.now()
         row = self.db.run(lambda tx: hot.add_note(tx, card_id, body, author=author, kind=kind, now=now), driver=True)
         return _record(row)
 
