@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import traceback
 from typing import Any
@@ -39,6 +38,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from mosaic_tui import __version__
+from mosaic_tui.db.url import scrub, secrets
 from mosaic_tui.errors import MosaicError
 from mosaic_tui.mcp_tools import BY_NAME, TOOLS, ToolSpec, description, input_schema
 from mosaic_tui.repository import Backlog, check_owner
@@ -54,7 +54,6 @@ a card you cannot finish; `block` one that needs a person. Grooming: `create`, `
 `list`, `show`, `stats`, `events`. Tool results use the keys of `mosaic-tui <command> --json`; errors carry
 {"error": {"code", "message"}} with the CLI's codes (not_found, conflict, invalid_input, unavailable)."""
 
-_USERINFO = re.compile(r"://([^:/@\s]*):([^@\s]+)@")
 
 
 def _say(line: str) -> None:
@@ -68,8 +67,8 @@ class MosaicMCP:
     def __init__(self, backlog: Backlog, owner: str | None = None):
         self.backlog = backlog
         self.owner = owner
-        password = backlog.db.target.url.password
-        self._secrets = {str(password)} if password else set()
+        db = backlog.db
+        self._secrets = secrets(db.target.raw, *(t.raw for t in (db.listen, db.replica and db.replica.target) if t))
         self._limiter = anyio.CapacityLimiter(CONCURRENT_CALLS)
         self.tools = [
             types.Tool(
@@ -123,9 +122,7 @@ class MosaicMCP:
         return types.CallToolResult(content=[_text(body)], structured_content=body, is_error=True)
 
     def _scrub(self, message: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            message = message.replace(secret, "***")
-        return " ".join(_USERINFO.sub(r"://\1:***@", message).split())
+        return scrub(message, self._secrets)
 
     # -- serving ------------------------------------------------------------------
     def _warm_up(self) -> None:

@@ -21,7 +21,9 @@ BADGES = {  # the feed's state -> the badge's mark and style; its text is the fe
 
 
 def badge(status: str, label: str) -> Text:
-    """``● live``, ``◌ polling (every 1s)``, ``◌ connecting``, ``✕ feed lost``."""
+    """``● live``, ``◌ polling (every 1s)``, ``◌ connecting``, ``↻ reconnecting``, ``✕ feed lost``."""
+    if status == "lost" and label == "reconnecting":  # the feed reconnects with backoff (a restart, a failover)
+        return Text("↻ reconnecting", "bold red")
     if status not in BADGES:
         return Text("✕ feed lost", "bold red")
     mark, style = BADGES[status]
@@ -43,8 +45,7 @@ def where(target) -> str:
     if target.backend == "sqlite":
         path = target.path
         return f"sqlite · {path.name if path else ':memory:'}"
-    url = target.url
-    return f"postgres · {url.host or 'localhost'}/{url.database or ''}"
+    return f"postgres · {target.short()}"
 
 
 class TopBar(Static):
@@ -76,6 +77,8 @@ class TopBar(Static):
     def show_feed(self, status: str, label: str | None = None) -> None:
         label = label or status
         if (status, label) != (self.feed, self.feed_label):
+            if self.feed == "lost" and status != "lost":  # back (on the new primary): the wake-up catches up
+                self.app.notify("feed reconnected: caught up", timeout=3)
             self.feed, self.feed_label = status, label
             self.draw()
 
