@@ -226,6 +226,9 @@ def test_a_drain_across_a_promotion_loses_nothing_and_doubles_nothing(tmp_path):
         reader = threading.Thread(target=lambda: printed.extend(json.loads(line)["id"] for line in follow.stdout),
                                   daemon=True)
         reader.start()
+        deadline = time.monotonic() + 60
+        while not printed and time.monotonic() < deadline:  # follow is up (it would not notice a failover before)
+            time.sleep(0.05)
         done: dict[str, list[str]] = {f"a{i}": [] for i in range(3)}
         errors: dict[str, list[str]] = {k: [] for k in done}
         stop = threading.Event()

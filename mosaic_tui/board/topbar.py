@@ -64,7 +64,19 @@ class TopBar(Static):
         self.refresher.notices.subscribe(self, self.changed)
         self.draw()
 
+    def replica(self) -> str | None:
+        """``replica lag 0.4s`` when the board reads a replica (``--read-url``), as measured with its reads."""
+        replicas = getattr(self.refresher.backlog.db, "replicas", None)
+        if replicas is None:
+            return None
+        lag = replicas.last_lag
+        return "replica: no answer" if lag is None else f"replica lag {lag:.1f}s"
+
     def changed(self, changes: Changes) -> None:
+        lag = self.replica()
+        if lag != getattr(self, "_lag", None):
+            self._lag = lag
+            self.draw()
         was, scope = self.offline, self.scope
         self.scope, self.offline = changes.scope, changes.offline
         if self.offline and not was:
@@ -92,6 +104,9 @@ class TopBar(Static):
         t.append("  ")
         if self.live:
             t.append_text(badge(self.feed, self.feed_label))
+        lag = self.replica()
+        if lag is not None:
+            t.append(f"  {lag}", "dim")
         if self.offline:
             t.append("   ⚠ DISCONNECTED — retrying: ", "bold")
             t.append(literal(self.offline))

@@ -16,6 +16,7 @@ all it received, else the age of the last transaction it replayed.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import text
@@ -31,6 +32,9 @@ LAG_SQL = text(
 )
 
 
+LAG_EVERY_S = 2.0
+
+
 class Replicas:
     """Routes the reads of ``primary`` to ``replica`` (both :class:`~mosaic_tui.db.engine.Database`)."""
 
@@ -40,6 +44,8 @@ class Replicas:
         self._lock = threading.Lock()
         self._pending: str | None = None  # the primary's WAL position after our last write, until replayed
         self.reads = {"replica": 0, "primary": 0}  # where reads went (for the board's status and the tests)
+        self.last_lag: float | None = None  # the lag measured at most every LAG_EVERY_S, along with the reads
+        self._lag_at = 0.0
 
     def wrote(self) -> None:
         """After a write committed on the primary: remember where its WAL is."""
@@ -75,7 +81,11 @@ class Replicas:
         return self.primary
 
     def read(self, call) -> Any:
-        """``call(db)`` on the replica (or the primary, see the module); the other one when it is unreachable."""
+        """``call(db)`` on the replica (or the primary, see the module); the other one when it is unreachable.
+        Every ``LAG_EVERY_S`` a read also measures the lag (:attr:`last_lag`, what the board shows)."""
+        if time.monotonic() - self._lag_at >= LAG_EVERY_S:
+            self._lag_at = time.monotonic()
+            self.last_lag = self.lag()
         first = self._choose()
         other = self.primary if first is self.replica else self.replica
         try:

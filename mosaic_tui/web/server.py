@@ -130,7 +130,7 @@ def make_settings(
         token, generated = secrets.token_urlsafe(24), True
 
     target = resolve(db)
-    url = target.raw if target.source != "default" else str(target.path)
+    url = target.raw if target.backend == "postgresql" else target.display()  # SQLite: the file's absolute URL
     try:
         backlog = Backlog.open(url)  # migrates on first use: once here, not in every tab's process
         try:
