@@ -295,3 +295,50 @@ def test_a_drain_across_a_promotion_loses_nothing_and_doubles_nothing(tmp_path):
         missing = sorted(want - set(printed))
         assert len(printed) == len(set(printed)) and not missing, (missing[:5], len(missing), err[-3000:])
         assert "reconnect" in err
+
+
+def test_the_board_says_reconnecting_then_caught_up_across_a_promotion():
+    """A board on the multi-host URL: the primary stops, the standby is promoted; the badge says
+    reconnecting, then live again, and a card created on the new primary appears without a key."""
+    _need_binaries()
+    import asyncio
+
+    from mosaic_tui.board import make_app
+
+    async def until(pilot, predicate, timeout: float = 30.0) -> None:
+        start = time.monotonic()
+        while not predicate():
+            assert time.monotonic() - start < timeout, "the board did not get there"
+            await pilot.pause(0.05)
+
+    with standby.pair() as p:
+        b = Backlog.open(p.multi_url)
+        b.create("before", "made on the first primary")
+        b.close()
+        p.wait_replayed()
+        backlog = Backlog.open(p.multi_url)
+        app = make_app(backlog)
+        notices: list[str] = []
+        seen: list[str] = []
+
+        async def run():
+            async with app.run_test(size=(160, 45)) as pilot:
+                app.notify = lambda message, **kw: notices.append(str(message))  # what the person is told
+                await until(pilot, lambda: app.columns["ready"].find("before") is not None)
+                await until(pilot, lambda: app.feed_status == "live")
+                p.stop_primary()
+                await until(pilot, lambda: "reconnecting" in str(app.topbar.render()) and seen.append("reconnecting")
+                            is None)
+                p.promote()
+                w = Backlog.open(p.multi_url, wait=30)
+                w.create("after", "made on the promoted standby")
+                w.close()
+                await until(pilot, lambda: app.columns["ready"].find("after") is not None)
+                await until(pilot, lambda: app.feed_status == "live")
+
+        try:
+            asyncio.run(run())
+        finally:
+            backlog.close()
+        assert seen == ["reconnecting"]
+        assert any("caught up" in n for n in notices), notices

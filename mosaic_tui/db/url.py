@@ -367,8 +367,5 @@ def scrub(text: str, hidden: set[str] | Target | None = None) -> str:
 
 
 def redact(raw: str) -> str:
-    """A URL as text with any password replaced by ``***`` (whether or not it parses)."""
-    try:
-        return parse(raw).display() if raw.strip() else raw
-    except InvalidInput:
-        return scrub(raw)
+    """A URL as the user wrote it, with any password replaced by ``***`` (whether or not it parses)."""
+    return scrub(raw, secrets(raw))
