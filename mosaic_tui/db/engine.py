@@ -138,7 +138,10 @@ class Database:
     def _translate(self, exc: BaseException) -> BaseException:
         """The error a user sees for a driver error (:func:`mosaic_tui.db.direct.translate`, shared with
         the one-shot path): Busy, ReadOnly, Unavailable, DatabaseFailure, or ``exc`` itself."""
-        return direct.translate(exc, self.target, self.wait)
+        raised = direct.translate(exc, self.target, self.wait)
+        if isinstance(raised, ReadOnly) and getattr(exc, "schema", False):  # a standby never migrated (or behind)
+            return ReadOnly(NEVER_MIGRATED_ON_STANDBY.format(where=self.target.short()))
+        return raised
 
     # -- transactions ---------------------------------------------------------
     def _connect(self) -> Connection:
@@ -174,7 +177,7 @@ class Database:
         ``.dbapi`` of a ``hotsql.Tx`` and the ``.dialect`` and ``.connection``
         a Prepared statement needs.
         """
-        self.ensure_schema()
+        self._ensure()
         try:
             pooled = self.engine.raw_connection()
         except self._driver_error as exc:  # no connection (e.g. the server is down): nothing was sent
@@ -207,6 +210,7 @@ class Database:
         self.engine.dispose()
 
     def _once(self, fn, write: bool, driver: bool):
+        self._ensure()  # its failures go to the retry loop (the contexts' own check is then a no-op)
         if driver:
             return self._driver_transaction(fn, write)
         with self.write() if write else self.read() as conn:
@@ -240,6 +244,18 @@ class Database:
                                translate=self._translate, attempts=attempts, ride=self.ride)
 
     def ensure_schema(self) -> None:
+        """The schema checked (migrated on first use) once per process; errors translated."""
+        try:
+            self._ensure()
+        except DBAPIError as exc:
+            raised = self._translate(exc)
+            if raised is exc:
+                raise
+            raise raised from None
+
+    def _ensure(self) -> None:
+        """As :meth:`ensure_schema`, its driver errors left to the retry loop (marked: nothing of the
+        operation that comes after it was sent, so a write may be tried again)."""
         if self._schema_checked:
             return
         from mosaic_tui.db import schema
@@ -247,12 +263,8 @@ class Database:
         try:
             schema.ensure(self)
         except DBAPIError as exc:
-            raised = self._translate(exc)
-            if isinstance(raised, ReadOnly):  # a standby never migrated (or behind): say what to do
-                raise ReadOnly(NEVER_MIGRATED_ON_STANDBY.format(where=self.target.short())) from None
-            if raised is exc:
-                raise
-            raise raised from None
+            exc.unsent = exc.schema = True
+            raise
         self._schema_checked = True
 
     def dispose(self) -> None:
