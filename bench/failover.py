@@ -26,10 +26,8 @@ Prints one JSON line per figure (docs/performance/failover.md gives them).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -39,6 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 import standby  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from live import board_process  # noqa: E402 - the real board, headless, printing "painted"
 
 MT = str(Path(sys.executable).parent / "mosaic-tui")
 
@@ -121,22 +122,6 @@ def failover(cards: int, agents: int, wait: bool, promote_after: float) -> dict:
 
 
 # --------------------------------------------------------------------------- 2. load
-def board_process(url: str, read_url: str | None) -> None:
-    from mosaic_tui.board import make_app
-    from mosaic_tui.repository import Backlog
-
-    async def main():
-        app = make_app(Backlog.open(url, read_url=read_url))
-        async with app.run_test(size=(160, 45)) as pilot:
-            while not getattr(app, "painted", False):
-                await pilot.pause(0.05)
-            print("painted", flush=True)
-            while True:
-                await pilot.pause(1)
-
-    asyncio.run(main())
-
-
 def server_cpu(datadir: Path) -> float:
     """CPU seconds of a server's processes (the postmaster and its children), from /proc."""
     pid = int((datadir / "postmaster.pid").read_text().split()[0])

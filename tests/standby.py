@@ -16,12 +16,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from pooler import free_port
 
 HINT = "the Postgres server binaries (initdb, pg_ctl, pg_basebackup): set MOSAIC_TEST_PG_BIN to their folder"
 
@@ -33,12 +34,6 @@ def bindir() -> Path | None:
         if (c / "initdb").is_file() and (c / "pg_basebackup").is_file():
             return c
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:

@@ -77,12 +77,17 @@ def json_mode() -> bool:
     return state().json
 
 
-def _set_db(ctx: click.Context, _param, value):
-    if value is not None:
-        st = ctx.ensure_object(State)
-        st.db = value
-        st.note(value)
-    return value
+def _url_option(attr: str):
+    """The callback of a URL option (--db, --listen-url, --read-url): remembered, its password kept secret."""
+
+    def callback(ctx: click.Context, _param, value):
+        if value is not None:
+            st = ctx.ensure_object(State)
+            setattr(st, attr, value)
+            st.note(value)
+        return value
+
+    return callback
 
 
 def _set_json(ctx: click.Context, _param, value):
@@ -97,24 +102,8 @@ def _set_wait(ctx: click.Context, _param, value):
     return value
 
 
-def _set_listen_url(ctx: click.Context, _param, value):
-    if value is not None:
-        st = ctx.ensure_object(State)
-        st.listen_url = value
-        st.note(value)
-    return value
-
-
-def _set_read_url(ctx: click.Context, _param, value):
-    if value is not None:
-        st = ctx.ensure_object(State)
-        st.read_url = value
-        st.note(value)
-    return value
-
-
 _db_option = click.option(
-    "--db", "db", metavar="URL", expose_value=False, callback=_set_db,
+    "--db", "db", metavar="URL", expose_value=False, callback=_url_option("db"),
     help="The backlog: postgresql://..., sqlite:///path or a file path. Default: $DATABASE_URL, else embedded.",
 )
 _json_option = click.option(
@@ -130,12 +119,12 @@ _wait_option = click.option(
          "(the server down, no writable primary yet).",
 )
 _read_option = click.option(
-    "--read-url", metavar="URL", expose_value=False, callback=_set_read_url,
+    "--read-url", metavar="URL", expose_value=False, callback=_url_option("read_url"),
     help="A read replica: the read verbs and the board read there (your own writes show at once); "
          "writes and claims go to --db. Default: $MOSAIC_READ_URL, else --db.",
 )
 listen_option = click.option(
-    "--listen-url", metavar="URL", expose_value=False, callback=_set_listen_url,
+    "--listen-url", metavar="URL", expose_value=False, callback=_url_option("listen_url"),
     help="Where the change feed LISTENs (the server itself or a pooler's session mode) when --db "
          "goes through a transaction pooler. Default: $MOSAIC_LISTEN_URL, else --db.",
 )
