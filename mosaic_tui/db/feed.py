@@ -167,6 +167,7 @@ class PostgresFeed(ChangeFeed):
         import psycopg
 
         self.attempts += 1
+        self.standby = False  # (again at each connect: a standby promoted since may LISTEN now)
         try:
             self._conn = self._open()
             try:
