@@ -255,6 +255,12 @@ class BoardApp(App[int]):
     def action_block(self) -> None:
         self.groom.status("block")
 
+    def action_block_reason(self) -> None:
+        self.groom.block_with_reason()
+
+    def action_note(self) -> None:
+        self.actions.note()
+
     def action_unblock(self) -> None:
         self.groom.status("unblock")
 

@@ -30,7 +30,8 @@ def stats() -> None:
 
 
 def _event_row(ev) -> list[Any]:
-    change = f"{ev.old_status or '-'} -> {ev.new_status or '-'}"
+    # A note or a label is not a status move: no arrow.
+    change = "-" if ev.old_status is None and ev.new_status is None else f"{ev.old_status or '-'} -> {ev.new_status or '-'}"
     return [ev.id, out.when(ev.at), ev.card_id, ev.kind, change, ev.owner or "-"]
 
 
