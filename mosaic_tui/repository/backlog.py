@@ -58,9 +58,11 @@ class Backlog(Grooming, Restoring, Annotating):
         self.max_attempts = hot.max_attempts_from_env(max_attempts)
 
     @classmethod
-    def open(cls, url: str | None = None, *, wait: float | None = None, listen_url: str | None = None, **kw) -> Backlog:
-        """``wait``: seconds to retry a full server when connecting; ``listen_url``: the change feed's URL."""
-        return cls(open_database(url, wait=wait, listen_url=listen_url), **kw)
+    def open(cls, url: str | None = None, *, wait: float | None = None, listen_url: str | None = None,
+             read_url: str | None = None, **kw) -> Backlog:
+        """``wait``: seconds to retry a full server when connecting (and to ride a failover); ``listen_url``:
+        the change feed's URL; ``read_url``: a read replica for the reads."""
+        return cls(open_database(url, wait=wait, listen_url=listen_url, read_url=read_url), **kw)
 
     @property
     def backend(self) -> str:

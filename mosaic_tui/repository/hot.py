@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from mosaic_tui.db import direct, hotsql
+from mosaic_tui.db import direct, hotsql, url
 from mosaic_tui.db.direct import NeedsFullPath
 from mosaic_tui.db.hotsql import Tx
 from mosaic_tui.errors import Conflict, InvalidInput, NotFound
@@ -259,14 +259,15 @@ _VERBS = {"claim": claim, "heartbeat": heartbeat, "complete": complete}
 
 
 def run_once(verb: str, args: dict[str, Any], *, db: str | None = None, wait: float | None = None,
-             listen_url: str | None = None) -> dict[str, Any] | None:
+             listen_url: str | None = None, read_url: str | None = None) -> dict[str, Any] | None:
     """``verb`` ("claim", "heartbeat" or "complete") with ``args`` (its keyword arguments) on the backlog
     at ``db`` (else ``DATABASE_URL``, else the default), without SQLAlchemy: the card's JSON (None: nothing
     to claim). The same checks, in the same order, as ``Backlog.open(db)`` then the verb; NeedsFullPath
     (nothing written) where only the full path can answer exactly so."""
-    where = direct.resolve(db)
+    where = url.resolve(db)
     if where.backend == "postgresql":
-        direct.check_listen(listen_url)
+        url.resolve_listen(listen_url)  # a listen or read URL the full path would refuse is refused here too
+        url.resolve_read(read_url)
         direct.pg_direct()  # a bad MOSAIC_PG_DIRECT is refused before anything else, as the engine does
     max_attempts = max_attempts_from_env()
     if verb == "claim":
