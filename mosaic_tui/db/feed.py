@@ -245,12 +245,7 @@ class PostgresFeed(ChangeFeed):
         self._newest, self._next_poll = newest, time.monotonic()
 
     def _close_replica(self) -> None:
-        if self._rconn is not None:
-            try:
-                self._rconn.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._rconn = None
+        self._rconn = _quietly_close(self._rconn)
         self.where = ""
 
     def _listen(self, on: bool) -> None:
@@ -261,12 +256,7 @@ class PostgresFeed(ChangeFeed):
                 pass
 
     def _drop(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # noqa: BLE001
-                pass
-        self._conn = None
+        self._conn = _quietly_close(self._conn)
         if self._rconn is None:
             self.status, self.interval = "lost", None
         self._missed = True
@@ -339,12 +329,16 @@ class PostgresFeed(ChangeFeed):
 
     def close(self) -> None:
         self._close_replica()
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._conn = None
+        self._conn = _quietly_close(self._conn)
+
+
+def _quietly_close(conn) -> None:
+    """Close ``conn`` if there is one, whatever state it is in; None, for the caller's attribute."""
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def open_feed(target: Target, listen: Target | None = None, replica: Target | None = None) -> ChangeFeed:
