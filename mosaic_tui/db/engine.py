@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,13 +122,23 @@ def create(target: Target, *, pool: bool = True, wait: float = DEFAULT_WAIT_S) -
     return engine
 
 
+def _said_something(dbapi_connection) -> bool:
+    """An idle connection's socket is readable: the server closed it, or sent a notice before it did."""
+    try:
+        return bool(select.select([dbapi_connection.fileno()], [], [], 0)[0])
+    except Exception:  # noqa: BLE001 - closed already (psycopg: OperationalError): the ping will say so
+        return True
+
+
 def _ping_when_idle(engine: Engine) -> None:
     """Ping (``SELECT 1``) a pooled connection that sat idle ``IDLE_PING_S`` or more as it leaves the pool;
     when the server dropped it, the pool connects anew (to whichever host is the primary now).
 
     SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip on each claim of an agent loop.
-    Here a connection checked in less than a second ago goes out as it is: the old primary answered on
-    it then, and no promotion is that fast. A one-shot command never pings (it checks out once).
+    Here a connection checked in less than a second ago goes out unpinged -- the old primary answered on
+    it then, and no promotion is that fast -- unless its socket has something to read while idle: the
+    server closed it or said why (an administrator's ``pg_terminate_backend``, a shutdown), seen without
+    a round trip. A one-shot command never pings (it checks out once).
     """
     dialect, driver_error = engine.dialect, engine.dialect.loaded_dbapi.Error
 
@@ -139,7 +150,7 @@ def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection, record, _proxy):
         since = record.info.pop(_IDLE_SINCE, None)
-        if since is None or time.monotonic() - since < IDLE_PING_S:
+        if since is None or (time.monotonic() - since < IDLE_PING_S and not _said_something(dbapi_connection)):
             return
         try:
             dialect.do_ping(dbapi_connection)
