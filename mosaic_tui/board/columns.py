@@ -13,6 +13,7 @@ from math import ceil
 from collections.abc import Container
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
 
 PAGE = 50  # cards per page: about two screens of a tall terminal
 ROW_H = 2  # lines per card: the title line and the state line
+CHROME = 3  # cells around a column's text: two borders and the scrollbar
+STRIP = 17  # an empty column's width: ``blocked (0)`` in its border
+OWNER_MAX = 40  # an owner name longer than this is cut, not given the width
+NEED_MAX = 120  # a column never asks for more than this (a long title shows cut with …)
 
 
 def _thumb(size: int, virtual: int, window: int, position: float) -> tuple[int, int]:
@@ -41,6 +46,47 @@ def _thumb(size: int, virtual: int, window: int, position: float) -> tuple[int, 
     thumb = max(1, window / (virtual / size))
     start = int((size - thumb) * (position / (virtual - window)) * 8)
     return start, start + ceil(thumb * 8)
+
+
+def fit(width: int, wants: list[tuple[int, int]], focused: int | None) -> list[int]:
+    """The columns' widths in ``width`` cells, from each one's ``(floor, need)`` (:meth:`CardColumn.wants`).
+
+    Every column gets its floor (if the floors do not fit, the width is shared in their proportion).
+    Then the focused column grows towards its three shares of the width (six shares among four
+    columns, as far as it needs them), then every column still short of its need grows, evenly, none
+    beyond its need; what nobody needs goes to the focused column, unless it is an empty strip (then
+    to the others, evenly)."""
+    n = len(wants)
+    if not n:
+        return []
+    floors = [f for f, _ in wants]
+    if sum(floors) >= width:
+        total = sum(floors) or 1
+        out = [max(1, f * width // total) for f in floors]
+        out[focused if focused is not None else 0] += width - sum(out)
+        return out
+    out = list(floors)
+    left = width - sum(out)
+    if focused is not None:
+        target = min(wants[focused][1], max(floors[focused], 3 * width // (n + 2)))
+        give = min(left, max(0, target - out[focused]))
+        out[focused] += give
+        left -= give
+    while left > 0:
+        hungry = [i for i in range(n) if out[i] < wants[i][1]]
+        if not hungry:
+            break
+        share = max(1, left // len(hungry))
+        for i in hungry:
+            give = min(share, wants[i][1] - out[i], left)
+            out[i] += give
+            left -= give
+    if left > 0:
+        grow = [focused] if focused is not None and wants[focused] != (STRIP, STRIP) else \
+            [i for i in range(n) if wants[i] != (STRIP, STRIP)] or list(range(n))
+        for k, i in enumerate(grow):
+            out[i] += left // len(grow) + (1 if k < left % len(grow) else 0)
+    return out
 
 
 class CardColumn(ScrollView, can_focus=True):
@@ -65,9 +111,6 @@ class CardColumn(ScrollView, can_focus=True):
         overflow-x: hidden;
     }
     CardColumn:focus { border: round $accent; }
-    CardColumn.-wide { width: 3fr; }
-    CardColumn.-empty { width: 17; }
-    CardColumn.-empty.-wide { width: 1fr; }
     CardColumn > .card--mark { color: $secondary; text-style: bold; }
     CardColumn > .card--id { color: $accent; text-style: bold; }
     CardColumn > .card--title { color: $text; }
@@ -175,8 +218,8 @@ class CardColumn(ScrollView, can_focus=True):
         self.refresh_lines(first * ROW_H, (last - first) * ROW_H)
 
     def _show_count(self) -> None:
-        """The title, the scroll height and the cursor follow ``count``; an empty column narrows to a strip
-        (unless it is the wide one, see ``Kanban.widen``)."""
+        """The title, the scroll height and the cursor follow ``count`` (an empty column narrows to a strip:
+        its width is the kanban's, ``Kanban.fit``)."""
         self._set_title(f"{self.status} ({self.count:,}){self.sort_note}")
         self.set_class(self.count == 0, "-empty")
         self._size_to_count()
@@ -210,6 +253,25 @@ class CardColumn(ScrollView, can_focus=True):
             if shown.get(row) != key:
                 self.refresh_lines(row * ROW_H + 1, 1)
         self._shown_meta = now
+
+    def wants(self) -> tuple[int, int]:
+        """``(floor, need)`` in cells: the width below which the column hides what it is watched for (the
+        claimed column: the owner and the lease countdown of each card on screen; any other: its title
+        in the border), and the width its rows on screen read whole in. An empty column: a strip."""
+        if not self.count:
+            return STRIP, STRIP
+        chrome = 2 + (self.count * ROW_H > self.scrollable_content_region.height)  # borders, a scrollbar if any
+        floor = cell_len(getattr(self, "_title_text", None) or self.status) + 6  # ``╭─ done (3) ─╮``
+        need = floor
+        first, last = self._visible_rows()
+        for row in range(first, last):
+            card = self.card_at(row)
+            if card is None:
+                continue
+            if card.status == "claimed":  # the owner (cut at OWNER_MAX) and the lease as shown now, then ``…``
+                floor = max(floor, cell_len(self._lease_line(card, OWNER_MAX).plain) + 1 + chrome)
+            need = max(need, self._title(card).cell_len + chrome, self._meta(card).cell_len + chrome)
+        return floor, min(NEED_MAX, max(need, floor))
 
     def _reindex(self) -> None:
         self.index = {c.id: p * PAGE + i for p, cards in self.pages.items() for i, c in enumerate(cards)}
@@ -424,6 +486,21 @@ class CardColumn(ScrollView, can_focus=True):
             return (status, card.attempts, unlocks, card.phase)
         return (status, card.phase)
 
+    def _lease_line(self, card: Card, owner_max: int | None = None) -> Text:
+        """A claim's state line up to its lease: ``    @owner · 12m left`` / ``@owner EXPIRED 3m ago``."""
+        t = Text("    ")
+        now = self.now_fn() if self.now_fn else None
+        left = lease_left(card, now) if now else None
+        owner = literal(card.claim_owner) or "?"
+        t.append(f"@{owner if owner_max is None else owner[:owner_max]}", self._style("card--owner"))
+        if left is None:
+            pass
+        elif left <= 0:
+            t.append(f" EXPIRED {duration(-left)} ago", self._style("card--expired"))
+        else:
+            t.append(f" · {duration(left)} left", self._style("card--meta"))
+        return t
+
     def _meta(self, card: Card) -> Text:
         t = Text("    ")
         dim = self._style("card--meta")
@@ -435,15 +512,7 @@ class CardColumn(ScrollView, can_focus=True):
             else:
                 t.append("claimable", dim)
         elif card.status == "claimed":
-            now = self.now_fn() if self.now_fn else None
-            left = lease_left(card, now) if now else None
-            t.append(f"@{literal(card.claim_owner) or '?'}", self._style("card--owner"))
-            if left is None:
-                pass
-            elif left <= 0:
-                t.append(f" EXPIRED {duration(-left)} ago", self._style("card--expired"))
-            else:
-                t.append(f" · {duration(left)} left", dim)
+            t = self._lease_line(card)
         elif card.status == "blocked":
             t.append(f"blocked · {card.attempts} attempt{'s' if card.attempts != 1 else ''}", dim)
         else:
@@ -502,4 +571,4 @@ class CardColumn(ScrollView, can_focus=True):
         self._cache.clear()
 
 
-__all__ = ["PAGE", "ROW_H", "CardColumn"]
+__all__ = ["PAGE", "ROW_H", "CardColumn", "fit"]

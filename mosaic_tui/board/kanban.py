@@ -29,7 +29,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 
 from mosaic_tui.board.changes import STATUSES, Changes, Scope, deltas
-from mosaic_tui.board.columns import PAGE, CardColumn
+from mosaic_tui.board.columns import PAGE, CardColumn, fit
 from mosaic_tui.board.jobs import Job, run_job
 from mosaic_tui.board.marks import Marks
 from mosaic_tui.board.pane import Drawn
@@ -127,6 +127,7 @@ class Kanban(Horizontal):
         self.by_impact = False  # the ready column sorted by impact (``s``)
         self.drawn = False
         self._last_column: CardColumn | None = None
+        self._widths: list[int] = []  # the columns' widths as last set (``fit``)
         self._started = 0  # batches started (a read made along a look before one started is stale)
         self._moved = 0  # batches whose events moved the counts (a recount read meanwhile is older)
         self._job = Job(self, self._read, self._show, merge=_merge, prepare=self._prepare, group="columns")
@@ -160,6 +161,7 @@ class Kanban(Horizontal):
         self.impact = impact
         for col in self.columns.values():
             col.set_unlocks(impact.unlocks)
+        self.fit()
         if self.by_impact:
             self._job.ask(_Want(pages={"ready": set()}))
 
@@ -177,6 +179,7 @@ class Kanban(Horizontal):
     def _tick(self) -> None:
         """Lease countdowns move with the clock: redraw the claimed rows whose countdown text changed."""
         self.columns["claimed"].redraw_changed_meta()
+        self.fit()  # a countdown that reads longer (``9m59s`` after ``10m``) widens the claimed column
 
     # -- loading -----------------------------------------------------------------------
     def _view(self) -> _View:
@@ -289,6 +292,7 @@ class Kanban(Horizontal):
             self.watched = None  # it moved away from the cursor: told once, not again for the card now there
         if self.select_next is not None:
             self.select(self.select_next, quiet=True)
+        self.fit()
         if batch.full and not self.drawn:
             self.drawn = True
             self.post_message(Drawn(self))
@@ -304,6 +308,7 @@ class Kanban(Horizontal):
         if view.generation == self.refresher.generation and moved == self._moved:  # else the counts shown are newer
             for status, col in self.columns.items():
                 col.set_count(counts[status])
+            self.fit()
 
     def _flash_and_tell(self, notice: Changes) -> None:
         """Highlight what just changed (unless everything moves), and tell someone else's change to the watched card."""
@@ -346,19 +351,31 @@ class Kanban(Horizontal):
             for card_id in ids:
                 col.refresh_card(card_id)
 
-    def widen(self, column: CardColumn) -> None:
-        """The focused column takes three shares of the width, so its titles read (at 160 columns, 40
-        characters and more); the others keep one, an empty one narrows to a strip."""
-        for col in self.columns.values():
-            col.set_class(col is column, "-wide")
+    def fit(self) -> None:
+        """Each column as wide as its content needs (:func:`~mosaic_tui.board.columns.fit`): the claimed
+        column never narrower than its owners and lease countdowns, the focused one taking three shares
+        of what is left (at 160 columns, 40 characters of a title and more), an empty one a strip.
+        Widths are set only when they change (a change lays the screen out again)."""
+        width = self.content_size.width
+        if not width:
+            return
+        cols = list(self.columns.values())
+        focused = self.focused_column()
+        widths = fit(width, [c.wants() for c in cols], cols.index(focused) if focused in cols else None)
+        if widths != self._widths:
+            self._widths = widths
+            for col, w in zip(cols, widths):
+                col.styles.width = w
+
+    def on_resize(self) -> None:
+        self.fit()
 
     @on(CardColumn.Selected)
     def _column_selected(self, msg: CardColumn.Selected) -> None:
         msg.stop()
         if msg.column is self.focused_column():  # the last one focused, while a screen (the graph) is on top
-            if msg.column is not self._last_column:
-                self.widen(msg.column)
             self._last_column = msg.column
+            self.fit()
             if msg.by_user:
                 self.watched = msg.card.id if msg.card is not None else None
             self.post_message(self.Selected(msg.card.id if msg.card is not None else None))
