@@ -1,9 +1,12 @@
 """The stats footer: the whole backlog's counts and health, in one line (a pane).
 
 Read on a reload and a recount (``Backlog.stats``; the last hour's claims and
-completions, a scan of the hour's events, only every ``RECENT_S``); between
-reads, the counts and the last hour's figures move with each notice's
-events. The critical path (the longest chain of unfinished work: of the
+completions, a scan of the hour's events, only every ``RECENT_S``), and
+**along with the look** whose events moved a card between statuses (in the
+look's worker, as the columns read: the footer and the columns draw from the
+same notice, so ``claimable`` is never a step behind the ready column); while
+the fleet is busy it is not read along, and the counts and the last hour's
+figures move with each notice's events until the recount. The critical path (the longest chain of unfinished work: of the
 phase shown, else the longest of any phase) comes from the keystones room's
 notices. Wordy from ``WIDE_FROM`` columns, compact below ``COMPACT_BELOW``.
 """
@@ -49,8 +52,20 @@ class StatsFooter(Static):
                         prepare=lambda recent: (recent, self._moved), group="stats")
 
     def on_mount(self) -> None:
-        self.refresher.notices.subscribe(self, self.changed)
+        self.refresher.notices.subscribe(self, self.changed, plan=self._plan_along, read=self._read_along)
         self.draw()
+
+    # -- read along with the look: the figures of the same notice as the columns --------------
+    def _plan_along(self) -> bool | None:
+        """Read the figures with the next look, unless the fleet is busy (then the recount keeps them)."""
+        return None if self.stats is None or self.refresher.busy else True
+
+    def _read_along(self, _plan: bool, events: tuple) -> dict | None:
+        """In the look's worker: the figures, when the events moved a card between statuses or claims
+        (``claimable``, ``expired``, ``oldest ready`` cannot follow from the events alone)."""
+        if any(ev.old_status != ev.new_status or ev.kind in ("claimed", "released", "reclaimed") for ev in events):
+            return self.refresher.backlog.stats(recent=False)
+        return None
 
     def on_resize(self) -> None:
         self.draw()
@@ -71,14 +86,17 @@ class StatsFooter(Static):
         if not changes.events or s is None:
             return
         self._moved += 1
+        along = changes.read_along.get(id(self))
+        if along is not None:  # read right after these events: already counts them
+            s.update(along)
+        else:
+            for status, d in deltas(changes.events).items():
+                s["counts"][status] = max(0, s["counts"][status] + d)
+            s["total"] = sum(s["counts"].values())
         for ev in changes.events:
             if ev.kind in ("claimed", "completed"):
                 key = "claimsLastHour" if ev.kind == "claimed" else "completionsLastHour"
                 s[key] = s.get(key, 0) + 1
-        moved = deltas(changes.events)
-        for status, d in moved.items():
-            s["counts"][status] = max(0, s["counts"][status] + d)
-        s["total"] = sum(s["counts"].values())
         self.draw()
 
     def _read(self, ask: tuple[bool, int]) -> tuple[dict, int]:
