@@ -124,8 +124,9 @@ class StatsFooter(Static):
             self.draw()
 
     def critical(self) -> tuple[str | None, list[str]] | None:
-        """(phase, chain): the critical path the footer names (of the phase shown, else the longest); None before
-        the keystones are counted."""
+        """(phases, chain): the critical path the footer names (of the phase shown; with no phase chosen, the
+        longest chain of unfinished work in the whole backlog, across phases); None before the keystones are
+        counted."""
         if self.impact is None:
             return None
         return self.impact.path(self.refresher.scope.phase)
