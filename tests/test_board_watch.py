@@ -122,7 +122,7 @@ async def test_the_footer_is_in_step_with_the_columns_after_a_bulk_block_and_ano
         await pilot.press("b")
         await settle(pilot)
         truth = backlog.stats(recent=False)
-        assert app.stats["claimable"] == truth["claimable"] == before - 2
+        assert app.stats["claimable"] == truth["claimable"] == before - 2 and app.stats["expiredClaimCount"] == 1
         assert app.stats["counts"] == truth["counts"] and app.stats["counts"]["ready"] == col.count
         assert f"claimable {truth['claimable']}" in str(app.stats_footer.render())
         # another program unblocks one of them: the next look brings columns and footer together

@@ -2,8 +2,9 @@
 
 The rooms (``docs/board.md``, *How the board is built*):
 
-- :class:`~mosaic_tui.db.live.LiveFeed` (a thread) wakes the board when
-  another program commits, paced, with a backstop;
+- :class:`~mosaic_tui.board.refresher.BoardFeed` (the :class:`~mosaic_tui.db.live.LiveFeed`
+  thread) wakes the board when another program commits: a lone change at once, bursts paced,
+  with a backstop;
 - :class:`~mosaic_tui.board.refresher.Refresher` looks (reads the events
   after its cursor) and publishes one :class:`~mosaic_tui.board.changes.Changes`
   notice per look;
@@ -45,12 +46,12 @@ from mosaic_tui.board.attention import AttentionBadge
 from mosaic_tui.board.board_screen import BoardScreen
 from mosaic_tui.board.changes import Scope
 from mosaic_tui.board.dependencies import DependencyPane
-from mosaic_tui.db.live import POLL_S, LiveFeed
+from mosaic_tui.db.live import POLL_S
 from mosaic_tui.board.jobs import OFFLINE, REFUSED, Call, explain
 from mosaic_tui.board.kanban import Kanban
 from mosaic_tui.board.keystones import Keystones
 from mosaic_tui.board.pane import Drawn, ShowCard
-from mosaic_tui.board.refresher import Refresher
+from mosaic_tui.board.refresher import BoardFeed, Refresher
 from mosaic_tui.board.stats import StatsFooter
 from mosaic_tui.board.topbar import TopBar
 from mosaic_tui.board.undo import UndoKeys
@@ -98,7 +99,7 @@ class BoardApp(App[int]):
         super().__init__()
         self.backlog = backlog
         self.clock = clock or utcnow
-        self.live_feed = None if not poll else LiveFeed(
+        self.live_feed = None if not poll else BoardFeed(
             backlog.feed, lambda: self.post_message(Wake()), lambda s, label: self.post_message(FeedStatus(s, label)),
             poll=poll)
         self.refresher = Refresher(self, backlog, Scope(phase), busy=self._busy)

@@ -2,11 +2,13 @@
 
 Read on a reload and a recount (``Backlog.stats``; the last hour's claims and
 completions, a scan of the hour's events, only every ``RECENT_S``), and
-**along with the look** whose events moved a card between statuses (in the
-look's worker, as the columns read: the footer and the columns draw from the
-same notice, so ``claimable`` is never a step behind the ready column); while
-the fleet is busy it is not read along, and the counts and the last hour's
-figures move with each notice's events until the recount. The critical path (the longest chain of unfinished work: of the
+**along with the look** whose events moved a card between statuses: the
+counts move by the notice's events (as the columns' do) and ``claimable`` and
+``expired`` are read in the look's worker (two index scans), so the footer
+and the columns draw from the same notice and ``claimable`` is never a step
+behind the ready column. While the fleet is busy nothing is read along (the
+figures come with the recount); the oldest ready card's age and the last
+hour's figures come with the recount too (they move with the events meanwhile). The critical path (the longest chain of unfinished work: of the
 phase shown, else the longest of any phase) comes from the keystones room's
 notices. Wordy from ``WIDE_FROM`` columns, compact below ``COMPACT_BELOW``.
 """
@@ -61,10 +63,12 @@ class StatsFooter(Static):
         return None if self.stats is None or self.refresher.busy else True
 
     def _read_along(self, _plan: bool, events: tuple) -> dict | None:
-        """In the look's worker: the figures, when the events moved a card between statuses or claims
-        (``claimable``, ``expired``, ``oldest ready`` cannot follow from the events alone)."""
+        """In the look's worker: ``claimable`` and ``expired`` (which cannot follow from the events alone),
+        when the events moved a card between statuses or claims. Two index scans (``Backlog.claim_figures``,
+        a few milliseconds at 100,000 cards): the look, and so the columns, wait for them. The counts
+        follow from the events as the columns' do; the oldest ready card's age comes with the recount."""
         if any(ev.old_status != ev.new_status or ev.kind in ("claimed", "released", "reclaimed") for ev in events):
-            return self.refresher.backlog.stats(recent=False)
+            return self.refresher.backlog.claim_figures()
         return None
 
     def on_resize(self) -> None:
@@ -87,12 +91,11 @@ class StatsFooter(Static):
             return
         self._moved += 1
         along = changes.read_along.get(id(self))
-        if along is not None:  # read right after these events: already counts them
+        if along is not None:  # read right after these events
             s.update(along)
-        else:
-            for status, d in deltas(changes.events).items():
-                s["counts"][status] = max(0, s["counts"][status] + d)
-            s["total"] = sum(s["counts"].values())
+        for status, d in deltas(changes.events).items():
+            s["counts"][status] = max(0, s["counts"][status] + d)
+        s["total"] = sum(s["counts"].values())
         for ev in changes.events:
             if ev.kind in ("claimed", "completed"):
                 key = "claimsLastHour" if ev.kind == "claimed" else "completionsLastHour"
