@@ -163,6 +163,8 @@ class CardColumn(ScrollView, can_focus=True):
         self.sort_note = ""  # after the count in the title: how the column is sorted, when not in claim order
         self._fade_timer_set = False
         self.border_title = status
+        self._version = 0  # bumped whenever what the rows show may have changed (``wants`` is cached on it)
+        self._wants: tuple | None = None
 
     def _set_title(self, title: str) -> None:
         """The border title, repainting only the border's top line.
@@ -183,6 +185,7 @@ class CardColumn(ScrollView, can_focus=True):
     # -- data -----------------------------------------------------------------------
     def set_data(self, count: int, pages: dict[int, list[Card]], waits: dict[str, list[str]], *, full: bool) -> None:
         """New count and pages; redraw only the rows whose card changed (all rows when ``full``)."""
+        self._version += 1
         old_rows = {} if full else self._row_keys()
         if full:
             self.pages = {}
@@ -229,6 +232,7 @@ class CardColumn(ScrollView, can_focus=True):
     def set_unlocks(self, unlocks: dict[str, int]) -> None:
         """New keystone counts: redraw the visible state lines whose count changed (and the title's sort note)."""
         old, self.unlocks = self.unlocks, unlocks
+        self._version += 1
         self._show_count()
         if not self.count:
             return
@@ -260,10 +264,19 @@ class CardColumn(ScrollView, can_focus=True):
         in the border), and the width its rows on screen read whole in. An empty column: a strip."""
         if not self.count:
             return STRIP, STRIP
+        first, last = self._visible_rows()
+        tick = int(self.now_fn().timestamp()) if self.status == "claimed" and self.now_fn else 0  # countdowns move
+        key = (self._version, first, last, self.size.height, getattr(self, "_title_text", None), tick)
+        if self._wants is not None and self._wants[0] == key:
+            return self._wants[1]  # a look that changed nothing here costs nothing here
+        got = self._measure(first, last)
+        self._wants = (key, got)
+        return got
+
+    def _measure(self, first: int, last: int) -> tuple[int, int]:
         chrome = 2 + (self.count * ROW_H > self.scrollable_content_region.height)  # borders, a scrollbar if any
         floor = cell_len(getattr(self, "_title_text", None) or self.status) + 6  # ``╭─ done (3) ─╮``
         need = floor
-        first, last = self._visible_rows()
         for row in range(first, last):
             card = self.card_at(row)
             if card is None:
@@ -319,6 +332,7 @@ class CardColumn(ScrollView, can_focus=True):
         row = self.index.get(card.id)
         if row is None:
             return False
+        self._version += 1
         self.pages[row // PAGE][row % PAGE] = card
         self.refresh_lines(row * ROW_H, ROW_H)
         if row == self.cursor:
@@ -392,6 +406,7 @@ class CardColumn(ScrollView, can_focus=True):
     def forget_far_pages(self) -> None:
         """Keep memory flat while scrolling a huge column: drop pages far from the screen."""
         keep = self.visible_pages()
+        self._version += 1
         for p in list(self.pages):
             if all(abs(p - k) > 2 for k in keep):
                 del self.pages[p]
