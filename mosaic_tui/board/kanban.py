@@ -361,7 +361,8 @@ class Kanban(Horizontal):
             return
         cols = list(self.columns.values())
         focused = self.focused_column()
-        widths = fit(width, [c.wants() for c in cols], cols.index(focused) if focused in cols else None)
+        widths = fit(width, [c.wants() for c in cols], cols.index(focused) if focused in cols else None,
+                     hard={i for i, c in enumerate(cols) if c.status == "claimed"})
         if widths != self._widths:
             self._widths = widths
             for col, w in zip(cols, widths):
