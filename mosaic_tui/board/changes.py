@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mosaic_tui.repository import STATUSES
+
 if TYPE_CHECKING:
     from textual.dom import DOMNode
 
     from mosaic_tui.db.models import EventRecord
-
-STATUSES = ("ready", "claimed", "blocked", "done")
 
 
 @dataclass(frozen=True)
