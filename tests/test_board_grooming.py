@@ -364,7 +364,8 @@ async def test_titles_read_at_160_columns_and_backslash_gives_more(board):
 
 
 def test_fit_gives_floors_then_the_focused_column_then_the_needs():
-    from mosaic_tui.board.columns import STRIP, fit
+    from mosaic_tui.board.columns import STRIP
+    from mosaic_tui.board.kanban import fit
 
     # ready focused (needs 70), claimed floor 30 (owner + lease), an empty strip, done needs 40
     wants = [(17, 70), (30, 45), (STRIP, STRIP), (14, 40)]
@@ -385,7 +386,7 @@ def test_fit_gives_floors_then_the_focused_column_then_the_needs():
 @aio
 async def test_the_claimed_column_shows_owner_and_lease_whole_when_not_focused(board):
     backlog, clock = board
-    from mosaic_tui.board.columns import SOFT_MIN
+    from mosaic_tui.board.kanban import SOFT_MIN
 
     backlog.claim("agent-with-a-long-name-12", ttl=7200, id="M2-02")  # (a claim returns agent-3's expired card)
     app = make_app(backlog, clock=clock)

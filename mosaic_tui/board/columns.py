@@ -35,7 +35,6 @@ PAGE = 50  # cards per page: about two screens of a tall terminal
 ROW_H = 2  # lines per card: the title line and the state line
 CHROME = 3  # cells around a column's text: two borders and the scrollbar
 STRIP = 17  # an empty column's width: ``blocked (0)`` in its border
-SOFT_MIN = 10  # on a narrow terminal a column other than the focused and the claimed one may narrow to this
 OWNER_MAX = 40  # an owner name longer than this is cut, not given the width
 NEED_MAX = 120  # a column never asks for more than this (a long title shows cut with …)
 
@@ -47,61 +46,6 @@ def _thumb(size: int, virtual: int, window: int, position: float) -> tuple[int, 
     thumb = max(1, window / (virtual / size))
     start = int((size - thumb) * (position / (virtual - window)) * 8)
     return start, start + ceil(thumb * 8)
-
-
-def fit(width: int, wants: list[tuple[int, int]], focused: int | None, hard: Container[int] = ()) -> list[int]:
-    """The columns' widths in ``width`` cells, from each one's ``(floor, need)`` (:meth:`CardColumn.wants`).
-
-    Every column gets its floor (if the floors do not fit, the width is shared in their proportion).
-    Then the focused column grows towards its three shares of the width (six shares among four
-    columns, as far as it needs them), then every column still short of its need grows, evenly, none
-    beyond its need; what nobody needs goes to the focused column, unless it is an empty strip (then
-    to the others, evenly). On a narrow terminal, where the focused column would not get its three
-    shares, the floors of the other columns not in ``hard`` (the claimed column's is: owner and lease)
-    give way first, down to ``SOFT_MIN`` cells."""
-    n = len(wants)
-    if not n:
-        return []
-    floors = [f for f, _ in wants]
-    if focused is not None:
-        want = min(wants[focused][1], max(floors[focused], 3 * width // (n + 2)))
-        over = sum(floors) - floors[focused] + want - width
-        soft = [i for i in range(n) if i != focused and i not in hard and floors[i] > SOFT_MIN]
-        while over > 0 and soft:
-            for i in list(soft):
-                if over <= 0:
-                    break
-                floors[i] -= 1
-                over -= 1
-                if floors[i] <= SOFT_MIN:
-                    soft.remove(i)
-    if sum(floors) >= width:
-        total = sum(floors) or 1
-        out = [max(1, f * width // total) for f in floors]
-        out[focused if focused is not None else 0] += width - sum(out)
-        return out
-    out = list(floors)
-    left = width - sum(out)
-    if focused is not None:
-        target = want
-        give = min(left, max(0, target - out[focused]))
-        out[focused] += give
-        left -= give
-    while left > 0:
-        hungry = [i for i in range(n) if out[i] < wants[i][1]]
-        if not hungry:
-            break
-        share = max(1, left // len(hungry))
-        for i in hungry:
-            give = min(share, wants[i][1] - out[i], left)
-            out[i] += give
-            left -= give
-    if left > 0:
-        grow = [focused] if focused is not None and wants[focused] != (STRIP, STRIP) else \
-            [i for i in range(n) if wants[i] != (STRIP, STRIP)] or list(range(n))
-        for k, i in enumerate(grow):
-            out[i] += left // len(grow) + (1 if k < left % len(grow) else 0)
-    return out
 
 
 class CardColumn(ScrollView, can_focus=True):
@@ -601,4 +545,4 @@ class CardColumn(ScrollView, can_focus=True):
         self._cache.clear()
 
 
-__all__ = ["PAGE", "ROW_H", "CardColumn", "fit"]
+__all__ = ["PAGE", "ROW_H", "STRIP", "CardColumn"]

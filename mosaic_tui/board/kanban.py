@@ -19,7 +19,7 @@ created or saved, selected once it shows).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 
 from mosaic_tui.board.changes import STATUSES, Changes, Scope, deltas
-from mosaic_tui.board.columns import PAGE, CardColumn, fit
+from mosaic_tui.board.columns import PAGE, STRIP, CardColumn
 from mosaic_tui.board.jobs import Job, run_job
 from mosaic_tui.board.marks import Marks
 from mosaic_tui.board.pane import Drawn
@@ -41,6 +41,62 @@ if TYPE_CHECKING:
 
 FLASH_S = 1.5  # how long a card that just changed stays highlighted
 LOCATE_LIMIT = 5000  # how far down a column a card is looked for, to select it
+SOFT_MIN = 10  # on a narrow terminal a column other than the focused and the claimed one may narrow to this
+
+
+def fit(width: int, wants: list[tuple[int, int]], focused: int | None, hard: Container[int] = ()) -> list[int]:
+    """The columns' widths in ``width`` cells, from each one's ``(floor, need)`` (:meth:`CardColumn.wants`).
+
+    Every column gets its floor (if the floors do not fit, the width is shared in their proportion).
+    Then the focused column grows towards its three shares of the width (six shares among four
+    columns, as far as it needs them), then every column still short of its need grows, evenly, none
+    beyond its need; what nobody needs goes to the focused column, unless it is an empty strip (then
+    to the others, evenly). On a narrow terminal, where the focused column would not get its three
+    shares, the floors of the other columns not in ``hard`` (the claimed column's is: owner and lease)
+    give way first, down to ``SOFT_MIN`` cells."""
+    n = len(wants)
+    if not n:
+        return []
+    floors = [f for f, _ in wants]
+    if focused is not None:
+        want = min(wants[focused][1], max(floors[focused], 3 * width // (n + 2)))
+        over = sum(floors) - floors[focused] + want - width
+        soft = [i for i in range(n) if i != focused and i not in hard and floors[i] > SOFT_MIN]
+        while over > 0 and soft:
+            for i in list(soft):
+                if over <= 0:
+                    break
+                floors[i] -= 1
+                over -= 1
+                if floors[i] <= SOFT_MIN:
+                    soft.remove(i)
+    if sum(floors) >= width:
+        total = sum(floors) or 1
+        out = [max(1, f * width // total) for f in floors]
+        out[focused if focused is not None else 0] += width - sum(out)
+        return out
+    out = list(floors)
+    left = width - sum(out)
+    if focused is not None:
+        target = want
+        give = min(left, max(0, target - out[focused]))
+        out[focused] += give
+        left -= give
+    while left > 0:
+        hungry = [i for i in range(n) if out[i] < wants[i][1]]
+        if not hungry:
+            break
+        share = max(1, left // len(hungry))
+        for i in hungry:
+            give = min(share, wants[i][1] - out[i], left)
+            out[i] += give
+            left -= give
+    if left > 0:
+        grow = [focused] if focused is not None and wants[focused] != (STRIP, STRIP) else \
+            [i for i in range(n) if wants[i] != (STRIP, STRIP)] or list(range(n))
+        for k, i in enumerate(grow):
+            out[i] += left // len(grow) + (1 if k < left % len(grow) else 0)
+    return out
 
 
 def reorders(events: Iterable) -> set[str]:
@@ -352,7 +408,7 @@ class Kanban(Horizontal):
                 col.refresh_card(card_id)
 
     def fit(self) -> None:
-        """Each column as wide as its content needs (:func:`~mosaic_tui.board.columns.fit`): the claimed
+        """Each column as wide as its content needs (:func:`fit`): the claimed
         column never narrower than its owners and lease countdowns, the focused one taking three shares
         of what is left (at 160 columns, 40 characters of a title and more), an empty one a strip.
         Widths are set only when they change (a change lays the screen out again)."""
