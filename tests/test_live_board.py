@@ -222,10 +222,11 @@ def test_the_board_feed_wakes_at_once_for_a_lone_change_and_paces_bursts(monkeyp
     feed.busy = True  # after a busy look the feed's CPU budget paces, as before (LiveFeed.pace)...
     called = []
     monkeypatch.setattr(refresher_module.LiveFeed, "pace", lambda self: called.append(1))
-    for _ in range(3):
-        feed.pace()
-    assert called == [1, 1, 1] and clock.slept == []
-    feed.busy = False  # ...and the busy looks took their tokens: the small look right after them is paced
-    clock.now += 0.02
     feed.pace()
-    assert len(clock.slept) == 1
+    feed.busy = False
+    clock.now += 1.0
+    feed.pace()  # ...and for a while after (the small looks between a busy fleet's busy ones)
+    assert called == [1, 1] and clock.slept == []
+    clock.now += refresher_module.BUSY_QUIET_S
+    feed.pace()  # quiet long enough: a lone change at once again
+    assert called == [1, 1] and clock.slept == []
