@@ -191,3 +191,17 @@ def test_claimed_column_shows_owner_and_lease_at_160x45(snap_compare, demo):
             {"at": clock().strftime("%Y-%m-%d %H:%M:%S.000000")})
     run_sql(backlog, "UPDATE backlog_events SET at = :at", {"at": FIXED_NOW.strftime("%Y-%m-%d %H:%M:%S.000")})
     assert snap_compare(make_app(backlog, clock=clock), terminal_size=GROOM, run_before=select("ready", "M1-03"))
+
+
+def test_card_detail_with_a_thread(snap_compare, demo):
+    backlog, clock = demo
+    backlog.label(["M2-04"], add=["infra", "ci"])
+    backlog.note("M2-04", "Seen three times this week.\nThe runner loses its cache.", author="agent-3")
+    clock.advance(60)
+    backlog.note("M2-04", "Needs a person: the deploy key expired\n(ask ops)", author="ann", kind="block")
+    clock.advance(60)
+    backlog.note("M2-04", "agent-3's lease ended after 15m; attempt 2 of 5", kind="system")
+    backlog.note("M2-04", "escapes stay visible: \x1b[2J\x07 [bold]not markup[/bold]", author="agent-9")
+    run_sql(backlog, "UPDATE backlog_events SET at = :at", {"at": FIXED_NOW.strftime("%Y-%m-%d %H:%M:%S.000")})
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=(160, 60),
+                        run_before=select("blocked", "M2-04", "enter"))

@@ -195,7 +195,7 @@ class BoardApp(App[int]):
         """The one path of every worker's failure: the banner, a refusal, or one line."""
         if event.state != WorkerState.ERROR:
             return
-        kind, line = explain(event.worker.error, self.backlog.db.target.url)
+        kind, line = explain(event.worker.error, self.backlog.db.target)
         if kind == OFFLINE:
             if not self.refresher.lost(line) and event.worker.group == "action":
                 self.notify(line, title="not done", severity="error", markup=False, timeout=6)

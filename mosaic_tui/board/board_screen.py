@@ -52,6 +52,10 @@ class BoardScreen(Screen):
         """``b u c o r`` (block, unblock, complete, reopen, release)."""
         self.app.groom.status(verb)
 
+    def action_block_reason(self) -> None:
+        """``B``: block with a reason (asked for first)."""
+        self.app.groom.block_with_reason()
+
     def action_move(self, direction: str) -> None:
         self.app.groom.move(direction)
 
@@ -79,6 +83,9 @@ class BoardScreen(Screen):
     # -- dialogs -----------------------------------------------------------------------------
     def action_detail(self) -> None:
         self.app.actions.detail()
+
+    def action_note(self) -> None:
+        self.app.actions.note()
 
     def action_new(self) -> None:
         self.app.actions.new()

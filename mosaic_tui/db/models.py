@@ -3,7 +3,7 @@
 The schema itself is created by the migrations in ``migrations/`` (raw DDL per
 backend, so that the Postgres ``backlog`` table is exactly the fleet's); these
 classes describe it for queries. ``backlog`` columns are the contract of
-``shared/spec/mosaic-backlog.sql``; ``unmet_deps`` and the two side tables are
+``shared/spec/mosaic-backlog.sql``; ``unmet_deps`` and the side tables are
 this project's additions, all maintained by triggers.
 """
 
@@ -65,6 +65,57 @@ class Event(SQLModel, table=True):
     new_status: str | None = Field(default=None, sa_column=Column(Text))
     owner: str | None = Field(default=None, sa_column=Column(Text))
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Note(SQLModel, table=True):
+    """One note of a card's append-only thread (migration 0003); ``kind``: note, block, release, complete, system."""
+
+    __tablename__ = "backlog_notes"
+
+    id: int = Field(sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    card_id: str = Field(sa_column=Column(Text, nullable=False))
+    author: str | None = Field(default=None, sa_column=Column(Text))
+    kind: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Label(SQLModel, table=True):
+    """One label on one card (migration 0003)."""
+
+    __tablename__ = "backlog_labels"
+
+    card_id: str = Field(sa_column=Column(Text, primary_key=True))
+    label: str = Field(sa_column=Column(Text, primary_key=True))
+
+
+class FlowDone(SQLModel, table=True):
+    """One completion event with its cycle and lead time (ms) and its card's phase, written by triggers
+    (migration 0004) for the flow figures."""
+
+    __tablename__ = "backlog_flow_done"
+
+    at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    event_id: int = Field(sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    card_id: str = Field(sa_column=Column(Text, nullable=False))
+    owner: str | None = Field(default=None, sa_column=Column(Text))
+    phase: str | None = Field(default=None, sa_column=Column(Text))
+    cycle_ms: int | None = Field(default=None, sa_column=Column(BigInteger))
+    lead_ms: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class FlowMoves(SQLModel, table=True):
+    """SQLite only: the events that move a card or count as a claim or a completion, counted per half hour
+    (migration 0004; '' for none, an owner as '+name')."""
+
+    __tablename__ = "backlog_flow_moves"
+
+    slot: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    kind: str = Field(sa_column=Column(Text, primary_key=True))
+    old_status: str = Field(sa_column=Column(Text, primary_key=True))
+    new_status: str = Field(sa_column=Column(Text, primary_key=True))
+    owner: str = Field(sa_column=Column(Text, primary_key=True))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class EventRecord(NamedTuple):
