@@ -126,7 +126,7 @@ async def test_the_footer_is_in_step_with_the_columns_after_a_bulk_block_and_ano
         assert app.stats["counts"] == truth["counts"] and app.stats["counts"]["ready"] == col.count
         assert f"claimable {truth['claimable']}" in str(app.stats_footer.render())
         # another program unblocks one of them: the next look brings columns and footer together
-        other = Backlog.open(str(backlog.db.target.url.render_as_string(hide_password=False)))
+        other = Backlog.open(backlog.db.target.raw)
         other.unblock(claimable[0])
         other.close()
         app.check_for_changes()
