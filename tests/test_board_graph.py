@@ -298,7 +298,7 @@ async def test_the_top_bar_shows_the_feeds_label(sboard_factory):
         assert "● live" in str(app.topbar.render()) and "every" not in str(app.topbar.render())
 
 
-def test_run_board_hands_the_listen_url_to_the_backlog(monkeypatch, capsys):
+def test_run_board_hands_the_listen_and_read_urls_to_the_backlog(monkeypatch, capsys):
     seen = {}
 
     def fake_open(url=None, **kw):
@@ -306,8 +306,10 @@ def test_run_board_hands_the_listen_url_to_the_backlog(monkeypatch, capsys):
         raise Unavailable("not reached")
 
     monkeypatch.setattr(Backlog, "open", fake_open)
-    assert run_board("postgresql://u@db/x", listen_url="postgresql://u@server/x") == 5
-    assert seen == {"url": "postgresql://u@db/x", "listen_url": "postgresql://u@server/x"}
+    assert run_board("postgresql://u@db/x", listen_url="postgresql://u@server/x",
+                     read_url="postgresql://u@replica/x") == 5
+    assert seen == {"url": "postgresql://u@db/x", "listen_url": "postgresql://u@server/x",
+                    "read_url": "postgresql://u@replica/x"}
     assert "not reached" in capsys.readouterr().err
 
 
