@@ -22,6 +22,16 @@ same backlog, in one run (``--pairs 0``: the latency only). The agents pane
 reads at most once a second (``MIN_READ_S``): with ``--gap`` under a second
 a claim can wait for that pacing, or be completed before the pane reads.
 
+**Pacing** (``--pacing old,new``, ``--fleet N``): the latency is measured
+under each of the board's feed pacings in the same run, alternating in
+``--rounds`` rounds on the same backlog (``old``: a wait of 100 ms after every
+wake-up, ``BoardFeed.BURST = 1``; ``new``: a lone change at once, bursts
+paced, ``BURST = 2``), while ``--fleet N`` agents, in a process of their own,
+each hold a claim and heartbeat (a Poisson stream of N heartbeats a second in
+all, ``--fleet-rate``): the commits a real fleet makes between two claims.
+The throughput runs then measure the board process's CPU under the 4 workers
+with each pacing (without a board, then with each, alternating).
+
 Prints one JSON line per measurement.
 """
 
@@ -32,6 +42,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -65,6 +76,32 @@ def writer(url: str, changes: int, gap: float) -> None:
         b.complete(card.id, owner="bench-writer")
         time.sleep(gap)
     b.close()
+
+
+def fleet(url: str, agents: int, rate: float, seconds: float) -> None:
+    """``agents`` agents each claim a card, then heartbeat: ``rate`` heartbeats a second in all, at random
+    (a Poisson stream), for ``seconds``; prints ``ready`` once the claims are made."""
+    from mosaic_tui.repository import Backlog
+
+    b = Backlog.open(url)
+    held = [(f"fleet-{i}", b.claim(f"fleet-{i}", ttl=3600).id) for i in range(agents)]
+    print("ready", flush=True)
+    rng = random.Random(7)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(rng.expovariate(rate))
+        owner, card = rng.choice(held)
+        b.heartbeat(card, owner, ttl=3600)
+    for owner, card in held:
+        b.release(card, owner)
+    b.close()
+
+
+def set_pacing(pacing: str) -> None:
+    """The board's feed pacing for the boards made from now on in this process."""
+    from mosaic_tui.board.refresher import BoardFeed
+
+    BoardFeed.BURST = {"old": 1, "new": 2}[pacing]
 
 
 def shown(app, view: str, card: str) -> bool:
@@ -150,9 +187,11 @@ def _worker(url: str, name: str, seconds: float, start, out) -> None:
     b.close()
 
 
-def board_process(url: str, read_url: str | None = None) -> None:
+def board_process(url: str, pacing: str = "new", read_url: str | None = None) -> None:
     from mosaic_tui.board import make_app
     from mosaic_tui.repository import Backlog
+
+    set_pacing(pacing)
 
     async def main():
         app = make_app(Backlog.open(url, read_url=read_url))
@@ -173,12 +212,12 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def throughput(url: str, seconds: float, with_board: bool, workers: int = 4, cpu: list | None = None) -> float:
-    """Claims per second of ``workers`` processes; with a board, its CPU per second goes to ``cpu``."""
+def throughput(url: str, seconds: float, with_board: str | None, workers: int = 4, cpu: list | None = None) -> float:
+    """Claims per second of ``workers`` processes; with a board (its pacing), its CPU per second goes to ``cpu``."""
     ctx = mp.get_context("spawn")
     board = None
     if with_board:
-        board = subprocess.Popen([sys.executable, __file__, "board", url], stdout=subprocess.PIPE, text=True)
+        board = subprocess.Popen([sys.executable, __file__, "board", url, with_board], stdout=subprocess.PIPE, text=True)
         assert board.stdout.readline().strip() == "painted"
     start = ctx.Barrier(workers + 1)
     out = ctx.Queue()
@@ -226,20 +265,41 @@ def settle(url: str, since_event: int) -> None:
 
 
 def run(backend: str, cards: int, changes: int, seconds: float, gap: float, pairs: int,
-        views: tuple[str, ...] = ("board",)) -> None:
+        views: tuple[str, ...] = ("board",), pacings: tuple[str, ...] = ("new",), agents: int = 0,
+        rate: float = 5.0, rounds: int = 1) -> None:
     url, drop = fresh_url(backend)
     try:
         t = time.monotonic()
         populate(url, cards)
         load = time.monotonic() - t
         for view in views:
+            lat: dict[str, list[float]] = {p: [] for p in pacings}
+            missed = dict.fromkeys(pacings, 0)
             load_before = os.getloadavg()[0]
-            lat, missed = asyncio.run(latency(url, changes, gap, view))
-            print(json.dumps({"case": "latency", "view": view, "backend": backend, "cards": cards,
-                              "changes": len(lat) + missed, "missed_within_gap": missed, "gap_s": gap,
-                              "p50_ms": round(statistics.median(lat), 1), "p95_ms": round(pct(lat, 0.95), 1),
-                              "max_ms": round(max(lat), 1), "populate_s": round(load, 1),
-                              "load_before": load_before, "load": os.getloadavg()[0]}), flush=True)
+            crowd = None
+            if agents:
+                crowd = subprocess.Popen([sys.executable, __file__, "fleet", url, str(agents), str(rate),
+                                          str(changes * gap * 2 * 4 + 120)], stdout=subprocess.PIPE, text=True)
+                assert crowd.stdout.readline().strip() == "ready"
+            try:
+                for _ in range(rounds):
+                    for pacing in pacings:
+                        set_pacing(pacing)
+                        got, lost = asyncio.run(latency(url, max(1, changes // rounds), gap, view))
+                        lat[pacing] += got
+                        missed[pacing] += lost
+            finally:
+                if crowd is not None:
+                    crowd.terminate()
+                    crowd.wait()
+            for pacing in pacings:
+                v = lat[pacing]
+                print(json.dumps({"case": "latency", "view": view, "backend": backend, "cards": cards, "pacing": pacing,
+                                  "fleet_agents": agents, "fleet_heartbeats_per_s": rate if agents else 0,
+                                  "changes": len(v) + missed[pacing], "missed_within_gap": missed[pacing], "gap_s": gap,
+                                  "p50_ms": round(statistics.median(v), 1), "p95_ms": round(pct(v, 0.95), 1),
+                                  "max_ms": round(max(v), 1), "populate_s": round(load, 1),
+                                  "load_before": load_before, "load": os.getloadavg()[0]}), flush=True)
         if pairs <= 0:
             return
         from mosaic_tui.repository import Backlog
@@ -247,20 +307,25 @@ def run(backend: str, cards: int, changes: int, seconds: float, gap: float, pair
         b = Backlog.open(url)
         since = b.last_event_id()
         b.close()
-        runs = {False: [], True: []}
-        cpu: list[float] = []
+        modes = (None, *pacings)
+        runs: dict[str | None, list[float]] = {m: [] for m in modes}
+        cpu: dict[str, list[float]] = {p: [] for p in pacings}
         for _ in range(pairs):
-            for with_board in (False, True):
+            for mode in modes:
                 settle(url, since)
-                runs[with_board].append(throughput(url, seconds, with_board, cpu=cpu))
-        base, board = statistics.mean(runs[False]), statistics.mean(runs[True])
-        pair_ratios = [b / a for a, b in zip(runs[False], runs[True])]
-        print(json.dumps({"case": "throughput", "backend": backend, "cards": cards, "workers": 4, "pairs": pairs,
-                          "claims_per_s_without_board": round(base, 1), "claims_per_s_with_board": round(board, 1),
-                          "ratio": round(board / base, 3), "median_pair_ratio": round(statistics.median(pair_ratios), 3),
-                          "runs": {str(k): [round(x, 1) for x in v] for k, v in runs.items()},
-                          "board_cpu_per_s": [round(x, 3) for x in cpu],
-                          "load": os.getloadavg()[0]}), flush=True)
+                runs[mode].append(throughput(url, seconds, mode, cpu=cpu.get(mode)))
+        base = statistics.mean(runs[None])
+        for pacing in pacings:
+            board = statistics.mean(runs[pacing])
+            pair_ratios = [b / a for a, b in zip(runs[None], runs[pacing])]
+            print(json.dumps({"case": "throughput", "backend": backend, "cards": cards, "workers": 4, "pairs": pairs,
+                              "pacing": pacing,
+                              "claims_per_s_without_board": round(base, 1), "claims_per_s_with_board": round(board, 1),
+                              "ratio": round(board / base, 3), "median_pair_ratio": round(statistics.median(pair_ratios), 3),
+                              "runs": {"without": [round(x, 1) for x in runs[None]], "with": [round(x, 1) for x in runs[pacing]]},
+                              "board_cpu_per_s": [round(x, 3) for x in cpu[pacing]],
+                              "board_cpu_mean": round(statistics.mean(cpu[pacing]), 3),
+                              "load": os.getloadavg()[0]}), flush=True)
     finally:
         drop()
 
@@ -270,7 +335,10 @@ def main() -> None:
         writer(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "board":
-        board_process(sys.argv[2])
+        board_process(sys.argv[2], *sys.argv[3:4])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "fleet":
+        fleet(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cards", type=int, default=100_000)
@@ -282,13 +350,23 @@ def main() -> None:
     ap.add_argument("--view", default="board",
                     help="where the latency is seen, comma-separated: board (the claimed column), activity (the "
                          "timeline, t), agents (the agents pane, a); measured one after the other on one backlog")
+    ap.add_argument("--pacing", default="new",
+                    help="the board's feed pacings measured in the same run, comma-separated: old (100 ms after every "
+                         "wake-up), new (a lone change at once, bursts paced)")
+    ap.add_argument("--fleet", type=int, default=0, help="agents holding a claim and heartbeating during the latency runs")
+    ap.add_argument("--fleet-rate", type=float, default=5.0, help="the fleet's heartbeats a second, in all")
+    ap.add_argument("--rounds", type=int, default=1, help="latency rounds, the pacings alternating within each")
     args = ap.parse_args()
+    pacings = tuple(p.strip() for p in args.pacing.split(","))
+    if any(p not in ("old", "new") for p in pacings):
+        ap.error("--pacing: old, new")
     views = tuple(v.strip() for v in args.view.split(","))
     unknown = [v for v in views if v not in ("board", "activity", "agents")]
     if unknown:
         ap.error(f"unknown view {unknown[0]!r} (board, activity, agents)")
     for backend in (["sqlite", "pg"] if args.backend == "both" else [args.backend]):
-        run(backend, args.cards, args.changes, args.seconds, args.gap, args.pairs, views)
+        run(backend, args.cards, args.changes, args.seconds, args.gap, args.pairs, views, pacings, args.fleet,
+            args.fleet_rate, args.rounds)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ in Python:
   (exact: a card reached along two paths counts once; across phases);
 - ``critical[phase]``: the longest chain of unfinished work inside each phase
   (cards without a phase are a group of their own, ``None``), first to do
-  first; edges between phases are not followed.
+  first; edges between phases are not followed;
+- ``longest``: the longest chain of unfinished work in the whole backlog,
+  following edges across phases (what the board names with no phase chosen).
 
 Why Python and not a recursive query: an exact count of everything that waits
 on every card is a transitive closure; in SQL it is one row per (card,
@@ -24,7 +26,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mosaic_tui.dag.analysis import keystones_and_paths
+from mosaic_tui.dag.analysis import keystones_paths_and_longest
 
 if TYPE_CHECKING:
     from mosaic_tui.repository import Backlog
@@ -40,18 +42,20 @@ class Impact:
     edges: int = 0  # edges between them
     status_of: dict[str, str] = field(default_factory=dict)  # unfinished card -> its status
     phase_of: dict[str, str | None] = field(default_factory=dict)  # unfinished card -> its phase
+    longest: list[str] = field(default_factory=list)  # the longest chain in the whole backlog, across phases
 
     def path(self, phase: str | None = None, *, whole: bool = True) -> tuple[Hashable, list[str]]:
-        """(phase, chain): the critical path of ``phase``; with ``whole`` and no phase, the longest of
-        every phase's (ties: the phase named first in sort order, no phase last)."""
+        """(phases, chain): the critical path of ``phase``; with ``whole`` and no phase, the longest chain of
+        unfinished work in the whole backlog, across phases, and the phases it runs through in its order
+        (``"M1"``, or ``"M1 → M2 → M4"``; None when none of its cards has a phase)."""
         if phase is not None or not whole:
             return phase, self.critical.get(phase, [])
-        best: tuple[Hashable, list[str]] = (None, [])
-        for key in sorted(self.critical, key=lambda k: (k is None, str(k))):
-            chain = self.critical[key]
-            if len(chain) > len(best[1]):
-                best = (key, chain)
-        return best
+        crossed: list[str] = []
+        for card in self.longest:
+            p = self.phase_of.get(card)
+            if p is not None and (not crossed or crossed[-1] != p):
+                crossed.append(p)
+        return (" → ".join(crossed) if crossed else None), self.longest
 
     def top(self, n: int | None = None, *, phase: str | None = None) -> list[tuple[str, int]]:
         """The keystones: (card, unlocks) with unlocks > 0, most first, ties in claim order; of ``phase`` only."""
@@ -77,8 +81,8 @@ def analyse(nodes: list[tuple], edges: list[tuple[str, str]]) -> Impact:
     statuses = {n[0]: n[1] for n in nodes}  # claim order: what ``top`` lists ties in
     phases = {n[0]: n[2] for n in nodes}
     ids = [n[0] for n in sorted(nodes, key=lambda n: (n[3], n[0]))]
-    unlocks, critical = keystones_and_paths(ids, statuses, edges, phases)
-    return Impact(unlocks, critical, len(ids), len(edges), statuses, phases)
+    unlocks, critical, longest = keystones_paths_and_longest(ids, statuses, edges, phases)
+    return Impact(unlocks, critical, len(ids), len(edges), statuses, phases, longest)
 
 
 def impact(backlog: Backlog) -> Impact:

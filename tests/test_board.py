@@ -722,11 +722,15 @@ def test_the_docs_key_table_is_the_key_table():
 @aio
 async def test_bindings_help_and_palette_come_from_the_key_table(sboard):
     from mosaic_tui.board import keys
-    from mosaic_tui.board.app import BoardApp
+    from mosaic_tui.board.board_screen import BoardScreen
     from mosaic_tui.board.columns import CardColumn
     from mosaic_tui.board.screens import HelpScreen
 
-    assert BoardApp.BINDINGS == keys.bindings(keys.BOARD) and CardColumn.BINDINGS == keys.bindings(keys.COLUMN)
+    assert BoardScreen.BINDINGS == keys.bindings(keys.BOARD) and CardColumn.BINDINGS == keys.bindings(keys.COLUMN)
+    from mosaic_tui.board.app import BoardApp
+
+    # the keys' actions live on the screen that owns them, not as forwarders on the App
+    assert not [name for name in vars(BoardApp) if name.startswith("action_")] and not hasattr(BoardApp, "BOARD_ACTIONS")
     backlog, clock = sboard
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:

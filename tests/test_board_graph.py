@@ -76,7 +76,7 @@ async def test_g_then_c_completes_the_selected_node(board):
         # the graph redraws at once (the board's own change) and keeps the selection
         await until(pilot, lambda: screen.view.scene.nodes[target].status == "done", "the node redrawn as done")
         assert screen.view.selected == target and "✓" in box_text(screen.view, target)
-        assert f"{target} completed" in notes(app) and not any("refused" in n for n in notes(app))
+        assert f"completed {target}" in notes(app) and not any("refused" in n for n in notes(app))
         await pilot.press("escape")
         await settle(pilot)
         assert app.columns["done"].find(target) is not None  # the board moved it too
@@ -110,6 +110,30 @@ async def test_a_refused_key_in_the_graph_says_why_and_writes_nothing(board):
         assert any("is not done (it is ready)" in n for n in notes(app))
         assert len(backlog.events()) == events and backlog.get("M2-02").status == "ready"
         assert isinstance(app.screen, DagScreen)
+
+
+@aio
+async def test_z_undoes_a_graph_action_as_it_undoes_a_board_one(board):
+    """One path of a status change from every screen: a key on the graph is recorded like the board's, so
+    back on the board ``z`` undoes it (and ``Z`` redoes it)."""
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_graph(pilot, "claimed", "M1-02")
+        assert screen.view.selected == "M1-02"
+        await pilot.press("b")  # block the claimed card on the graph
+        await settle(pilot)
+        assert backlog.get("M1-02").status == "blocked" and "blocked M1-02" in notes(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("z")
+        await settle(pilot)
+        m = backlog.get("M1-02")
+        assert (m.status, m.claim_owner) == ("claimed", "agent-7")  # the claim is back, as it was
+        assert "undid: block M1-02" in notes(app)
+        await pilot.press("Z")
+        await settle(pilot)
+        assert backlog.get("M1-02").status == "blocked"
 
 
 @aio
@@ -274,7 +298,7 @@ async def test_the_top_bar_shows_the_feeds_label(sboard_factory):
         assert "● live" in str(app.topbar.render()) and "every" not in str(app.topbar.render())
 
 
-def test_run_board_hands_the_listen_url_to_the_backlog(monkeypatch, capsys):
+def test_run_board_hands_the_listen_and_read_urls_to_the_backlog(monkeypatch, capsys):
     seen = {}
 
     def fake_open(url=None, **kw):
@@ -282,8 +306,10 @@ def test_run_board_hands_the_listen_url_to_the_backlog(monkeypatch, capsys):
         raise Unavailable("not reached")
 
     monkeypatch.setattr(Backlog, "open", fake_open)
-    assert run_board("postgresql://u@db/x", listen_url="postgresql://u@server/x") == 5
-    assert seen == {"url": "postgresql://u@db/x", "listen_url": "postgresql://u@server/x"}
+    assert run_board("postgresql://u@db/x", listen_url="postgresql://u@server/x",
+                     read_url="postgresql://u@replica/x") == 5
+    assert seen == {"url": "postgresql://u@db/x", "listen_url": "postgresql://u@server/x",
+                    "read_url": "postgresql://u@replica/x"}
     assert "not reached" in capsys.readouterr().err
 
 

@@ -363,6 +363,45 @@ async def test_titles_read_at_160_columns_and_backslash_gives_more(board):
         assert app.dependencies.display
 
 
+def test_fit_gives_floors_then_the_focused_column_then_the_needs():
+    from mosaic_tui.board.columns import STRIP
+    from mosaic_tui.board.kanban import fit
+
+    # ready focused (needs 70), claimed floor 30 (owner + lease), an empty strip, done needs 40
+    wants = [(17, 70), (30, 45), (STRIP, STRIP), (14, 40)]
+    got = fit(112, wants, 0, hard={1})  # 112: the columns' share at 160 cells beside the dependency pane
+    assert got == [56, 30, 14, 12]  # the focused one its three shares of six; the others' titles give way a little
+    got = fit(200, wants, 0)  # room for every need: the focused column takes what is left over
+    assert got[1:] == [45, STRIP, 40] and got[0] == 200 - 45 - STRIP - 40
+    got = fit(200, wants, 2)  # an empty strip focused: the left-over goes to the others, not to it
+    assert got[2] == STRIP and sum(got) == 200 and got[0] > 70
+    got = fit(50, wants, 1)  # floors do not fit: shared in their proportion, the whole width used
+    assert sum(got) == 50 and got[1] > got[3]
+    # a narrow terminal: the other floors give way (to 10 cells) before the focused column, never the claimed one's
+    got = fit(77, [(17, 40), (33, 45), (STRIP, STRIP), (14, 30)], 0, hard={1})
+    assert got == [24, 33, 10, 10]
+    assert fit(77, [(17, 40), (33, 45), (STRIP, STRIP), (14, 30)], 0)[1] < 33  # (not hard: it gives way too)
+
+
+@aio
+async def test_the_claimed_column_shows_owner_and_lease_whole_when_not_focused(board):
+    backlog, clock = board
+    from mosaic_tui.board.kanban import SOFT_MIN
+
+    backlog.claim("agent-with-a-long-name-12", ttl=7200, id="M2-02")  # (a claim returns agent-3's expired card)
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, "ready", "M1-03")
+        claimed = app.columns["claimed"]
+        lines = [claimed.render_line(y).text for y in range(2 * claimed.count)]
+        for shown in ("@agent-7 · 45m left", "@agent-9 · 15m left", "@agent-with-a-long-name-12 · 2h00m left"):
+            assert any(shown in line for line in lines), (shown, lines)
+        widths = [c.outer_size.width for c in app.columns.values()]
+        assert sum(widths) == app.kanban.content_size.width and widths[0] >= 30  # the focused one takes the rest
+        assert min(widths) >= SOFT_MIN
+
+
 @aio
 async def test_empty_columns_narrow_to_a_strip(board):
     backlog, clock = board

@@ -74,12 +74,11 @@ async def test_another_programs_link_and_completion_move_the_counts_live(board):
         run_sql(backlog, f"UPDATE backlog SET depends_on = {deps} WHERE id = 'M2-03'", {"d": json.dumps(["M2-02", "M1-07"])})
         app.columns["claimed"].focus()
         await until(pilot, lambda: "unlocks 5" in state_line(app.columns["claimed"], "M1-02"))
-        assert "critical path: 5 cards via M1-02 (M1)" not in footer(app)  # M2-03 is in M2: the M1 chain stays 4
-        assert "critical path: 4 cards via M1-02 (M1)" in footer(app)
+        # no phase chosen: the whole backlog's longest chain, across phases (M2-03 now waits on M1-07)
+        assert "critical path: 5 cards via M1-02 (M1 → M2)" in footer(app), footer(app)
         run_sql(backlog, "UPDATE backlog SET status = 'done' WHERE id = 'M1-04'")
         await until(pilot, lambda: "unlocks 3" in state_line(app.columns["claimed"], "M1-02"))
-        assert "critical path: 4 cards via M1-02 (M1)" not in footer(app)
-        assert "critical path: 3 cards via M1-02 (M1)" in footer(app)  # M1-02 -> M1-03 -> M1-07
+        assert "critical path: 4 cards via M1-02 (M1 → M2)" in footer(app)  # M1-02 -> M1-03 -> M1-07 -> M2-03
         assert app.keystones.reads >= reads + 2
         heartbeats = app.keystones.reads
         for _ in range(3):  # heartbeats change no graph: no read
@@ -87,6 +86,9 @@ async def test_another_programs_link_and_completion_move_the_counts_live(board):
             app.check_for_changes()
             await settle(pilot)
         assert app.keystones.reads == heartbeats
+        app.set_scope(Scope("M1"))  # a phase chosen: its own path only, edges to other phases not followed
+        await settle(pilot)
+        assert "critical path: 3 cards via M1-02" in footer(app) and "(M1" not in footer(app)
 
 
 @aio

@@ -179,6 +179,20 @@ def test_ready_sorted_by_impact(snap_compare, demo):
     assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready", None, "s"))
 
 
+def test_claimed_column_shows_owner_and_lease_at_160x45(snap_compare, demo):
+    """The claimed column, not focused, as wide as its owners and lease countdowns need (a long agent name
+    too, an expired lease); the focused ready column takes what is left, the empty column a strip."""
+    backlog, clock = demo
+    backlog.create("M3-01", "Fleet dashboard for the week", phase="M3", priority=2)
+    backlog.unblock("M2-04")
+    # claimed by another program's plain SQL (a claim through the repository would reclaim agent-3's ended lease)
+    run_sql(backlog, "UPDATE backlog SET status = 'claimed', claim_owner = 'agent-with-a-long-name-12', "
+                     "claimed_at = :at, claim_ttl_seconds = 7200 WHERE id = 'M3-01'",
+            {"at": clock().strftime("%Y-%m-%d %H:%M:%S.000000")})
+    run_sql(backlog, "UPDATE backlog_events SET at = :at", {"at": FIXED_NOW.strftime("%Y-%m-%d %H:%M:%S.000")})
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=GROOM, run_before=select("ready", "M1-03"))
+
+
 def test_card_detail_with_a_thread(snap_compare, demo):
     backlog, clock = demo
     backlog.label(["M2-04"], add=["infra", "ci"])

@@ -95,3 +95,41 @@ async def test_a_recount_does_not_make_the_agents_pane_wait_for_the_next_claim(b
         await settle(pilot)  # no timer runs here: a read paced a second later would not have happened yet
         held = {a.owner: [h.id for h in a.held] for a in pane.agents}
         assert held.get("agent-x") == [card.id]
+
+
+@aio
+async def test_the_footer_is_in_step_with_the_columns_after_a_bulk_block_and_another_programs_change(board, monkeypatch):
+    """The footer's figures come with the same notice as the columns (read along with the look), not at the
+    next recount: after a bulk block ``claimable`` already says what the ready column shows."""
+    import mosaic_tui.board.refresher as refresher_module
+
+    monkeypatch.setattr(refresher_module, "RECOUNT_S", 3600.0)  # no recount comes to the rescue during the test
+    monkeypatch.setattr(refresher_module, "RECOUNT_BUSY_S", 3600.0)
+    backlog, clock = board
+    backlog.create("M9-01", "Another claimable card", phase="M2")
+    claimable = [c.id for c in backlog.list(status="ready") if c.unmet_deps == 0]
+    assert len(claimable) >= 2
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        before = app.stats["claimable"]
+        col = app.columns["ready"]
+        col.focus()
+        for card_id in claimable[:2]:
+            col.cursor = col.find(card_id)[0]
+            await pilot.pause()
+            await pilot.press("space")
+        await pilot.press("b")
+        await settle(pilot)
+        truth = backlog.stats(recent=False)
+        assert app.stats["claimable"] == truth["claimable"] == before - 2 and app.stats["expiredClaimCount"] == 1
+        assert app.stats["counts"] == truth["counts"] and app.stats["counts"]["ready"] == col.count
+        assert f"claimable {truth['claimable']}" in str(app.stats_footer.render())
+        # another program unblocks one of them: the next look brings columns and footer together
+        other = Backlog.open(backlog.db.target.raw)
+        other.unblock(claimable[0])
+        other.close()
+        app.check_for_changes()
+        await settle(pilot)
+        truth = backlog.stats(recent=False)
+        assert app.stats["claimable"] == truth["claimable"] == before - 1 and app.stats["counts"]["ready"] == col.count

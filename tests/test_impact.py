@@ -115,3 +115,18 @@ def test_random_backlogs_match_a_brute_force_walk(db_url, seed_):
         assert set(found.critical) == {cards[cid].phase for cid in longest}
     finally:
         backlog.close()
+
+
+def test_with_no_phase_the_critical_path_is_the_whole_backlogs_across_phases(board):
+    """Per phase, edges between phases are not followed; the whole backlog's longest chain follows them:
+    M1-07 <- M2-06 <- M3-01 <- M3-02 makes a chain of 7 from M1-02 through three phases."""
+    seeded, _ = board
+    seeded.create("M2-06", "Needs the M1 chain", phase="M2", depends_on=["M1-07"])
+    seeded.create("M3-01", "Needs M2-06", phase="M3", depends_on=["M2-06"])
+    seeded.create("M3-02", "Needs M3-01", phase="M3", depends_on=["M3-01"])
+    found = impact(seeded)
+    chain = ["M1-02", "M1-04", "M1-05", "M1-07", "M2-06", "M3-01", "M3-02"]
+    assert found.longest == chain
+    assert found.path() == ("M1 → M2 → M3", chain)
+    assert max(len(v) for v in found.critical.values()) == 4  # no phase's own path is that long
+    assert found.path("M3") == ("M3", ["M3-01", "M3-02"]) and found.path(None, whole=False) == (None, [])

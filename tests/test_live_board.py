@@ -181,3 +181,52 @@ def test_the_pace_waits_out_a_busy_looks_cpu_and_not_a_quiet_ones():
     least = min(0.05 / board_feed.CPU_BUDGET, board_feed.MAX_WAKE_INTERVAL_S)
     assert busy >= least * 0.6, (busy, least)
     assert quiet < least * 0.3, (quiet, least)
+
+
+def test_the_board_feed_wakes_at_once_for_a_lone_change_and_paces_bursts(monkeypatch):
+    """The pacing policy, on a fake clock: after a quiet moment two wake-ups go through at once; a steady
+    stream is held to one wake-up per MIN_WAKE_INTERVAL_S (what the old pacing, BURST = 1, always did)."""
+    import mosaic_tui.board.refresher as refresher_module
+    from mosaic_tui.board.refresher import BoardFeed
+    from mosaic_tui.db.live import MIN_WAKE_INTERVAL_S
+
+    class Clock:
+        now = 1000.0
+        slept: list[float] = []
+
+        def monotonic(self):
+            return self.now
+
+        def sleep(self, s):
+            self.slept.append(round(s, 6))
+            self.now += s
+
+    clock = Clock()
+    monkeypatch.setattr(refresher_module, "time", clock)
+    feed = BoardFeed(lambda: None, lambda: None, lambda *a: None)
+    feed.pace()  # a lone change: no wait
+    clock.now += 0.03
+    feed.pace()  # the change right behind it (a claim after a heartbeat): no wait either
+    assert clock.slept == []
+    clock.now += 0.01
+    feed.pace()  # a third within the interval: a burst, paced
+    assert len(clock.slept) == 1 and 0 < clock.slept[0] <= MIN_WAKE_INTERVAL_S
+    clock.slept.clear()
+    for _ in range(50):  # a steady stream: one wake-up per interval at most
+        feed.pace()
+    assert sum(clock.slept) >= 49 * MIN_WAKE_INTERVAL_S - 1e-6
+    clock.slept.clear()
+    clock.now += 5.0  # quiet again: at once
+    feed.pace()
+    assert clock.slept == []
+    feed.busy = True  # after a busy look the feed's CPU budget paces, as before (LiveFeed.pace)...
+    called = []
+    monkeypatch.setattr(refresher_module.LiveFeed, "pace", lambda self: called.append(1))
+    feed.pace()
+    feed.busy = False
+    clock.now += 1.0
+    feed.pace()  # ...and for a while after (the small looks between a busy fleet's busy ones)
+    assert called == [1, 1] and clock.slept == []
+    clock.now += refresher_module.BUSY_QUIET_S
+    feed.pace()  # quiet long enough: a lone change at once again
+    assert called == [1, 1] and clock.slept == []

@@ -17,9 +17,6 @@ from typing import Any
 from mosaic_tui.board.jobs import run_job
 from mosaic_tui.board.text import literal
 
-PAST = {"block": "blocked", "unblock": "unblocked", "complete": "completed", "reopen": "reopened", "release": "released"}
-
-
 def screens():
     """The dialogs, imported when first opened (Markdown and TextArea cost a first paint ~50 ms)."""
     from mosaic_tui.board import screens
@@ -28,7 +25,8 @@ def screens():
 
 
 class CardActions:
-    """The board's actions on the selected card (and new cards, the phase, the whole graph)."""
+    """The board's dialogs on the selected card (detail, edit, dependencies), new cards, the phase, the
+    whole graph. Status changes are the grooming path's (:meth:`GroomKeys.status`), from every screen."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -88,32 +86,6 @@ class CardActions:
             self._opening = False
 
         run_job(self.app, read, *args, then=opened, failed=failed, group="action")
-
-    # -- status changes ------------------------------------------------------------------
-    def status(self, verb: str, past: str, card_id: str | None = None) -> None:
-        """``verb`` on ``card_id`` (the drawn graph's selection), else on the board's selected card."""
-        if card_id is None:
-            card = self.card_or_say()
-            if card is None:
-                return
-            card_id = card.id
-        fn = getattr(self.backlog, verb)
-        self.write(f"{card_id} {past}", lambda: fn(card_id), [card_id])
-
-    def release(self, card_id: str | None = None) -> None:
-        if card_id is None:
-            card = self.card_or_say()
-            if card is None:
-                return
-            card_id = card.id
-        self.write(f"{card_id} released", lambda: self.backlog.reclaim(card_id), [card_id])
-
-    def act(self, action: str, card_id: str) -> None:
-        """A card key (block, unblock, complete, reopen, release) on the card ``card_id``."""
-        if action == "release":
-            self.release(card_id)
-        else:
-            self.status(action, PAST[action], card_id)
 
     # -- dialogs ----------------------------------------------------------------------------
     def new(self) -> None:

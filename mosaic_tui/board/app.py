@@ -2,8 +2,9 @@
 
 The rooms (``docs/board.md``, *How the board is built*):
 
-- :class:`~mosaic_tui.db.live.LiveFeed` (a thread) wakes the board when
-  another program commits, paced, with a backstop;
+- :class:`~mosaic_tui.board.refresher.BoardFeed` (the :class:`~mosaic_tui.db.live.LiveFeed`
+  thread) wakes the board when another program commits: a lone change at once, bursts paced,
+  with a backstop;
 - :class:`~mosaic_tui.board.refresher.Refresher` looks (reads the events
   after its cursor) and publishes one :class:`~mosaic_tui.board.changes.Changes`
   notice per look;
@@ -13,8 +14,10 @@ The rooms (``docs/board.md``, *How the board is built*):
   :class:`~mosaic_tui.board.agents.AgentsPane`, :class:`~mosaic_tui.board.stats.StatsFooter`;
 - :class:`~mosaic_tui.board.keystones.Keystones` reads what each card
   unlocks and the critical paths (paced) and publishes them on the same notices;
-- keys come from :mod:`~mosaic_tui.board.keys`, and what they do to cards
-  from :class:`~mosaic_tui.board.actions.CardActions`;
+- keys come from :mod:`~mosaic_tui.board.keys`; the board's are the
+  :class:`~mosaic_tui.board.board_screen.BoardScreen`'s (this app's default screen), which hands
+  each to its owner (the kanban, the marks, grooming, undo, the editor, the dialogs of
+  :class:`~mosaic_tui.board.actions.CardActions`);
 - every worker's failure comes here, to one handler (:func:`~mosaic_tui.board.jobs.explain`).
 """
 
@@ -40,14 +43,15 @@ from mosaic_tui.board.grooming import GroomKeys
 from mosaic_tui.board.marks import MarkKeys, Marks
 from mosaic_tui.board.agents import AgentsPane
 from mosaic_tui.board.attention import AttentionBadge
+from mosaic_tui.board.board_screen import BoardScreen
 from mosaic_tui.board.changes import Scope
 from mosaic_tui.board.dependencies import DependencyPane
-from mosaic_tui.db.live import POLL_S, LiveFeed
+from mosaic_tui.db.live import POLL_S
 from mosaic_tui.board.jobs import OFFLINE, REFUSED, Call, explain
 from mosaic_tui.board.kanban import Kanban
 from mosaic_tui.board.keystones import Keystones
 from mosaic_tui.board.pane import Drawn, ShowCard
-from mosaic_tui.board.refresher import Refresher
+from mosaic_tui.board.refresher import BoardFeed, Refresher
 from mosaic_tui.board.stats import StatsFooter
 from mosaic_tui.board.topbar import TopBar
 from mosaic_tui.board.undo import UndoKeys
@@ -84,8 +88,6 @@ class BoardApp(App[int]):
     #filter { dock: bottom; display: none; }
     #filter.shown { display: block; }
     """
-    BINDINGS = keys.bindings(keys.BOARD)
-    BOARD_ACTIONS = keys.board_actions()
 
     def __init__(self, backlog, *, phase: str | None = None, clock: Callable[[], datetime] | None = None,
                  poll: float | None = POLL_S) -> None:
@@ -93,7 +95,7 @@ class BoardApp(App[int]):
         super().__init__()
         self.backlog = backlog
         self.clock = clock or backlog.now  # the repository's clock: a test's fixed clock reaches the panes too
-        self.live_feed = None if not poll else LiveFeed(
+        self.live_feed = None if not poll else BoardFeed(
             backlog.feed, lambda: self.post_message(Wake()), lambda s, label: self.post_message(FeedStatus(s, label)),
             poll=poll)
         self.refresher = Refresher(self, backlog, Scope(phase), busy=self._busy)
@@ -139,11 +141,7 @@ class BoardApp(App[int]):
             self.live_feed.stop()
 
     def on_resize(self, event) -> None:
-        self.screen.set_class(event.size.width < NARROW_BELOW, "narrow")
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Board keys act on the board only, never through a dialog or the full-screen graph."""
-        return not (action in self.BOARD_ACTIONS and len(self.screen_stack) > 1)
+        self.screen_stack[0].set_class(event.size.width < NARROW_BELOW, "narrow")
 
     # -- what the rooms say --------------------------------------------------------------
     @on(Call)
@@ -167,8 +165,9 @@ class BoardApp(App[int]):
         self.actions.detail(msg.card_id)
 
     def on_dag_screen_card_action(self, msg) -> None:
-        """``b u c o r`` on a box of the drawn graph (``DagScreen.CardAction``): on that card."""
-        self.actions.act(msg.action, msg.card_id)
+        """``b u c o r`` on a box of the drawn graph (``DagScreen.CardAction``): on that card, by the board's
+        one path of a status change (``Backlog.bulk``, recorded for undo)."""
+        self.groom.status(msg.action, msg.card_id)
 
     @on(Kanban.Selected)
     def _selected(self, msg: Kanban.Selected) -> None:
@@ -245,133 +244,13 @@ class BoardApp(App[int]):
     def set_scope(self, scope: Scope) -> None:
         self.refresher.reload(scope)
 
-    # -- keys ----------------------------------------------------------------------------------
-    def action_column(self, delta: int) -> None:
-        self.kanban.move(delta)
-
-    def action_detail(self) -> None:
-        self.actions.detail()
-
-    def action_block(self) -> None:
-        self.groom.status("block")
-
-    def action_block_reason(self) -> None:
-        self.groom.block_with_reason()
-
-    def action_note(self) -> None:
-        self.actions.note()
-
-    def action_unblock(self) -> None:
-        self.groom.status("unblock")
-
-    def action_complete(self) -> None:
-        self.groom.status("complete")
-
-    def action_reopen(self) -> None:
-        self.groom.status("reopen")
-
-    def action_release(self) -> None:
-        self.groom.status("release")
-
-    def action_mark(self) -> None:
-        self.mark_keys.toggle()
-
-    def action_mark_column(self) -> None:
-        self.mark_keys.mark_column()
-
-    def action_clear_marks(self) -> None:
-        self.mark_keys.clear()
-
-    def action_move(self, direction: str) -> None:
-        self.groom.move(direction)
-
-    def action_priority(self, delta: int) -> None:
-        self.groom.priority(delta)
-
-    def action_set_phase(self) -> None:
-        self.groom.set_phase()
-
-    def action_delete(self) -> None:
-        self.groom.delete()
-
-    def action_copy_ids(self) -> None:
-        self.groom.copy()
-
-    def action_undo(self) -> None:
-        self.undo_keys.undo()
-
-    def action_redo(self) -> None:
-        self.undo_keys.redo()
-
-    def action_editor(self) -> None:
-        self.editor.edit()
-
-    def action_new(self) -> None:
-        self.actions.new()
-
-    def action_edit(self) -> None:
-        self.actions.edit()
-
-    def action_link(self) -> None:
-        self.actions.link()
-
-    def action_unlink(self) -> None:
-        self.actions.unlink()
-
-    def action_phase(self) -> None:
-        self.actions.phase()
-
-    def action_graph(self) -> None:
-        self.actions.graph()
-
-    def action_sort_impact(self) -> None:
-        self.kanban.sort_by_impact(not self.kanban.by_impact)
-
-    def action_filter(self) -> None:
-        self.filter_box.value = self.refresher.scope.filter_text()
-        self.filter_box.add_class("shown")
-        self.filter_box.focus()
-
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        self._close_filter()
-        self.set_scope(self.refresher.scope.with_filter(event.value))
-
-    def _close_filter(self) -> None:
-        self.filter_box.remove_class("shown")
-        self.kanban.focus_board()
-
-    def on_key(self, event) -> None:
-        if event.key == "escape" and self.focused is self.filter_box:
-            event.stop()
-            self._close_filter()
-
-    def action_toggle(self, pane: str) -> None:
-        """Show or hide a pane (``a``: the agents); the board takes the focus back when it hides."""
-        if not self.screen_stack[0].query_one(f"#{pane}").toggle():
-            self.kanban.focus_board()
-
-    def action_flow(self) -> None:
-        from mosaic_tui.board.flowscreen import FlowScreen
-
-        self.push_screen(FlowScreen(self.backlog, notices=self.refresher.notices, clock=self.clock))
-
-    def action_activity(self) -> None:
-        from mosaic_tui.board.timeline import TimelineScreen
-
-        self.push_screen(TimelineScreen(self.backlog, notices=self.refresher.notices))
-
-    def action_help(self) -> None:
-        from mosaic_tui.board.screens import HelpScreen
-
-        self.push_screen(HelpScreen())
-
-    def action_quit(self) -> None:  # type: ignore[override]
-        self.exit(0)
+    # -- keys: the board screen owns them (board_screen.py); the palette offers the top screen's ---------
+    def get_default_screen(self) -> Screen:
+        return BoardScreen(id="board")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The command palette: every action in the key table."""
+        """The command palette: every action of the screen on top's key table."""
         yield from super().get_system_commands(screen)
-        table = getattr(screen, "KEY_TABLE", None)  # a full screen with keys of its own (the drawn graph)
-        for title, help_, callback in keys.palette(self) if table is None else keys.palette(screen, table):
+        table = getattr(screen, "KEY_TABLE", None)  # the board's, the drawn graph's; a dialog has none
+        for title, help_, callback in keys.palette(screen, table) if table is not None else ():
             yield SystemCommand(title, help_, callback)

@@ -13,6 +13,7 @@ from math import ceil
 from collections.abc import Container
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
 
 PAGE = 50  # cards per page: about two screens of a tall terminal
 ROW_H = 2  # lines per card: the title line and the state line
+CHROME = 3  # cells around a column's text: two borders and the scrollbar
+STRIP = 17  # an empty column's width: ``blocked (0)`` in its border
+OWNER_MAX = 40  # an owner name longer than this is cut, not given the width
+NEED_MAX = 120  # a column never asks for more than this (a long title shows cut with …)
 
 
 def _thumb(size: int, virtual: int, window: int, position: float) -> tuple[int, int]:
@@ -65,9 +70,6 @@ class CardColumn(ScrollView, can_focus=True):
         overflow-x: hidden;
     }
     CardColumn:focus { border: round $accent; }
-    CardColumn.-wide { width: 3fr; }
-    CardColumn.-empty { width: 17; }
-    CardColumn.-empty.-wide { width: 1fr; }
     CardColumn > .card--mark { color: $secondary; text-style: bold; }
     CardColumn > .card--id { color: $accent; text-style: bold; }
     CardColumn > .card--title { color: $text; }
@@ -123,6 +125,8 @@ class CardColumn(ScrollView, can_focus=True):
         self.sort_note = ""  # after the count in the title: how the column is sorted, when not in claim order
         self._fade_timer_set = False
         self.border_title = status
+        self._version = 0  # bumped whenever what the rows show may have changed (``wants`` is cached on it)
+        self._wants: tuple | None = None
 
     def _set_title(self, title: str) -> None:
         """The border title, repainting only the border's top line.
@@ -145,6 +149,7 @@ class CardColumn(ScrollView, can_focus=True):
                  tags: dict[str, tuple] | None = None) -> None:
         """New count and pages; redraw only the rows whose card changed (all rows when ``full``). ``tags``:
         card id -> (labels, block reason), for the cards of ``pages`` (and maybe others)."""
+        self._version += 1
         old_rows = {} if full else self._row_keys()
         if full:
             self.pages = {}
@@ -182,8 +187,8 @@ class CardColumn(ScrollView, can_focus=True):
         self.refresh_lines(first * ROW_H, (last - first) * ROW_H)
 
     def _show_count(self) -> None:
-        """The title, the scroll height and the cursor follow ``count``; an empty column narrows to a strip
-        (unless it is the wide one, see ``Kanban.widen``)."""
+        """The title, the scroll height and the cursor follow ``count`` (an empty column narrows to a strip:
+        its width is the kanban's, ``Kanban.fit``)."""
         self._set_title(f"{self.status} ({self.count:,}){self.sort_note}")
         self.set_class(self.count == 0, "-empty")
         self._size_to_count()
@@ -193,6 +198,7 @@ class CardColumn(ScrollView, can_focus=True):
     def set_unlocks(self, unlocks: dict[str, int]) -> None:
         """New keystone counts: redraw the visible state lines whose count changed (and the title's sort note)."""
         old, self.unlocks = self.unlocks, unlocks
+        self._version += 1
         self._show_count()
         if not self.count:
             return
@@ -217,6 +223,34 @@ class CardColumn(ScrollView, can_focus=True):
             if shown.get(row) != key:
                 self.refresh_lines(row * ROW_H + 1, 1)
         self._shown_meta = now
+
+    def wants(self) -> tuple[int, int]:
+        """``(floor, need)`` in cells: the width below which the column hides what it is watched for (the
+        claimed column: the owner and the lease countdown of each card on screen; any other: its title
+        in the border), and the width its rows on screen read whole in. An empty column: a strip."""
+        if not self.count:
+            return STRIP, STRIP
+        first, last = self._visible_rows()
+        tick = int(self.now_fn().timestamp()) if self.status == "claimed" and self.now_fn else 0  # countdowns move
+        key = (self._version, first, last, self.size.height, getattr(self, "_title_text", None), tick)
+        if self._wants is not None and self._wants[0] == key:
+            return self._wants[1]  # a look that changed nothing here costs nothing here
+        got = self._measure(first, last)
+        self._wants = (key, got)
+        return got
+
+    def _measure(self, first: int, last: int) -> tuple[int, int]:
+        chrome = 2 + (self.count * ROW_H > self.scrollable_content_region.height)  # borders, a scrollbar if any
+        floor = cell_len(getattr(self, "_title_text", None) or self.status) + 6  # ``╭─ done (3) ─╮``
+        need = floor
+        for row in range(first, last):
+            card = self.card_at(row)
+            if card is None:
+                continue
+            if card.status == "claimed":  # the owner (cut at OWNER_MAX) and the lease as shown now, then ``…``
+                floor = max(floor, cell_len(self._lease_line(card, OWNER_MAX).plain) + 1 + chrome)
+            need = max(need, self._title(card).cell_len + chrome, self._meta(card).cell_len + chrome)
+        return floor, min(NEED_MAX, max(need, floor))
 
     def _reindex(self) -> None:
         self.index = {c.id: p * PAGE + i for p, cards in self.pages.items() for i, c in enumerate(cards)}
@@ -266,6 +300,7 @@ class CardColumn(ScrollView, can_focus=True):
         row = self.index.get(card.id)
         if row is None:
             return False
+        self._version += 1
         self.pages[row // PAGE][row % PAGE] = card
         self.refresh_lines(row * ROW_H, ROW_H)
         if row == self.cursor:
@@ -339,6 +374,7 @@ class CardColumn(ScrollView, can_focus=True):
     def forget_far_pages(self) -> None:
         """Keep memory flat while scrolling a huge column: drop pages far from the screen."""
         keep = self.visible_pages()
+        self._version += 1
         for p in list(self.pages):
             if all(abs(p - k) > 2 for k in keep):
                 del self.pages[p]
@@ -434,6 +470,21 @@ class CardColumn(ScrollView, can_focus=True):
             return (status, card.attempts, unlocks, card.phase, tags)
         return (status, card.phase, tags)
 
+    def _lease_line(self, card: Card, owner_max: int | None = None) -> Text:
+        """A claim's state line up to its lease: ``    @owner · 12m left`` / ``@owner EXPIRED 3m ago``."""
+        t = Text("    ")
+        now = self.now_fn() if self.now_fn else None
+        left = lease_left(card, now) if now else None
+        owner = literal(card.claim_owner) or "?"
+        t.append(f"@{owner if owner_max is None else owner[:owner_max]}", self._style("card--owner"))
+        if left is None:
+            pass
+        elif left <= 0:
+            t.append(f" EXPIRED {duration(-left)} ago", self._style("card--expired"))
+        else:
+            t.append(f" · {duration(left)} left", self._style("card--meta"))
+        return t
+
     def _meta(self, card: Card) -> Text:
         t = Text("    ")
         labels_reason = self.tags.get(card.id) or ((), None)
@@ -446,15 +497,7 @@ class CardColumn(ScrollView, can_focus=True):
             else:
                 t.append("claimable", dim)
         elif card.status == "claimed":
-            now = self.now_fn() if self.now_fn else None
-            left = lease_left(card, now) if now else None
-            t.append(f"@{literal(card.claim_owner) or '?'}", self._style("card--owner"))
-            if left is None:
-                pass
-            elif left <= 0:
-                t.append(f" EXPIRED {duration(-left)} ago", self._style("card--expired"))
-            else:
-                t.append(f" · {duration(left)} left", dim)
+            t = self._lease_line(card)
         elif card.status == "blocked":
             reason = labels_reason[1]
             if reason:  # the first line of its latest block reason (`b` with a reason, `block --reason`)
@@ -519,4 +562,4 @@ class CardColumn(ScrollView, can_focus=True):
         self._cache.clear()
 
 
-__all__ = ["PAGE", "ROW_H", "CardColumn"]
+__all__ = ["PAGE", "ROW_H", "STRIP", "CardColumn"]

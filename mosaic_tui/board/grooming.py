@@ -85,12 +85,14 @@ class GroomKeys:
         return card.id if card is not None else None
 
     # -- the keys ------------------------------------------------------------------------------
-    def status(self, verb: str) -> None:
-        """``b u c o r``: block, unblock, complete, reopen, release."""
-        got = self.targets()
+    def status(self, verb: str, card_id: str | None = None) -> None:
+        """``b u c o r``: block, unblock, complete, reopen, release -- the one path of a status change from
+        every screen (always ``Backlog.bulk``, so always undoable with ``z``). ``card_id``: that card (the
+        drawn graph's selected box), else the marked cards, else the board's selected one."""
+        got = ([card_id], {}) if card_id is not None else self.targets()
         if got is not None:
             ids, _ = got
-            self.apply(lambda: self.backlog.bulk(verb, ids), ids, keep=self._selected_id())
+            self.apply(lambda: self.backlog.bulk(verb, ids), ids, keep=None if card_id is not None else self._selected_id())
 
     def block_with_reason(self) -> None:
         """``B``: ask why (several lines), then block the cards with that reason (a block note on each)."""

@@ -19,7 +19,7 @@ created or saved, selected once it shows).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 
 from mosaic_tui.board.changes import STATUSES, Changes, Scope, deltas
-from mosaic_tui.board.columns import PAGE, CardColumn
+from mosaic_tui.board.columns import PAGE, STRIP, CardColumn
 from mosaic_tui.board.jobs import Job, run_job
 from mosaic_tui.board.marks import Marks
 from mosaic_tui.board.pane import Drawn
@@ -41,6 +41,62 @@ if TYPE_CHECKING:
 
 FLASH_S = 1.5  # how long a card that just changed stays highlighted
 LOCATE_LIMIT = 5000  # how far down a column a card is looked for, to select it
+SOFT_MIN = 10  # on a narrow terminal a column other than the focused and the claimed one may narrow to this
+
+
+def fit(width: int, wants: list[tuple[int, int]], focused: int | None, hard: Container[int] = ()) -> list[int]:
+    """The columns' widths in ``width`` cells, from each one's ``(floor, need)`` (:meth:`CardColumn.wants`).
+
+    Every column gets its floor (if the floors do not fit, the width is shared in their proportion).
+    Then the focused column grows towards its three shares of the width (six shares among four
+    columns, as far as it needs them), then every column still short of its need grows, evenly, none
+    beyond its need; what nobody needs goes to the focused column, unless it is an empty strip (then
+    to the others, evenly). On a narrow terminal, where the focused column would not get its three
+    shares, the floors of the other columns not in ``hard`` (the claimed column's is: owner and lease)
+    give way first, down to ``SOFT_MIN`` cells."""
+    n = len(wants)
+    if not n:
+        return []
+    floors = [f for f, _ in wants]
+    if focused is not None:
+        want = min(wants[focused][1], max(floors[focused], 3 * width // (n + 2)))
+        over = sum(floors) - floors[focused] + want - width
+        soft = [i for i in range(n) if i != focused and i not in hard and floors[i] > SOFT_MIN]
+        while over > 0 and soft:
+            for i in list(soft):
+                if over <= 0:
+                    break
+                floors[i] -= 1
+                over -= 1
+                if floors[i] <= SOFT_MIN:
+                    soft.remove(i)
+    if sum(floors) >= width:
+        total = sum(floors) or 1
+        out = [max(1, f * width // total) for f in floors]
+        out[focused if focused is not None else 0] += width - sum(out)
+        return out
+    out = list(floors)
+    left = width - sum(out)
+    if focused is not None:
+        target = want
+        give = min(left, max(0, target - out[focused]))
+        out[focused] += give
+        left -= give
+    while left > 0:
+        hungry = [i for i in range(n) if out[i] < wants[i][1]]
+        if not hungry:
+            break
+        share = max(1, left // len(hungry))
+        for i in hungry:
+            give = min(share, wants[i][1] - out[i], left)
+            out[i] += give
+            left -= give
+    if left > 0:
+        grow = [focused] if focused is not None and wants[focused] != (STRIP, STRIP) else \
+            [i for i in range(n) if wants[i] != (STRIP, STRIP)] or list(range(n))
+        for k, i in enumerate(grow):
+            out[i] += left // len(grow) + (1 if k < left % len(grow) else 0)
+    return out
 
 
 def reorders(events: Iterable) -> set[str]:
@@ -128,6 +184,7 @@ class Kanban(Horizontal):
         self.by_impact = False  # the ready column sorted by impact (``s``)
         self.drawn = False
         self._last_column: CardColumn | None = None
+        self._widths: list[int] = []  # the columns' widths as last set (``fit``)
         self._started = 0  # batches started (a read made along a look before one started is stale)
         self._moved = 0  # batches whose events moved the counts (a recount read meanwhile is older)
         self._job = Job(self, self._read, self._show, merge=_merge, prepare=self._prepare, group="columns")
@@ -161,6 +218,7 @@ class Kanban(Horizontal):
         self.impact = impact
         for col in self.columns.values():
             col.set_unlocks(impact.unlocks)
+        self.fit()
         if self.by_impact:
             self._job.ask(_Want(pages={"ready": set()}))
 
@@ -178,6 +236,7 @@ class Kanban(Horizontal):
     def _tick(self) -> None:
         """Lease countdowns move with the clock: redraw the claimed rows whose countdown text changed."""
         self.columns["claimed"].redraw_changed_meta()
+        self.fit()  # a countdown that reads longer (``9m59s`` after ``10m``) widens the claimed column
 
     # -- loading -----------------------------------------------------------------------
     def _view(self) -> _View:
@@ -303,6 +362,7 @@ class Kanban(Horizontal):
             self.watched = None  # it moved away from the cursor: told once, not again for the card now there
         if self.select_next is not None:
             self.select(self.select_next, quiet=True)
+        self.fit()
         if batch.full and not self.drawn:
             self.drawn = True
             self.post_message(Drawn(self))
@@ -318,6 +378,7 @@ class Kanban(Horizontal):
         if view.generation == self.refresher.generation and moved == self._moved:  # else the counts shown are newer
             for status, col in self.columns.items():
                 col.set_count(counts[status])
+            self.fit()
 
     def _flash_and_tell(self, notice: Changes) -> None:
         """Highlight what just changed (unless everything moves), and tell someone else's change to the watched card."""
@@ -360,19 +421,32 @@ class Kanban(Horizontal):
             for card_id in ids:
                 col.refresh_card(card_id)
 
-    def widen(self, column: CardColumn) -> None:
-        """The focused column takes three shares of the width, so its titles read (at 160 columns, 40
-        characters and more); the others keep one, an empty one narrows to a strip."""
-        for col in self.columns.values():
-            col.set_class(col is column, "-wide")
+    def fit(self) -> None:
+        """Each column as wide as its content needs (:func:`fit`): the claimed
+        column never narrower than its owners and lease countdowns, the focused one taking three shares
+        of what is left (at 160 columns, 40 characters of a title and more), an empty one a strip.
+        Widths are set only when they change (a change lays the screen out again)."""
+        width = self.content_size.width
+        if not width:
+            return
+        cols = list(self.columns.values())
+        focused = self.focused_column()
+        widths = fit(width, [c.wants() for c in cols], cols.index(focused) if focused in cols else None,
+                     hard={i for i, c in enumerate(cols) if c.status == "claimed"})
+        if widths != self._widths:
+            self._widths = widths
+            for col, w in zip(cols, widths):
+                col.styles.width = w
+
+    def on_resize(self) -> None:
+        self.fit()
 
     @on(CardColumn.Selected)
     def _column_selected(self, msg: CardColumn.Selected) -> None:
         msg.stop()
         if msg.column is self.focused_column():  # the last one focused, while a screen (the graph) is on top
-            if msg.column is not self._last_column:
-                self.widen(msg.column)
             self._last_column = msg.column
+            self.fit()
             if msg.by_user:
                 self.watched = msg.card.id if msg.card is not None else None
             self.post_message(self.Selected(msg.card.id if msg.card is not None else None))

@@ -2,7 +2,7 @@
 
 Each row is what the help screen shows (``shown``, ``help``), the bindings
 behind it (with ids, so a keymap can rebind them) and, for an action, its
-title in the command palette. The app's and the columns' ``BINDINGS``, the
+title in the command palette. The board screen's and the columns' ``BINDINGS``, the
 help screen, the palette and the table in ``docs/board.md`` are all made
 from it (``python -m mosaic_tui.board.keys`` prints the docs' table; a test
 checks the docs hold it). A pane or screen with keys of its own adds rows
@@ -20,7 +20,7 @@ from typing import Any
 from textual.actions import parse
 from textual.binding import Binding
 
-BOARD, COLUMN = "board", "column"  # whose bindings: the app's, a card column's (more: one name per pane or screen)
+BOARD, COLUMN = "board", "column"  # whose bindings: the board screen's, a card column's (more: one name per pane or screen)
 GRAPH, GRAPH_VIEW = "graph", "graph-view"  # the drawn graph's (``g``): its screen's, or its view's
 NOTE = "note"  # the note dialog's (``N``, ``B``)
 
@@ -50,13 +50,13 @@ KEYS: tuple[Key, ...] = (
     Key("enter", "card detail: body, acceptance, dependencies, claim, labels, notes, history",
         (_b("enter", "detail", "Detail"),),
         palette="Card detail"),
-    Key("b", "block the card", (_b("b", "block", "Block"),), palette="Block card"),
+    Key("b", "block the card", (_b("b", "status('block')", "Block", id="board.block"),), palette="Block card"),
     Key("B", "block the card with a reason (asks for it; the card's row shows its first line)",
         (_b("B", "block_reason", "Block+why", show=False),), palette="Block card with a reason"),
-    Key("u", "unblock the card", (_b("u", "unblock", "Unblock"),), palette="Unblock card"),
-    Key("c", "complete the card", (_b("c", "complete", "Complete"),), palette="Complete card"),
-    Key("o", "reopen a done card", (_b("o", "reopen", "Reopen"),), palette="Reopen card"),
-    Key("r", "release the card's claim", (_b("r", "release", "Release"),), palette="Release claim"),
+    Key("u", "unblock the card", (_b("u", "status('unblock')", "Unblock", id="board.unblock"),), palette="Unblock card"),
+    Key("c", "complete the card", (_b("c", "status('complete')", "Complete", id="board.complete"),), palette="Complete card"),
+    Key("o", "reopen a done card", (_b("o", "status('reopen')", "Reopen", id="board.reopen"),), palette="Reopen card"),
+    Key("r", "release the card's claim", (_b("r", "status('release')", "Release", id="board.release"),), palette="Release claim"),
     Key("space", "mark / unmark (marked: b u c o r K J + - P x y act on all)",
         (_b("space", "mark", "Mark", show=False),), palette="Mark / unmark card"),
     Key("M", "mark every card of the column (under the filter)", (_b("M", "mark_column", "Mark column", show=False),),
@@ -136,19 +136,14 @@ GRAPH_KEYS: tuple[Key, ...] = (  # the drawn graph (``g``): its own table, below
 
 
 def bindings(where: str) -> list[Binding]:
-    """The bindings of ``where`` (``BOARD``: the app's; ``COLUMN``: a card column's; ``GRAPH`` /
+    """The bindings of ``where`` (``BOARD``: the board screen's; ``COLUMN``: a card column's; ``GRAPH`` /
     ``GRAPH_VIEW``: the drawn graph's screen and view; ``NOTE``: the note dialog's), in table order."""
     return [b for key in (*KEYS, *GRAPH_KEYS) if key.where == where for b in key.bindings]
 
 
-def board_actions() -> frozenset[str]:
-    """The app's actions that act on the board (not through a dialog): all but help's and quit's own."""
-    return frozenset(parse(b.action)[1] for b in bindings(BOARD)) - {"quit"}
-
-
 def palette(app, table: tuple[Key, ...] = KEYS) -> Iterator[tuple[str, str, Any]]:
     """(title, help, callback) for each action of ``table`` in the palette, the callback bound to ``app``
-    (for ``GRAPH_KEYS``: the graph screen)."""
+    (the screen that owns the table's actions: the board screen, the graph screen)."""
     for key in table:
         if key.palette and key.bindings:
             _, name, args = parse(key.bindings[0].action)

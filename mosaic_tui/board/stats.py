@@ -1,9 +1,14 @@
 """The stats footer: the whole backlog's counts and health, in one line (a pane).
 
 Read on a reload and a recount (``Backlog.stats``; the last hour's claims and
-completions, a scan of the hour's events, only every ``RECENT_S``); between
-reads, the counts and the last hour's figures move with each notice's
-events. The critical path (the longest chain of unfinished work: of the
+completions, a scan of the hour's events, only every ``RECENT_S``), and
+**along with the look** whose events moved a card between statuses: the
+counts move by the notice's events (as the columns' do) and ``claimable`` and
+``expired`` are read in the look's worker (two index scans), so the footer
+and the columns draw from the same notice and ``claimable`` is never a step
+behind the ready column. While the fleet is busy nothing is read along (the
+figures come with the recount); the oldest ready card's age and the last
+hour's figures come with the recount too (they move with the events meanwhile). The critical path (the longest chain of unfinished work: of the
 phase shown, else the longest of any phase) comes from the keystones room's
 notices. Wordy from ``WIDE_FROM`` columns, compact below ``COMPACT_BELOW``.
 """
@@ -49,8 +54,22 @@ class StatsFooter(Static):
                         prepare=lambda recent: (recent, self._moved), group="stats")
 
     def on_mount(self) -> None:
-        self.refresher.notices.subscribe(self, self.changed)
+        self.refresher.notices.subscribe(self, self.changed, plan=self._plan_along, read=self._read_along)
         self.draw()
+
+    # -- read along with the look: the figures of the same notice as the columns --------------
+    def _plan_along(self) -> bool | None:
+        """Read the figures with the next look, unless the fleet is busy (then the recount keeps them)."""
+        return None if self.stats is None or self.refresher.busy else True
+
+    def _read_along(self, _plan: bool, events: tuple) -> dict | None:
+        """In the look's worker: ``claimable`` and ``expired`` (which cannot follow from the events alone),
+        when the events moved a card between statuses or claims. Two index scans (``Backlog.claim_figures``,
+        a few milliseconds at 100,000 cards): the look, and so the columns, wait for them. The counts
+        follow from the events as the columns' do; the oldest ready card's age comes with the recount."""
+        if any(ev.old_status != ev.new_status or ev.kind in ("claimed", "released", "reclaimed") for ev in events):
+            return self.refresher.backlog.claim_figures()
+        return None
 
     def on_resize(self) -> None:
         self.draw()
@@ -71,14 +90,16 @@ class StatsFooter(Static):
         if not changes.events or s is None:
             return
         self._moved += 1
+        along = changes.read_along.get(id(self))
+        if along is not None:  # read right after these events
+            s.update(along)
+        for status, d in deltas(changes.events).items():
+            s["counts"][status] = max(0, s["counts"][status] + d)
+        s["total"] = sum(s["counts"].values())
         for ev in changes.events:
             if ev.kind in ("claimed", "completed"):
                 key = "claimsLastHour" if ev.kind == "claimed" else "completionsLastHour"
                 s[key] = s.get(key, 0) + 1
-        moved = deltas(changes.events)
-        for status, d in moved.items():
-            s["counts"][status] = max(0, s["counts"][status] + d)
-        s["total"] = sum(s["counts"].values())
         self.draw()
 
     def _read(self, ask: tuple[bool, int]) -> tuple[dict, int]:
@@ -106,8 +127,9 @@ class StatsFooter(Static):
             self.draw()
 
     def critical(self) -> tuple[str | None, list[str]] | None:
-        """(phase, chain): the critical path the footer names (of the phase shown, else the longest); None before
-        the keystones are counted."""
+        """(phases, chain): the critical path the footer names (of the phase shown; with no phase chosen, the
+        longest chain of unfinished work in the whole backlog, across phases); None before the keystones are
+        counted."""
         if self.impact is None:
             return None
         return self.impact.path(self.refresher.scope.phase)

@@ -139,11 +139,25 @@ def keystones_and_paths(
     group_of: Mapping[str, Hashable] | None = None,
 ) -> tuple[dict[str, int], dict[Hashable, list[str]]]:
     """:func:`keystones` and :func:`critical_paths` over one graph built once (about half the cost of both)."""
+    unlocks, paths, _ = keystones_paths_and_longest(ids, statuses, edges, group_of)
+    return unlocks, paths
+
+
+def keystones_paths_and_longest(
+    ids: Iterable[str],
+    statuses: Mapping[str, str | None],
+    edges: Iterable[tuple[str, str]],
+    group_of: Mapping[str, Hashable] | None = None,
+) -> tuple[dict[str, int], dict[Hashable, list[str]], list[str]]:
+    """:func:`keystones_and_paths`, and the longest chain of unfinished work over the whole graph, across
+    the groups (phases): what the board names when no phase is chosen. One graph, one more linear pass."""
     g = _unfinished(ids, statuses, edges)
     if not len(g):
-        return {}, {}
+        return {}, {}, []
     acyclic = g.acyclic_succ()
-    return _keystones(g, acyclic), _critical_paths(g, acyclic, group_of)
+    paths = _critical_paths(g, acyclic, group_of)
+    longest = paths.get(None, []) if group_of is None else _critical_paths(g, acyclic, None).get(None, [])
+    return _keystones(g, acyclic), paths, longest
 
 
 def _postorder(n: int, succ: list[list[int]], pred: list[list[int]]) -> list[int]:
