@@ -181,9 +181,9 @@ exit. The in-process repository call is the floor under both.
 What a tool call costs on top of the repository call: a JSON-RPC message each
 way over the server's stdin/stdout, input validation (pydantic), a hop to a
 worker thread (the stdio loop never waits on the database), the JSON of the
-result, and on Postgres a `SELECT 1` that tests the pooled connection first
-(`Database.ping_before_use`: a server that outlives a database restart or a dropped
-connection). What the CLI pays instead is a Python start-up and imports per
+result, and on Postgres, for a pooled connection idle a second or more, a `SELECT 1` that
+tests it first (`engine.IDLE_PING_S`: a server that outlives a database restart, a failover
+or a dropped connection; a call within the second pays none). What the CLI pays instead is a Python start-up and imports per
 call (`## CLI cold start`). On a loaded machine (the load average is in the
 line under the table) every figure grows; read the last column, measured in
 the same run.

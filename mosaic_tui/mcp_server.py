@@ -184,7 +184,6 @@ def serve(db: str | None = None, owner: str | None = None) -> int:
     if owner is not None:
         check_owner(owner)
     backlog = Backlog.open(db)
-    backlog.db.ping_before_use()
     try:
         app = MosaicMCP(backlog, owner)
         target = backlog.db.target

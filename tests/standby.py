@@ -148,6 +148,20 @@ class Pair:
         self._run("pg_ctl", "-D", str(self.primary_dir), "-m", "immediate", "-w", "stop")
         self._running.discard(self.primary_dir)
 
+    def start_primary(self) -> None:
+        """The stopped primary back (as itself, not as a standby: for the tests that do not promote)."""
+        self._start(self.primary_dir, self.primary_port)
+
+    def wait_writable(self, port: int, timeout: float = 30.0) -> None:
+        """Until the server at ``port`` accepts writes (a promoted standby: out of recovery)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                if not self.sql(port, "SELECT pg_is_in_recovery()", dbname="postgres")[0][0]:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("the server did not become writable")
+
     def promote(self) -> None:
         self._run("pg_ctl", "-D", str(self.standby_dir), "-w", "-t", "60", "promote")
 

@@ -342,3 +342,78 @@ def test_the_board_says_reconnecting_then_caught_up_across_a_promotion():
             backlog.close()
         assert seen == ["reconnecting"]
         assert any("caught up" in n for n in notices), notices
+
+
+# --------------------------------------------------------------------------- the primary down, a replica up
+def test_with_the_primary_down_the_feed_polls_the_replica_and_listens_again_when_it_returns():
+    """--read-url given, the primary stopped: what the replica replayed reaches the reader through the
+    feed (not the board's 2 s backstop), the primary is tried at most once per backoff interval, reads
+    answer from the replica; the primary back, the feed LISTENs there again."""
+    _need_binaries()
+    from mosaic_tui.db.feed import MAX_BACKOFF_S
+
+    with standby.pair() as p:
+        b = Backlog.open(p.primary_url, read_url=p.standby_url)
+        b.create("before", "made on the primary")
+        cursor = b.cursor()
+        feed = b.feed()
+        try:
+            assert feed.status == "live"
+            b.create("replayed", "committed on the primary, replayed on the standby, then the primary stops")
+            deadline = time.monotonic() + 5
+            while not feed.wait(0.25):  # its NOTIFY, while the primary is up
+                assert time.monotonic() < deadline
+            p.wait_replayed()
+            p.stop_primary()
+            attempts0, start = feed.attempts, time.monotonic()
+            woke = False
+            while time.monotonic() - start < 1.5 and not woke:
+                woke = feed.wait(0.25)
+            assert woke and feed.status == "polling" and feed.label == "polling the replica (every 1s)"
+            assert [e.card_id for e in cursor.fetch()][-1] == "replayed"  # read from the replica
+            assert b.db.replicas.reads["replica"] >= 1
+            assert b.get("before").title == "made on the primary"
+            while time.monotonic() - start < 6.0:
+                feed.wait(0.25)
+                assert feed.status == "polling"
+            # after 0.1, 0.2, 0.4, 0.8, 1.6 s, then every MAX_BACKOFF_S: at most 7 attempts in 6 s (never a storm)
+            assert 3 <= feed.attempts - attempts0 <= 7 and MAX_BACKOFF_S == 2.0
+            p.start_primary()
+            deadline = time.monotonic() + 10
+            while feed.status != "live":
+                assert time.monotonic() < deadline, feed.label
+                feed.wait(0.25)
+            assert feed.label == "live" and feed._rconn is None
+            w = Backlog.open(p.primary_url)
+            w.create("after", "the primary is back")
+            w.close()
+            deadline, seen = time.monotonic() + 5, False
+            while not seen:
+                assert time.monotonic() < deadline
+                seen = feed.wait(0.25)  # a NOTIFY again
+        finally:
+            feed.close()
+            b.close()
+
+
+def test_after_a_promotion_the_first_write_on_a_warm_pool_succeeds():
+    """A long-lived process (the board, serve's boards, mcp) whose pooled connections were made to the old
+    primary: once the standby is promoted, its first write -- a full-path one and a claim -- just works."""
+    _need_binaries()
+    with standby.pair() as p:
+        b = Backlog.open(p.multi_url)  # no --wait: nothing rides a failover; the pool must not hand out a dead one
+        try:
+            for i in range(3):
+                b.create(f"w{i}", f"card {i}")
+            assert b.claim("agent-a").id == "w0"
+            assert len(b.list()) == 3
+            p.wait_replayed()
+            p.stop_primary()
+            p.promote()
+            p.wait_writable(p.standby_port)
+            time.sleep(1.2)  # as a person would: not within the same second as the last use
+            b.create("w9", "the first write after the promotion")
+            assert b.claim("agent-a").id == "w1"
+            assert b.complete("w1", "agent-a").status == "done"
+        finally:
+            b.close()

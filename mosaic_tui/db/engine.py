@@ -13,7 +13,11 @@ endpoint): no server-side prepared statements (psycopg's ``prepare_threshold``
 is off), only transaction-scoped locks and settings, no session state relied
 on from one transaction to the next. A server with no free connection slot
 ("too many clients") is retried at connect time, with backoff, for ``wait``
-seconds, then reported as :class:`~mosaic_tui.errors.Busy`.
+seconds, then reported as :class:`~mosaic_tui.errors.Busy`. A pooled connection
+that sat idle for ``IDLE_PING_S`` is pinged as it leaves the pool and replaced
+if the server dropped it (a restart, a failover), so the first write after a
+change of primary just works; one back within that second is not (the claim
+loop's hot path pays no round trip).
 
 The set-up of connections, the connect arguments, the busy retry and the
 meaning of driver errors are :mod:`mosaic_tui.db.direct`'s, shared with the
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +57,8 @@ __all__ = ["DEFAULT_WAIT_S", "PG_DIRECT_PREPARE_THRESHOLD", "PG_PREPARE_THRESHOL
            "Database", "create", "open_database", "pg_direct"]
 
 _READONLY = "mosaic_readonly"
+IDLE_PING_S = 1.0  # a pooled connection idle this long is pinged before use (a failover takes seconds)
+_IDLE_SINCE = "mosaic_idle_since"
 
 
 class _DriverTx:
@@ -107,8 +115,47 @@ def create(target: Target, *, pool: bool = True, wait: float = DEFAULT_WAIT_S) -
     # the one URL reader found (several hosts, target_session_attrs, sslmode, service...), as the one-shot
     # path and the change feed make theirs; a full server is retried for ``wait`` seconds.
     prepare = pg_connect_args(PG_DIRECT_PREPARE_THRESHOLD)["prepare_threshold"]
-    return create_engine("postgresql+psycopg://", creator=lambda: pg_connect(target, wait, prepare_threshold=prepare),
-                         poolclass=None if pool else NullPool)
+    engine = create_engine("postgresql+psycopg://", creator=lambda: pg_connect(target, wait, prepare_threshold=prepare),
+                           poolclass=None if pool else NullPool)
+    if pool:
+        _ping_when_idle(engine)
+    return engine
+
+
+def _said_something(dbapi_connection) -> bool:
+    """An idle connection's socket is readable: the server closed it, or sent a notice before it did."""
+    try:
+        return bool(select.select([dbapi_connection.fileno()], [], [], 0)[0])
+    except Exception:  # noqa: BLE001 - closed already (psycopg: OperationalError): the ping will say so
+        return True
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping (``SELECT 1``) a pooled connection that sat idle ``IDLE_PING_S`` or more as it leaves the pool;
+    when the server dropped it, the pool connects anew (to whichever host is the primary now).
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip on each claim of an agent loop.
+    Here a connection checked in less than a second ago goes out unpinged -- the old primary answered on
+    it then, and no promotion is that fast -- unless its socket has something to read while idle: the
+    server closed it or said why (an administrator's ``pg_terminate_backend``, a shutdown), seen without
+    a round trip. A one-shot command never pings (it checks out once).
+    """
+    dialect, driver_error = engine.dialect, engine.dialect.loaded_dbapi.Error
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection, record):
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, _proxy):
+        since = record.info.pop(_IDLE_SINCE, None)
+        if since is None or (time.monotonic() - since < IDLE_PING_S and not _said_something(dbapi_connection)):
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except driver_error as exc:  # the pool drops this connection and connects anew
+            raise DisconnectionError(str(exc)) from exc
 
 
 class Database:
@@ -271,25 +318,6 @@ class Database:
         self.engine.dispose()
         if self.replica is not None:
             self.replica.dispose()
-
-    def ping_before_use(self) -> None:
-        """Postgres: test each pooled connection (``SELECT 1``) as it leaves the pool, and replace it if the
-        server dropped it (a restart, a failover, a pooler, an idle timeout), so the call after that just works.
-
-        For long-lived processes (the MCP server, the board); a one-shot command has no pooled connection to lose.
-        """
-        if self.backend != "postgresql":
-            return
-        if self.replica is not None:
-            self.replica.ping_before_use()
-        dialect, driver_error = self.dialect, self._driver_error
-
-        @event.listens_for(self.engine, "checkout")
-        def _ping(dbapi_connection, _record, _proxy):
-            try:
-                dialect.do_ping(dbapi_connection)
-            except driver_error as exc:  # the pool drops this connection and connects anew
-                raise DisconnectionError(str(exc)) from exc
 
 
 def open_database(url: str | None = None, *, pool: bool = True, wait: float | None = None,

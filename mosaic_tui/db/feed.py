@@ -17,6 +17,10 @@ last one they have seen (see ``mosaic_tui.repository.EventCursor``).
   attempt per backoff interval, 0.1 s doubling to ``MAX_BACKOFF_S``, never a
   storm -- LISTENs again on whichever server is now the primary and, once back,
   wakes its reader so that it catches up from the event log on what it missed.
+  Given a read replica (``--read-url``), the feed polls the replica's event log
+  meanwhile (``polling the replica``): with the primary down, what the replica
+  has replayed still reaches the reader, and the primary is still tried at most
+  once per backoff interval; when it answers again the feed LISTENs there.
 * SQLite: ``PRAGMA data_version`` polled on a dedicated autocommit read
   connection; its value changes whenever another connection commits. The
   pragma opens no transaction, so the feed never makes a writer wait.
@@ -58,11 +62,12 @@ class ChangeFeed:
     status: str  # "live" | "polling" | "lost"
     interval: float | None = None  # seconds between looks while polling; None otherwise
     busy: bool = False
+    where: str = ""  # " the replica" while the feed polls a read replica's event log instead
 
     @property
     def label(self) -> str:
         if self.status == "polling" and self.interval is not None:
-            return f"polling (every {self.interval:g}s)"
+            return f"polling{self.where} (every {self.interval:g}s)"
         if self.status == "lost":
             return "reconnecting"
         return self.status
@@ -139,8 +144,12 @@ class PostgresFeed(ChangeFeed):
 
     BUSY_POLL_S = 0.05
 
-    def __init__(self, target: Target, *, poll: float = PG_POLL_S, probe_timeout: float = PROBE_TIMEOUT_S):
+    def __init__(self, target: Target, *, replica: Target | None = None, poll: float = PG_POLL_S,
+                 probe_timeout: float = PROBE_TIMEOUT_S):
         self.target = target
+        self.replica = replica  # a read replica whose event log is polled while the primary does not answer
+        self._rconn = None  # the connection to it, only while the primary does not answer
+        self._rmissed = False
         self.poll = poll
         self.probe_timeout = probe_timeout
         self.status = "lost"
@@ -157,10 +166,10 @@ class PostgresFeed(ChangeFeed):
         self._missed = False
         self._connect()
 
-    def _open(self):
+    def _open(self, target: Target | None = None):
         from mosaic_tui.db.direct import pg_connect
 
-        return pg_connect(self.target, autocommit=True, connect_timeout=3, prepare_threshold=None,
+        return pg_connect(target or self.target, autocommit=True, connect_timeout=3, prepare_threshold=None,
                           application_name="mosaic-tui feed")
 
     def _connect(self) -> bool:
@@ -182,12 +191,14 @@ class PostgresFeed(ChangeFeed):
                     self._conn.execute(f"UNLISTEN {CHANNEL}")  # best effort: under a pooler it may land elsewhere
                 self._listening = False
                 self._polling, self.status, self.interval = True, "polling", self.poll
-                self._newest = self._newest_event()
+                self._newest = self._newest_event(self._conn)
                 self._next_poll = time.monotonic() + self.poll
             self._backoff = MIN_BACKOFF_S
+            self._close_replica()
             return True
         except psycopg.Error:
             self._drop()
+            self._use_replica()
             self._retry_at = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
             return False
@@ -208,13 +219,34 @@ class PostgresFeed(ChangeFeed):
         self._conn.execute(f"UNLISTEN {PROBE_CHANNEL}")
         return arrived
 
-    def _newest_event(self) -> int:
+    @staticmethod
+    def _newest_event(conn) -> int:
         import psycopg
 
         try:
-            return self._conn.execute("SELECT coalesce(max(id), 0) FROM backlog_events").fetchone()[0]
+            return conn.execute("SELECT coalesce(max(id), 0) FROM backlog_events").fetchone()[0]
         except psycopg.errors.UndefinedTable:  # not migrated yet
             return 0
+
+    def _use_replica(self) -> None:
+        """The primary did not answer: poll the replica's event log meanwhile (one try per primary attempt)."""
+        import psycopg
+
+        if self.replica is None or self._rconn is not None:
+            return
+        try:
+            self._rconn = self._open(self.replica)
+            newest = self._newest_event(self._rconn)
+        except psycopg.Error:
+            self._close_replica()
+            return
+        self.status, self.interval, self.where = "polling", self.poll, " the replica"
+        self._rmissed = True  # look once: the reader may be behind what the replica has replayed
+        self._newest, self._next_poll = newest, time.monotonic()
+
+    def _close_replica(self) -> None:
+        self._rconn = _quietly_close(self._rconn)
+        self.where = ""
 
     def _listen(self, on: bool) -> None:
         self._conn.execute(f"LISTEN {CHANNEL}" if on else f"UNLISTEN {CHANNEL}")
@@ -224,16 +256,12 @@ class PostgresFeed(ChangeFeed):
                 pass
 
     def _drop(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # noqa: BLE001
-                pass
-        self._conn = None
-        self.status, self.interval = "lost", None
+        self._conn = _quietly_close(self._conn)
+        if self._rconn is None:
+            self.status, self.interval = "lost", None
         self._missed = True
 
-    def _poll(self, timeout: float) -> bool:
+    def _poll(self, timeout: float, conn) -> bool:
         """Polling: at most one read of the newest event id per interval; True when it moved."""
         left = self._next_poll - time.monotonic()
         if left > 0:
@@ -241,8 +269,8 @@ class PostgresFeed(ChangeFeed):
             if self._next_poll - time.monotonic() > 0:
                 return False
         self._next_poll = time.monotonic() + self.poll
-        newest = self._newest_event()
-        for _ in self._conn.notifies(timeout=0):  # strays from a pooled server connection that LISTENs: drop them
+        newest = self._newest_event(conn)
+        for _ in conn.notifies(timeout=0):  # strays from a pooled server connection that LISTENs: drop them
             pass
         changed, self._newest = newest != self._newest, newest
         return changed
@@ -252,18 +280,18 @@ class PostgresFeed(ChangeFeed):
 
         if self._conn is None:
             left = self._retry_at - time.monotonic()
-            if left > 0:  # one attempt per backoff interval, however often the reader waits
-                time.sleep(min(left, timeout))
-                return False
-            if not self._connect():
+            if left <= 0 and self._connect():
+                if self._missed:  # back after an outage: catch up now
+                    self._missed = False
+                    return True
+            elif self._rconn is not None:  # meanwhile the replica's event log, until the next attempt
+                return self._replica_wait(min(max(self._retry_at - time.monotonic(), 0.0), timeout))
+            else:  # one attempt per backoff interval, however often the reader waits
                 time.sleep(min(max(self._retry_at - time.monotonic(), 0.0), timeout))
                 return False
-            if self._missed:  # back after an outage: catch up now
-                self._missed = False
-                return True
         try:
             if self._polling:
-                return self._poll(timeout)
+                return self._poll(timeout, self._conn)
             if self.busy != (not self._listening):
                 self._listen(not self.busy)
                 if not self.busy:
@@ -286,17 +314,36 @@ class PostgresFeed(ChangeFeed):
             self._retry_at = time.monotonic() + self._backoff  # the first attempt again after a short pause
             return False
 
+    def _replica_wait(self, timeout: float) -> bool:
+        import psycopg
+
+        if self._rmissed:  # what the replica has replayed since the primary was lost: look once
+            self._rmissed = False
+            return True
+        try:
+            return self._poll(timeout, self._rconn)
+        except psycopg.Error:  # the replica is gone too
+            self._close_replica()
+            self.status, self.interval = "lost", None
+            return False
+
     def close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._conn = None
+        self._close_replica()
+        self._conn = _quietly_close(self._conn)
 
 
-def open_feed(target: Target, listen: Target | None = None) -> ChangeFeed:
-    """A feed on the backlog at ``target``; on Postgres it listens at ``listen`` when given."""
+def _quietly_close(conn) -> None:
+    """Close ``conn`` if there is one, whatever state it is in; None, for the caller's attribute."""
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def open_feed(target: Target, listen: Target | None = None, replica: Target | None = None) -> ChangeFeed:
+    """A feed on the backlog at ``target``; on Postgres it listens at ``listen`` when given, and polls
+    the ``replica``'s event log while it cannot."""
     if target.backend == "sqlite":
         return SQLiteFeed(str(target.path))
-    return PostgresFeed(listen or target)
+    return PostgresFeed(listen or target, replica=replica)

@@ -500,7 +500,7 @@ class Backlog(Grooming, Restoring, Annotating):
         """A change feed on this backlog (see ``mosaic_tui.db.feed``); close it when done."""
         from mosaic_tui.db.feed import open_feed
 
-        return open_feed(self.db.target, self.db.listen)
+        return open_feed(self.db.target, self.db.listen, self.db.replica.target if self.db.replica else None)
 
     def cursor(self, after: int | None = None) -> EventCursor:
         """An event cursor starting after event ``after`` (default: the newest now)."""
