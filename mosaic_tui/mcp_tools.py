@@ -188,6 +188,9 @@ class ListIn(_In):
     phase: str | None = Field(None, description="Only cards of this phase.")
     claimable: bool = Field(False, description="Only cards a claim could take now.")
     search: str | None = Field(None, description="Only cards whose id or title contains this text (any case).")
+    where: str | None = Field(None, description="Only cards this query matches, e.g. '#infra status:ready -@agent-2 "
+                              "unlocks>3 age>2h \"free text\"' (fields status phase owner label id is priority attempts "
+                              "unlocks age idle; -term negates; OR; parentheses).")
     limit: int = Field(100, ge=1, le=10_000, description="At most this many cards.")
     offset: int = Field(0, ge=0, description="Skip this many cards first (paging).")
 
@@ -272,7 +275,7 @@ def _reclaim(b: Backlog, a: ReclaimIn, _me) -> Result:
 
 def _list(b: Backlog, a: ListIn, _me) -> Result:
     cards = [card_json(c) for c in b.list(status=a.status, phase=a.phase, claimable=a.claimable, search=a.search,
-                                          limit=a.limit, offset=a.offset)]
+                                          where=a.where, limit=a.limit, offset=a.offset)]
     return {"cards": cards}, cards
 
 
@@ -387,8 +390,8 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "list",
-        "List cards in claim order (priority high first, then oldest), filtered by status, phase, claimable or "
-        "a search text; at most `limit` (default 100), `offset` to page. Returns {\"cards\": [CARD]}.",
+        "List cards in claim order (priority high first, then oldest), filtered by status, phase, claimable, "
+        "a search text or a query (`where`); at most `limit` (default 100), `offset` to page. Returns {\"cards\": [CARD]}.",
         ListIn, CARDS_OUT, _list, read_only=True, idempotent=True,
     ),
     ToolSpec(

@@ -30,7 +30,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from mosaic_tui.board import keys
@@ -51,6 +51,7 @@ from mosaic_tui.board.refresher import Refresher
 from mosaic_tui.board.stats import StatsFooter
 from mosaic_tui.board.topbar import TopBar
 from mosaic_tui.board.undo import UndoKeys
+from mosaic_tui.board.views import FilterBar, ViewKeys
 
 NARROW_BELOW = 110  # the dependency pane hides on narrower terminals
 
@@ -85,8 +86,6 @@ class BoardApp(App[int]):
     #graph { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     Screen.narrow #graphpane { display: none; }
     #stats { height: 1; background: $boost; color: $text-muted; padding: 0 1; }
-    #filter { dock: bottom; display: none; }
-    #filter.shown { display: block; }
     """
     BINDINGS = keys.bindings(keys.BOARD)
     BOARD_ACTIONS = keys.board_actions()
@@ -108,6 +107,7 @@ class BoardApp(App[int]):
         self.groom = GroomKeys(self)
         self.undo_keys = UndoKeys(self)
         self.editor = EditorKeys(self)
+        self.view_keys = ViewKeys(self)
         self.painted = False
 
     def compose(self) -> ComposeResult:
@@ -117,7 +117,8 @@ class BoardApp(App[int]):
         self.kanban = Kanban(self.refresher, self.clock, live=live, marks=self.marks)
         self.dependencies = DependencyPane(self.refresher)
         self.stats_footer = StatsFooter(self.refresher)
-        self.filter_box = Input(placeholder="filter: text in ids and titles, @owner, phase:NAME (enter applies, empty clears, escape cancels)", id="filter")
+        self.filter_bar = FilterBar()
+        self.filter_box = self.filter_bar.input
         with Horizontal(id="head"):
             yield self.topbar
             yield AttentionBadge(self.backlog, notices=self.refresher.notices, clock=self.clock)
@@ -126,7 +127,7 @@ class BoardApp(App[int]):
             yield self.dependencies
         yield AgentsPane(self.refresher, self.clock)
         yield self.stats_footer
-        yield self.filter_box
+        yield self.filter_bar
         yield Footer()
 
     def on_mount(self) -> None:
@@ -222,7 +223,8 @@ class BoardApp(App[int]):
 
     @property
     def search(self) -> str | None:
-        return self.refresher.scope.search
+        """The filter as text (None: none)."""
+        return self.refresher.scope.filter_text() or None
 
     @property
     def generation(self) -> int:
@@ -326,17 +328,16 @@ class BoardApp(App[int]):
         self.kanban.sort_by_impact(not self.kanban.by_impact)
 
     def action_filter(self) -> None:
-        self.filter_box.value = self.refresher.scope.filter_text()
-        self.filter_box.add_class("shown")
-        self.filter_box.focus()
+        self.filter_bar.open(self.refresher.scope.filter_text())
 
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        self._close_filter()
-        self.set_scope(self.refresher.scope.with_filter(event.value))
+    def action_views(self) -> None:
+        self.view_keys.picker()
+
+    def action_view(self, n: int) -> None:
+        self.view_keys.nth(n)
 
     def _close_filter(self) -> None:
-        self.filter_box.remove_class("shown")
+        self.filter_bar.close()
         self.kanban.focus_board()
 
     def on_key(self, event) -> None:

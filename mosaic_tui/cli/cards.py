@@ -78,14 +78,24 @@ def show(card_id: str) -> None:
 @click.option("--phase", metavar="PHASE", help="Only this phase.")
 @click.option("--claimable", is_flag=True, help="Only cards that can be claimed now.")
 @click.option("--search", metavar="TEXT", help="Only cards whose id or title contains TEXT.")
+@click.option("--where", metavar="QUERY", help="Only cards the query matches, e.g. '#infra status:ready' (docs/query.md).")
+@click.option("--view", metavar="NAME", help="Only cards of the saved view NAME (.mosaic/views.toml, or the data dir's).")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N cards.")
-def list_(status, phase, claimable, search, limit) -> None:
-    """List cards in claim order (priority high first, then oldest first)."""
+def list_(status, phase, claimable, search, where, view, limit) -> None:
+    """List cards in claim order (priority high first, then oldest first); --where and --view combine with
+    the other options (all must hold)."""
     from mosaic_tui.repository import card_json
+    from mosaic_tui.repository.query import And, parse
 
     statuses = split_list(status) or None
+    node = parse(where)  # before opening the backlog: a bad query writes and reads nothing
+    if view is not None:
+        from mosaic_tui.repository.views import find
+
+        saved = find(view).node
+        node = saved if node is None else node if saved is None else And((saved, node))
     with Open() as b:
-        cards = b.list(status=statuses, phase=phase, claimable=claimable, search=search, limit=limit)
+        cards = b.list(status=statuses, phase=phase, claimable=claimable, search=search, where=node, limit=limit)
     if json_mode():
         out.emit_json([card_json(c) for c in cards])
     elif not cards:

@@ -8,14 +8,15 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, literal_column, or_, select, update
+from sqlalchemy import Connection, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mosaic_tui.db.engine import Database, open_database
 from mosaic_tui.db.models import STATUSES, Card, EventRecord
 from mosaic_tui.db.sql import LeaseEnd, insert_or_nothing, lock_graph, plan_graph_walk
 from mosaic_tui.errors import Conflict, InvalidInput, NotFound
-from mosaic_tui.repository import hot
+from mosaic_tui.dag.analysis import keystones
+from mosaic_tui.repository import hot, query
 from mosaic_tui.repository.checks import (
     check_acceptance,
     check_id,
@@ -186,8 +187,10 @@ class Backlog(Grooming, Restoring):
         rows = self.db.run(lambda conn: conn.execute(select(B).where(B.c.id.in_(ids))).all(), write=False)
         return {c.id: c for c in map(card_from_row, rows)}
 
-    def _list_query(self, status, phase, claimable, search, owner=None):
+    def _list_query(self, status, phase, claimable, search, owner=None, where=None):
         q = select(B)
+        if where is not None:
+            q = q.where(self.condition(where))
         if owner is not None:
             q = q.where(B.c.claim_owner == owner)
         if status is not None:
@@ -200,9 +203,21 @@ class Backlog(Grooming, Restoring):
         if claimable:
             q = q.where(CLAIMABLE)
         if search:
-            like = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            q = q.where(or_(func.lower(B.c.title).like(like, escape="\\"), func.lower(B.c.id).like(like, escape="\\")))
+            q = q.where(query.text_match(search))
         return q
+
+    def condition(self, where: str | query.Node | None):
+        """The SQL condition of a query (text or parsed, ``docs/query.md``); ``unlocks`` is counted now if named."""
+        node = query.parse(where) if isinstance(where, str) else where
+        unlocks = None
+        if "unlocks" in query.fields_used(node):
+            unlocks = self.unlocks()
+        return query.condition(node, self._now(), unlocks)
+
+    def unlocks(self) -> dict[str, int]:
+        """For each unfinished card that others wait on, how many unfinished cards transitively wait on it."""
+        nodes, edges = self.open_work()
+        return keystones([n[0] for n in sorted(nodes, key=lambda n: (n[3], n[0]))], {n[0]: n[1] for n in nodes}, edges)
 
     def list(
         self,
@@ -212,11 +227,13 @@ class Backlog(Grooming, Restoring):
         claimable: bool = False,
         search: str | None = None,
         owner: str | None = None,
+        where: str | query.Node | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Card]:
-        """Cards in claim order: priority high first, then oldest first (then id); ``owner``: claimed by."""
-        q = self._list_query(status, phase, claimable, search, owner).order_by(*LIST_ORDER)
+        """Cards in claim order: priority high first, then oldest first (then id); ``owner``: claimed by;
+        ``where``: a query (``docs/query.md``; a bad one raises :class:`~mosaic_tui.repository.query.QueryError`)."""
+        q = self._list_query(status, phase, claimable, search, owner, where).order_by(*LIST_ORDER)
         if limit is not None:
             q = q.limit(limit)
         if offset:
@@ -224,9 +241,9 @@ class Backlog(Grooming, Restoring):
         return [card_from_row(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
 
     def ids(self, *, status: str | Sequence[str] | None = None, phase: str | None = None, search: str | None = None,
-            owner: str | None = None) -> list[str]:
+            owner: str | None = None, where: str | query.Node | None = None) -> list[str]:
         """The ids of ``list``'s cards, all of them, in claim order (a column sorted otherwise in Python)."""
-        q = self._list_query(status, phase, False, search, owner).with_only_columns(B.c.id).order_by(*LIST_ORDER)
+        q = self._list_query(status, phase, False, search, owner, where).with_only_columns(B.c.id).order_by(*LIST_ORDER)
         return list(self.db.run(lambda conn: conn.execute(q).scalars().all(), write=False))
 
     def open_work(self) -> tuple[list[tuple[str, str, str | None, datetime]], list[tuple[str, str]]]:
@@ -244,8 +261,8 @@ class Backlog(Grooming, Restoring):
 
         return self.db.run(tx, write=False)
 
-    def count(self, *, status=None, phase=None, claimable=False, search=None, owner=None) -> int:
-        q = self._list_query(status, phase, claimable, search, owner).with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    def count(self, *, status=None, phase=None, claimable=False, search=None, owner=None, where=None) -> int:
+        q = self._list_query(status, phase, claimable, search, owner, where).with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
         return self.db.run(lambda conn: conn.execute(q).scalar_one(), write=False)
 
     # -- claims (the hot verbs: mosaic_tui.repository.hot, shared with the CLI's one-shot path) ----------
