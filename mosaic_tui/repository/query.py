@@ -403,10 +403,12 @@ def condition(node: Node | None, now: datetime, unlocks: Mapping[str, int] | Non
     f, op, v = node.field, node.op, node.value
     if f == "status":
         return B.c.status == literal_column(f"'{v}'")  # validated; a literal so a partial index applies
+    # Nullable columns are tested IS NOT NULL first, so that a negation takes the cards without one
+    # (-phase:M1 shows the cards of no phase too: NOT (NULL = 'M1') would be NULL, not true).
     if f == "phase":
-        return B.c.phase == v
+        return and_(B.c.phase.is_not(None), B.c.phase == v)
     if f == "owner":
-        return B.c.claim_owner == v
+        return and_(B.c.claim_owner.is_not(None), B.c.claim_owner == v)
     if f == "label":
         return B.c.id.in_(select(LABELS.c.card_id).where(LABELS.c.label == v))
     if f == "id":
@@ -419,7 +421,8 @@ def condition(node: Node | None, now: datetime, unlocks: Mapping[str, int] | Non
             return CLAIMABLE
         if v == "waiting":
             return and_(B.c.status == literal_column("'ready'"), B.c.unmet_deps > 0)
-        return and_(B.c.status == literal_column("'claimed'"), LeaseEnd(B) <= now)
+        return and_(B.c.status == literal_column("'claimed'"), B.c.claimed_at.is_not(None),
+                    B.c.claim_ttl_seconds.is_not(None), LeaseEnd(B) <= now)
     if f in ("priority", "attempts"):
         return _OPS[op](B.c[f], v)
     if f == "unlocks":
