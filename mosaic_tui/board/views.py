@@ -33,7 +33,7 @@ class FilterBar(Vertical):
     """The filter box and, under it, the line saying what is wrong with the query typed."""
 
     DEFAULT_CSS = """
-    FilterBar { dock: bottom; height: auto; display: none; }
+    FilterBar { height: auto; display: none; }
     FilterBar.shown { display: block; }
     FilterBar #filter-error { color: $error; text-style: bold; height: auto; display: none; padding: 0 1; }
     FilterBar #filter-error.shown { display: block; }
@@ -43,6 +43,7 @@ class FilterBar(Vertical):
         super().__init__(id="filterbar")
         self.input = Input(placeholder=PLACEHOLDER, id="filter")
         self.error = Static("", id="filter-error")
+        self._bad: str | None = None  # the text whose error is shown
 
     def compose(self) -> ComposeResult:
         yield self.input
@@ -73,6 +74,7 @@ class FilterBar(Vertical):
         try:
             scope = app.refresher.scope.with_filter(event.value)
         except QueryError as e:
+            self._bad = event.value
             self.show_error(str(e))
             return
         self.close()
@@ -80,8 +82,9 @@ class FilterBar(Vertical):
         app.set_scope(scope)
 
     @on(Input.Changed, "#filter")
-    def _edited(self, _event: Input.Changed) -> None:
-        if self.error.has_class("shown"):
+    def _edited(self, event: Input.Changed) -> None:
+        # Only an edit clears it: a Changed of the typing that led to the error may arrive after it.
+        if self.error.has_class("shown") and event.value != self._bad:
             self.show_error(None)
 
 
@@ -114,8 +117,8 @@ class ViewsScreen(ModalScreen[View | None]):
         with Vertical():
             yield Label(Text("Saved views", "bold"))
             yield OptionList(*self._options(), id="views-list")
-            yield Label("enter or 1-9: show the view · escape: close · files: .mosaic/views.toml, the data dir's "
-                        "views.toml", id="views-help")
+            yield Label("enter or 1-9: show · escape: close · from .mosaic/views.toml, then the data dir's views.toml",
+                        id="views-help")
 
     def _options(self) -> list[Option]:
         if not self.views:

@@ -255,7 +255,7 @@ def _chunk(c: _Chunk) -> Node:
             raise QueryError(value_pos + len(rest) + 1, "a space before the quote")
         rest = c.quoted
     if field not in FIELDS:
-        raise QueryError(pos + 1, f"a field, not {m.group(1)!r} (fields: {', '.join(FIELDS)}; quote text with a colon)")
+        raise QueryError(pos + 1, f"a field, not {m.group(1)!r} (fields: {' '.join(FIELDS)}; quote text with a colon)")
     if field in TEXT_FIELDS:
         if op not in (":", "="):
             raise QueryError(pos + m.start(2) + 1, f"':' after {field} ({field} is not compared with {op})")
