@@ -78,7 +78,7 @@ KEYS: tuple[Key, ...] = (
     Key("e", "edit title, body, phase, priority", (_b("e", "edit", "Edit"),), palette="Edit card"),
     Key("d", "add a dependency (pick a card by fuzzy search)", (_b("d", "link", "Dep+"),), palette="Add dependency"),
     Key("D", "remove a dependency", (_b("D", "unlink", "Dep−"),), palette="Remove dependency"),
-    Key("/", "filter by a query: #label @owner status:ready priority>=2 age>2h -#docs \"text\" (docs/query.md)",
+    Key("/", "filter by a query, e.g. #infra @agent-1 -#docs age>2h",
         (_b("slash", "filter", "Filter"),), palette="Filter"),
     Key("v", "saved views, with their counts (enter or 1-9 shows one)", (_b("v", "views", "Views", show=False),),
         palette="Saved views"),
