@@ -234,7 +234,9 @@ def test_sql_gives_the_cards_the_query_means(board):
     def check(tree):
         want = [c.id for c in cards if matches(tree, c, labels=labels, unlocks=unlocks, now=now)]
         assert backlog.ids(where=tree) == want, to_text(tree)
+        assert [c.id for c in backlog.list(where=tree, limit=100)] == want  # a page: labels as EXISTS
         assert backlog.count(where=to_text(tree)) == len(want)
+        assert sum(backlog.counts(where=tree).values()) == len(want)
 
     check()
 

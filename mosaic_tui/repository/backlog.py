@@ -187,10 +187,10 @@ class Backlog(Grooming, Restoring):
         rows = self.db.run(lambda conn: conn.execute(select(B).where(B.c.id.in_(ids))).all(), write=False)
         return {c.id: c for c in map(card_from_row, rows)}
 
-    def _list_query(self, status, phase, claimable, search, owner=None, where=None):
+    def _list_query(self, status, phase, claimable, search, owner=None, where=None, *, paged=False):
         q = select(B)
         if where is not None:
-            q = q.where(self.condition(where))
+            q = q.where(self.condition(where, paged=paged))
         if owner is not None:
             q = q.where(B.c.claim_owner == owner)
         if status is not None:
@@ -206,13 +206,14 @@ class Backlog(Grooming, Restoring):
             q = q.where(query.text_match(search))
         return q
 
-    def condition(self, where: str | query.Node | None):
-        """The SQL condition of a query (text or parsed, ``docs/query.md``); ``unlocks`` is counted now if named."""
+    def condition(self, where: str | query.Node | None, *, paged: bool = False):
+        """The SQL condition of a query (text or parsed, ``docs/query.md``); ``unlocks`` is counted now if named;
+        ``paged``: for a page in claim order (see :func:`~mosaic_tui.repository.query.condition`)."""
         node = query.parse(where) if isinstance(where, str) else where
         unlocks = None
         if "unlocks" in query.fields_used(node):
             unlocks = self.unlocks()
-        return query.condition(node, self._now(), unlocks)
+        return query.condition(node, self._now(), unlocks, paged=paged)
 
     def unlocks(self) -> dict[str, int]:
         """For each unfinished card that others wait on, how many unfinished cards transitively wait on it."""
@@ -233,7 +234,7 @@ class Backlog(Grooming, Restoring):
     ) -> list[Card]:
         """Cards in claim order: priority high first, then oldest first (then id); ``owner``: claimed by;
         ``where``: a query (``docs/query.md``; a bad one raises :class:`~mosaic_tui.repository.query.QueryError`)."""
-        q = self._list_query(status, phase, claimable, search, owner, where).order_by(*LIST_ORDER)
+        q = self._list_query(status, phase, claimable, search, owner, where, paged=limit is not None).order_by(*LIST_ORDER)
         if limit is not None:
             q = q.limit(limit)
         if offset:
@@ -264,6 +265,13 @@ class Backlog(Grooming, Restoring):
     def count(self, *, status=None, phase=None, claimable=False, search=None, owner=None, where=None) -> int:
         q = self._list_query(status, phase, claimable, search, owner, where).with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
         return self.db.run(lambda conn: conn.execute(q).scalar_one(), write=False)
+
+    def counts(self, *, phase=None, search=None, owner=None, where=None) -> dict[str, int]:
+        """Cards per status (every status, 0 included) under the same filters as ``count``: one query."""
+        q = (self._list_query(None, phase, False, search, owner, where)
+             .with_only_columns(B.c.status, func.count(), maintain_column_froms=True).group_by(B.c.status).order_by(None))
+        found = dict(self.db.run(lambda conn: conn.execute(q).all(), write=False))
+        return {s: found.get(s, 0) for s in STATUSES}
 
     # -- claims (the hot verbs: mosaic_tui.repository.hot, shared with the CLI's one-shot path) ----------
     def claim(self, owner: str, ttl: int = DEFAULT_TTL, id: str | None = None) -> Card | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Union
 
-from sqlalchemy import and_, bindparam, column, false, func, literal_column, not_, or_, select, table, true
+from sqlalchemy import and_, bindparam, column, exists, false, func, literal_column, not_, or_, select, table, true
 
 from mosaic_tui.db.models import STATUSES
 from mosaic_tui.db.sql import LeaseEnd
@@ -387,19 +387,24 @@ def _ids_in(ids: list[str]):
     return B.c.id.in_(bindparam("unlock_ids", value=sorted(ids), expanding=True, literal_execute=True))
 
 
-def condition(node: Node | None, now: datetime, unlocks: Mapping[str, int] | None = None):
+def condition(node: Node | None, now: datetime, unlocks: Mapping[str, int] | None = None, *, paged: bool = False):
     """The condition over ``backlog`` (``B``) that ``node`` asks for; ``unlocks``: card -> unfinished
-    cards waiting on it (needed when the query names ``unlocks``; cards not in it unlock 0)."""
+    cards waiting on it (needed when the query names ``unlocks``; cards not in it unlock 0).
+
+    ``paged``: for a page in claim order (``LIMIT``): a label is then a correlated ``EXISTS`` (the
+    claim-order index is walked and each card's label looked up, stopping at the page's end: ~0.3 ms
+    where ``IN`` builds the label's whole list first, ~11 ms for 10,000 labelled cards on SQLite);
+    otherwise ``IN`` (a count reads the label's cards only). Postgres plans both as the same semi-join."""
     if node is None:
         return true()
     if isinstance(node, Text):
         return text_match(node.text)
     if isinstance(node, Not):
-        return not_(condition(node.node, now, unlocks))
+        return not_(condition(node.node, now, unlocks, paged=paged))
     if isinstance(node, And):
-        return and_(*(condition(n, now, unlocks) for n in node.nodes))
+        return and_(*(condition(n, now, unlocks, paged=paged) for n in node.nodes))
     if isinstance(node, Or):
-        return or_(*(condition(n, now, unlocks) for n in node.nodes))
+        return or_(*(condition(n, now, unlocks, paged=paged) for n in node.nodes))
     f, op, v = node.field, node.op, node.value
     if f == "status":
         return B.c.status == literal_column(f"'{v}'")  # validated; a literal so a partial index applies
@@ -410,6 +415,8 @@ def condition(node: Node | None, now: datetime, unlocks: Mapping[str, int] | Non
     if f == "owner":
         return and_(B.c.claim_owner.is_not(None), B.c.claim_owner == v)
     if f == "label":
+        if paged:
+            return exists().where(LABELS.c.card_id == B.c.id, LABELS.c.label == v)
         return B.c.id.in_(select(LABELS.c.card_id).where(LABELS.c.label == v))
     if f == "id":
         if v.endswith("*"):
