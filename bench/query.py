@@ -175,8 +175,10 @@ def main() -> None:
             cases = {
                 f"list(where={QUERY!r}, limit=100)": lambda: b.list(where=QUERY, limit=100),
                 f"list(where={QUERY!r}) every match": lambda: b.list(where=QUERY),
+                f"ids(where={QUERY!r}) every match, ids only": lambda: b.ids(where=QUERY),
                 f"count(where={QUERY!r})": lambda: b.count(where=QUERY),
                 "baseline list(status='ready', limit=100)": lambda: b.list(status="ready", limit=100),
+                "baseline list(status='ready', limit=6000)": lambda: b.list(status="ready", limit=6000),
                 "baseline list(status='ready', search='number 1', limit=100)":
                     lambda: b.list(status="ready", search="number 1", limit=100),
                 "baseline list(status='ready', search='number 1') every match":
