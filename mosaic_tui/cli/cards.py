@@ -82,8 +82,9 @@ def show(card_id: str) -> None:
 @click.option("--view", metavar="NAME", help="Only cards of the saved view NAME (.mosaic/views.toml, or the data dir's).")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N cards.")
 def list_(status, phase, claimable, search, where, view, limit) -> None:
-    """List cards in claim order (priority high first, then oldest first); --where and --view combine with
-    the other options (all must hold)."""
+    """List cards in claim order (priority high first, then oldest first).
+
+    --where and --view combine with the other options: all must hold."""
     from mosaic_tui.repository import card_json
     from mosaic_tui.repository.query import And, parse
 

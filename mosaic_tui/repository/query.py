@@ -371,6 +371,8 @@ _OPS: dict[str, Callable] = {
     "=": lambda a, b: a == b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
 }
+_STATUS = {"ready": literal_column("'ready'"), "claimed": literal_column("'claimed'"),
+           "blocked": literal_column("'blocked'"), "done": literal_column("'done'")}
 _FLIP = {">": "<", ">=": "<=", "<": ">", "<=": ">="}  # age>2h: created before now - 2h
 
 
@@ -407,7 +409,7 @@ def condition(node: Node | None, now: datetime, unlocks: Mapping[str, int] | Non
         return or_(*(condition(n, now, unlocks, paged=paged) for n in node.nodes))
     f, op, v = node.field, node.op, node.value
     if f == "status":
-        return B.c.status == literal_column(f"'{v}'")  # validated; a literal so a partial index applies
+        return B.c.status == _STATUS[v]  # a literal, so that a partial index applies
     # Nullable columns are tested IS NOT NULL first, so that a negation takes the cards without one
     # (-phase:M1 shows the cards of no phase too: NOT (NULL = 'M1') would be NULL, not true).
     if f == "phase":
