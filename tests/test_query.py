@@ -131,6 +131,7 @@ def test_equivalent_spellings_print_one_way(text, printed):
     ("-", 2, "expected a term after '-'"),
     ("age=2h", 4, "expected > >= < or <= after age"),
     ("is:idle", 4, "expected is:claimable / is:waiting / is:expired"),
+    ("#infra \x1b[31m", 8, "expected text without control characters"),
 ])
 def test_a_bad_query_names_the_column_and_what_was_expected(text, column, says):
     with pytest.raises(QueryError) as e:
@@ -212,6 +213,7 @@ data_leaf = st.one_of(
     st.builds(Term, st.sampled_from(["priority", "attempts", "unlocks"]), st.sampled_from(["=", ">", ">=", "<", "<="]),
               st.integers(-1, 4)),
     st.builds(Term, st.sampled_from(DURATION_FIELDS), OPS, st.sampled_from([0, 60, 150, 300, 600, 900, 1200, 3600])),
+    st.builds(Term, st.just("unlocks"), st.sampled_from(["=", ">", "<="]), st.integers(0, 2)),  # often two in a query
 )
 data_trees = st.recursive(
     data_leaf,
@@ -248,6 +250,8 @@ def test_sql_gives_the_cards_the_query_means(board):
     ("is:expired", ["X-1"]),  # (agent-3's ended lease on M2-01 was reclaimed by its claim of X-1)
     ("unlocks>=2", ["M1-02", "M1-04"]),
     ("unlocks<1 status:ready", ["M2-01", "M1-07", "M2-03"]),
+    ("unlocks>=1 unlocks<2", ["M1-03", "M1-05", "M2-02"]),  # two id lists in one statement
+    ("unlocks>=2 OR (unlocks=1 #infra)", ["M1-02", "M1-03", "M1-04", "M2-02"]),
     ('"_100%"', ["X-1"]),  # LIKE wildcards are text
     ("@agent-3 OR @agent-9", ["X-1", "M1-06"]),
 ])

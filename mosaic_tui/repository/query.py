@@ -386,7 +386,7 @@ def _ids_in(ids: list[str]):
     # Inlined as literals: a keystone set can hold more ids than a statement may have parameters.
     if not ids:
         return false()
-    return B.c.id.in_(bindparam("unlock_ids", value=sorted(ids), expanding=True, literal_execute=True))
+    return B.c.id.in_(bindparam("unlock_ids", value=sorted(ids), expanding=True, literal_execute=True, unique=True))
 
 
 def condition(node: Node | None, now: datetime, unlocks: Mapping[str, int] | None = None, *, paged: bool = False):
