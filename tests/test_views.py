@@ -128,7 +128,8 @@ async def _v_then_2(backlog, clock):
         assert [v.name for v in picker.views] == ["ready infra", "infra", "mine"]
         assert picker.counts == [3, 3, 1]
         shown = [str(picker.query_one("#views-list").get_option_at_index(i).prompt) for i in range(3)]
-        assert shown[0].startswith("1  ready infra") and "      3  #infra status:ready  · impact order  · project" in shown[0]
+        assert shown[0] == "1  ready infra       3  project  impact  #infra status:ready"
+        assert shown[2] == "3  mine              1  user             @agent-7"
         backlog.complete("M1-03")  # live: the counts follow the backlog while the picker is open
         app.refresher.look()
         await settle(pilot)

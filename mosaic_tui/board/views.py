@@ -102,7 +102,7 @@ class ViewsScreen(ModalScreen[View | None]):
     DEFAULT_CSS = """
     ViewsScreen { align: center middle; }
     ViewsScreen > Vertical { width: 96; height: auto; max-height: 80%; border: round $accent; background: $surface; padding: 0 1; }
-    ViewsScreen OptionList { height: auto; max-height: 30; }
+    ViewsScreen OptionList { height: auto; max-height: 30; text-wrap: nowrap; text-overflow: ellipsis; }
     ViewsScreen #views-help { color: $text-muted; }
     """
 
@@ -126,14 +126,12 @@ class ViewsScreen(ModalScreen[View | None]):
         width = max(len(v.name) for v in self.views)
         out = []
         for i, (v, n) in enumerate(zip(self.views, self.counts, strict=True)):
-            t = Text(f"{i + 1}" if i < 9 else " ", "bold")
+            t = Text(f"{i + 1}" if i < 9 else " ", "bold", no_wrap=True, overflow="ellipsis")
             t.append(f"  {literal(v.name):<{min(width, 28)}}", "bold" if v.name == self.current else "")
             t.append(f" {n:>7,}", "cyan")
-            t.append(f"  {literal(v.query)}", "dim")
-            if v.order:
-                t.append(f"  · {v.order} order", "dim")
-            if v.source == "project":
-                t.append("  · project", "dim italic")
+            t.append("  project" if v.source == "project" else "  user   ", "dim italic")
+            t.append(f"  {v.order:<6}" if v.order else "        ", "dim")
+            t.append(f"  {literal(v.query)}", "dim")  # last: a long query is cut, one line a view
             out.append(Option(t, id=str(i)))
         return out
 
