@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mosaic_tui.errors import InvalidInput
 from mosaic_tui.repository import DEFAULT_TTL, Backlog, card_json, event_json
+from mosaic_tui.repository.views import where_of
 
 # --------------------------------------------------------------------------- output schemas (the CLI's JSON keys)
 _STR_OR_NULL = {"type": ["string", "null"]}
@@ -191,6 +192,8 @@ class ListIn(_In):
     where: str | None = Field(None, description="Only cards this query matches, e.g. '#infra status:ready -@agent-2 "
                               "unlocks>3 age>2h \"free text\"' (fields status phase owner label id is priority attempts "
                               "unlocks age idle; -term negates; OR; parentheses).")
+    view: str | None = Field(None, description="Only cards of this saved view (.mosaic/views.toml in the server's "
+                             "directory or above, else the user's views.toml); with `where`, both must hold.")
     limit: int = Field(100, ge=1, le=10_000, description="At most this many cards.")
     offset: int = Field(0, ge=0, description="Skip this many cards first (paging).")
 
@@ -274,8 +277,9 @@ def _reclaim(b: Backlog, a: ReclaimIn, _me) -> Result:
 
 
 def _list(b: Backlog, a: ListIn, _me) -> Result:
+    where = where_of(a.where, a.view)
     cards = [card_json(c) for c in b.list(status=a.status, phase=a.phase, claimable=a.claimable, search=a.search,
-                                          where=a.where, limit=a.limit, offset=a.offset)]
+                                          where=where, limit=a.limit, offset=a.offset)]
     return {"cards": cards}, cards
 
 

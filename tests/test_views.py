@@ -207,3 +207,28 @@ def test_the_filters_error_line(board):
     backlog, clock = board
     _labels(backlog)
     _filter_error_line(backlog, clock)
+
+
+def test_the_mcp_list_tool_takes_a_view(board, db_url, tmp_path):
+    import anyio
+    from test_mcp import call, connect, error
+
+    backlog, _ = board
+    _labels(backlog)
+    home = tmp_path / "home"  # the server's MOSAIC_HOME (test_mcp._env)
+    home.mkdir()
+    (home / "views.toml").write_text(USER)
+
+    async def main():
+        async with connect(db_url, tmp_path) as s:
+            got = [c["id"] for c in (await call(s, "list", view="infra"))["cards"]]
+            both = [c["id"] for c in (await call(s, "list", view="infra", where="status:done"))["cards"]]
+            unknown = await error(s, "list", view="nothing")
+            (home / "views.toml").write_text(USER + 'colour = "red"\n')
+            bad = await error(s, "list", view="infra")
+            return got, both, unknown, bad
+
+    got, both, unknown, bad = anyio.run(main)
+    assert got == backlog.ids(where="#infra") == ["M1-01", "M1-03", "M1-04", "M2-02"] and both == ["M1-01"]
+    assert unknown["code"] == "not_found" and "no view named 'nothing'" in unknown["message"]
+    assert bad["code"] == "invalid_input" and "views.toml, line 9: unknown field 'colour'" in bad["message"]

@@ -86,15 +86,10 @@ def list_(status, phase, claimable, search, where, view, limit) -> None:
 
     --where and --view combine with the other options: all must hold."""
     from mosaic_tui.repository import card_json
-    from mosaic_tui.repository.query import And, parse
+    from mosaic_tui.repository.views import where_of
 
     statuses = split_list(status) or None
-    node = parse(where)  # before opening the backlog: a bad query writes and reads nothing
-    if view is not None:
-        from mosaic_tui.repository.views import find
-
-        saved = find(view).node
-        node = saved if node is None else node if saved is None else And((saved, node))
+    node = where_of(where, view)  # before opening the backlog: a bad query or views file reads nothing
     with Open() as b:
         cards = b.list(status=statuses, phase=phase, claimable=claimable, search=search, where=node, limit=limit)
     if json_mode():

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from mosaic_tui.db.direct import data_dir
 from mosaic_tui.errors import InvalidInput, NotFound
-from mosaic_tui.repository.query import Node, QueryError, parse
+from mosaic_tui.repository.query import And, Node, QueryError, parse
 
 FILE_NAME = "views.toml"
 PROJECT_DIR = ".mosaic"
@@ -149,4 +149,14 @@ def find(name: str, cwd: str | os.PathLike | None = None) -> View:
     raise NotFound(f"no view named {name!r}; views: {known}")
 
 
-__all__ = ["FILE_NAME", "ORDERS", "View", "ViewError", "find", "load", "project_file", "read_file", "user_file"]
+def where_of(where: str | None, view: str | None, cwd: str | os.PathLike | None = None) -> Node | None:
+    """The query of ``--where`` and ``--view`` together (both must hold; either may be absent): what
+    ``list`` runs on the CLI and in the MCP tool. A bad query or view file raises before any read."""
+    node = parse(where)
+    if view is None:
+        return node
+    saved = find(view, cwd).node
+    return saved if node is None else node if saved is None else And((saved, node))
+
+
+__all__ = ["FILE_NAME", "ORDERS", "View", "ViewError", "find", "load", "project_file", "read_file", "user_file", "where_of"]
