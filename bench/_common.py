@@ -13,6 +13,14 @@ from pathlib import Path
 ADMIN = os.environ.get("MOSAIC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def pct(values, q: float):
+    """The ``q`` quantile of ``values`` (0.5: the median, 0.9: p90), the nearest rank; None for no values."""
+    values = sorted(values)
+    if not values:
+        return None
+    return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
+
+
 def fresh_url(backend: str, *, admin: str | None = None) -> tuple[str, Callable[[], None]]:
     """A URL of a new empty database and a function that removes it.
 

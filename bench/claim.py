@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fresh_database  # noqa: E402
+from _common import fresh_database, pct  # noqa: E402
 
 TS_FMT = "%Y-%m-%d %H:%M:%S.%f"  # mosaic_tui.db.types.SQLITE_TS_FORMAT
 SIZES = (1_000, 20_000, 100_000)
@@ -307,13 +307,6 @@ def drain(url: str, backend: str, mode: str, workers: int, max_claims: int | Non
     ids = [i for _, got, _ in results for i in got]
     lat = sorted(x for _, _, got in results for x in got)
     return {"claims": len(ids), "ids": ids, "wall": wall, "lat": lat}
-
-
-def pct(sorted_values, q):
-    if not sorted_values:
-        return None
-    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[k]
 
 
 def final_counts(url: str, backend: str) -> dict:

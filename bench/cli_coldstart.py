@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fresh_database  # noqa: E402
+from _common import fresh_database, pct  # noqa: E402
 from mcp_roundtrip import measure as mcp_measure  # noqa: E402
 from mcp_roundtrip import populate, script  # noqa: E402
 
@@ -67,8 +67,8 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
 
 
 def quantiles(xs: list[float]) -> tuple[float, float]:
-    xs = sorted(xs)
-    return statistics.median(xs), xs[min(len(xs) - 1, int(round(0.9 * (len(xs) - 1))))]
+    """The median and the 90th percentile."""
+    return statistics.median(xs), pct(xs, 0.9)
 
 
 def main() -> None:

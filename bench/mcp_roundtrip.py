@@ -35,7 +35,7 @@ from pathlib import Path
 import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import fresh_database  # noqa: E402
+from _common import fresh_database, pct  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance" / "mcp.md"
@@ -148,9 +148,8 @@ def main() -> None:
     for label, samples in results.items():
         cli = statistics.median(samples["cli claim"])
         for key in ("mcp claim", "mcp show", "cli claim", "in-process claim", "in-process show"):
-            xs = sorted(samples[key])
-            p90 = xs[min(len(xs) - 1, int(round(0.9 * (len(xs) - 1))))]
-            med = statistics.median(xs)
+            xs = samples[key]
+            p90, med = pct(xs, 0.9), statistics.median(xs)
             lines.append(f"| {label} | {names[key]} | {len(xs)} | {med:.1f} | {p90:.1f} | {cli / med:.0f}x |")
     table = "\n".join(lines)
     info = (f"{args.calls} tool calls of each kind per backend, {args.cli_runs} CLI processes interleaved with them; "

@@ -19,22 +19,19 @@ its cost follows the number of claims, not the size of the backlog.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, bindparam, case, func, literal_column, or_, select
 
-from mosaic_tui.db.models import Card, Event, EventRecord
+from mosaic_tui.db.models import EventRecord
 from mosaic_tui.db.sql import LeaseEnd
 from mosaic_tui.db.timing import MillisBetween
 from mosaic_tui.db.types import UTCDateTime
+from mosaic_tui.repository.statements import CLAIMED, EV, B
 
 if TYPE_CHECKING:
     from mosaic_tui.repository import Backlog
-
-B = Card.__table__
-EV = Event.__table__
-CLAIMED = literal_column("'claimed'")  # a literal: the planners must see the partial index's predicate
 
 
 @dataclass(frozen=True)
@@ -58,14 +55,9 @@ class Attention:
         return self.stale + self.silent
 
 
-def _now(backlog: Backlog) -> datetime:
-    now = backlog.clock()
-    return now if now.tzinfo else now.replace(tzinfo=UTC)
-
-
 def needs_attention(backlog: Backlog, *, now: datetime | None = None, limit: int = 50) -> Attention:
     """The claims whose lease has ended unreclaimed (stale) or whose holder is past half its lease unheard (silent)."""
-    now = now or _now(backlog)
+    now = now or backlog.now()
     at = bindparam("now", now, type_=UTCDateTime())
     ended = LeaseEnd(B) < at
     silent = MillisBetween(at, B.c.updated_at) > MillisBetween(LeaseEnd(B), at)

@@ -11,23 +11,21 @@ Meant to become ``Backlog.agents()`` once the repository is a package.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, case, func, literal_column, select
+from sqlalchemy import and_, bindparam, case, func, select
 
-from mosaic_tui.db.models import Card, Event
 from mosaic_tui.db.sql import LeaseEnd
 from mosaic_tui.db.timing import Seconds
 from mosaic_tui.db.types import UTCDateTime
+from mosaic_tui.repository.statements import CLAIMED, EV, B
 
 if TYPE_CHECKING:
     from mosaic_tui.repository import Backlog
 
 WINDOW_S = 3600  # "the last hour": who acted, claims, completions, cycle times
 
-B = Card.__table__
-EV = Event.__table__
 _AT = UTCDateTime()
 
 
@@ -97,16 +95,13 @@ def agents(backlog: Backlog, *, window_s: int = WINDOW_S, now: datetime | None =
     Held cards come from ``backlog``; claims, completions, the median cycle time (each completion
     paired with the card's claim before it) and the last event from ``backlog_events``.
     """
-    now = now or backlog.clock()
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
+    now = now or backlog.now()
     since = now - timedelta(seconds=window_s)
-    claimed = literal_column("'claimed'")
     owner = EV.c.owner.is_not(None)
 
     held_q = (
         select(B.c.claim_owner, B.c.id, B.c.title, B.c.claimed_at, LeaseEnd(B))
-        .where(B.c.status == claimed, B.c.claim_owner.is_not(None))
+        .where(B.c.status == CLAIMED, B.c.claim_owner.is_not(None))
         .order_by(B.c.claim_owner, B.c.claimed_at, B.c.id)
     )
     acted_q = (
@@ -125,7 +120,7 @@ def agents(backlog: Backlog, *, window_s: int = WINDOW_S, now: datetime | None =
     held_last_q = (
         select(B.c.claim_owner, func.max(EV.c.at))
         .join(EV, and_(EV.c.card_id == B.c.id, EV.c.owner == B.c.claim_owner))
-        .where(B.c.status == claimed, B.c.claim_owner.not_in(bindparam("acted", expanding=True)))
+        .where(B.c.status == CLAIMED, B.c.claim_owner.not_in(bindparam("acted", expanding=True)))
         .group_by(B.c.claim_owner)
     )
     k = EV.alias("k")

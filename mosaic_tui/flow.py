@@ -33,15 +33,14 @@ from sqlalchemy import (
     values,
 )
 
-from mosaic_tui.db.models import STATUSES, Card, Event
 from mosaic_tui.db.timing import MillisBetween, WholeSecondUTC, plan_aggregates
 from mosaic_tui.errors import InvalidInput
+from mosaic_tui.repository.checks import STATUSES
+from mosaic_tui.repository.statements import EV, B
 
 if TYPE_CHECKING:
     from mosaic_tui.repository import Backlog
 
-B = Card.__table__
-EV = Event.__table__
 FOREVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
@@ -236,15 +235,10 @@ def _durations_statement():
 
 
 # --------------------------------------------------------------------------- the figures
-def _now(backlog: Backlog) -> datetime:
-    now = backlog.clock()
-    return now if now.tzinfo else now.replace(tzinfo=UTC)
-
-
 def flow(backlog: Backlog, key: str = DEFAULT_WINDOW, *, now: datetime | None = None) -> Flow:
     """The flow figures of ``backlog`` over the window ``key`` ("1h", "1d" or "7d") ending ``now``."""
     win = window(key)
-    start, end = win.bounds(now or _now(backlog))
+    start, end = win.bounds(now or backlog.now())
     n = win.buckets
     moves = _moves_statement(win.buckets_between(start))
     durations = _durations_statement()

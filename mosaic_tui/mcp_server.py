@@ -13,8 +13,9 @@ low-level server. One process per client, long-lived:
   server restarted, or after it dropped our connection, just works; a call
   while the database is down is an ``unavailable`` tool error, and the next
   one after it is back works;
-* a failure is a tool error (``isError``) whose text and structured content
-  are ``{"error": {"code", "message"}}``, with the CLI's codes; a call with
+* a failure is a tool error (``isError``) whose one text block is
+  ``{"error": {"code", "message"}}``, with the CLI's codes, and which has no
+  structured content (see :meth:`MosaicMCP._error`); a call with
   arguments that do not fit the tool's input schema is ``invalid_input``;
 * nothing is written to stdout but the protocol; stderr gets one line at
   start (the backlog, password hidden) and one line per internal error.
@@ -39,6 +40,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from mosaic_tui import __version__
+from mosaic_tui.db.url import Target, redact
 from mosaic_tui.errors import MosaicError
 from mosaic_tui.mcp_tools import BY_NAME, TOOLS, ToolSpec, description, input_schema
 from mosaic_tui.repository import Backlog, check_owner
@@ -51,8 +53,9 @@ mosaic-tui: the backlog of record shared by a fleet of agents (each card is clai
 An agent's loop: `claim` -> {"card": null} means nothing to do now; otherwise work on the card, calling
 `heartbeat` with its id before the lease (ttl seconds) ends, then `complete` it and `claim` again. `release`
 a card you cannot finish; `block` one that needs a person. Grooming: `create`, `link`/`unlink` (dependencies),
-`list`, `show`, `stats`, `events`. Tool results use the keys of `mosaic-tui <command> --json`; errors carry
-{"error": {"code", "message"}} with the CLI's codes (not_found, conflict, invalid_input, unavailable)."""
+`list`, `show`, `stats`, `events`. Tool results use the keys of `mosaic-tui <command> --json`; an error
+(isError) has as its text {"error": {"code", "message"}}, with the CLI's codes (not_found, conflict,
+invalid_input, unavailable)."""
 
 _USERINFO = re.compile(r"://([^:/@\s]*):([^@\s]+)@")
 
@@ -119,10 +122,16 @@ class MosaicMCP:
         return types.CallToolResult(content=[_text(text)], structured_content=structured)
 
     def _error(self, code: str, message: str) -> types.CallToolResult:
-        body = {"error": {"code": code, "message": self._scrub(message)}}
-        return types.CallToolResult(content=[_text(body)], structured_content=body, is_error=True)
+        """The one place a tool error is built: ``isError``, the error object as the text, no structured content.
 
-    def _scrub(self, message: str) -> str:
+        No ``structuredContent``: a client checks structured content against the tool's ``outputSchema`` (the
+        success shape), and the TypeScript SDK does so on error results too, turning any error object there into
+        protocol error -32602; the text alone reaches every client.
+        """
+        body = {"error": {"code": code, "message": self._scrub(message)}}
+        return types.CallToolResult(content=[_text(body)], is_error=True)
+
+    def _scrub(self, message: str) -> str:  # cli.output.scrub's twin: importing cli here would be a cycle
         for secret in sorted(self._secrets, key=len, reverse=True):
             message = message.replace(secret, "***")
         return " ".join(_USERINFO.sub(r"://\1:***@", message).split())
@@ -163,6 +172,16 @@ def _invalid(exc: ValidationError) -> str:
     return "; ".join(dict.fromkeys(parts))
 
 
+def given_url(target: Target, flag: str | None) -> str:
+    """The backlog as the user named it (``--db``, ``DATABASE_URL``, or the default file), password hidden.
+
+    Not ``target.display()``: that is the URL the engine was given, with the driver the database floor chose
+    (``postgresql+psycopg://``), a name the user never wrote.
+    """
+    raw = {"flag": flag, "DATABASE_URL": os.environ.get("DATABASE_URL")}.get(target.source)
+    return redact(raw.strip()) if raw else str(target.path or target.display())
+
+
 def serve(db: str | None = None, owner: str | None = None) -> int:
     """Serve the backlog at ``db`` over stdio until the client closes it. Raises MosaicError on a bad start."""
     owner = owner if owner is not None else (os.environ.get("MOSAIC_AGENT") or None)
@@ -173,7 +192,7 @@ def serve(db: str | None = None, owner: str | None = None) -> int:
     try:
         app = MosaicMCP(backlog, owner)
         target = backlog.db.target
-        _say(f"serving {target.display()} (from {target.source}); "
+        _say(f"serving {given_url(target, db)} (from {target.source}); "
              f"default owner: {owner if owner is not None else 'none (pass owner to claim)'}")
         anyio.run(app.serve_stdio)
     except KeyboardInterrupt:

@@ -18,13 +18,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mosaic_tui.errors import InvalidInput
-from mosaic_tui.repository import DEFAULT_TTL, Backlog, card_json, event_json
+from mosaic_tui.repository import DEFAULT_TTL, STATUSES, Backlog, card_json, event_json
 from mosaic_tui.repository.views import where_of
 
 # --------------------------------------------------------------------------- output schemas (the CLI's JSON keys)
 _STR_OR_NULL = {"type": ["string", "null"]}
 _TIME = {"type": "string", "format": "date-time"}
-STATUS_ENUM = ["ready", "claimed", "blocked", "done"]
+STATUS_ENUM = list(STATUSES)
 
 CARD = {
     "type": "object",
@@ -150,7 +150,7 @@ CardId = Annotated[str, Field(description="The card's id.")]
 Owner = Annotated[str | None, Field(
     description="Who acts: an agent's name. Default: the owner the server was started with (--owner / MOSAIC_AGENT).")]
 Ttl = Annotated[int, Field(ge=1, le=2**31 - 1, description="Lease length in seconds, counted from now.")]
-Status = Literal["ready", "claimed", "blocked", "done"]
+Status = Literal[STATUSES]  # Literal of a tuple: one value per status
 
 
 class _In(BaseModel):
@@ -306,12 +306,9 @@ def _impact(b: Backlog, a: ImpactIn, _me) -> Result:
 
 
 def _agents(b: Backlog, _a, _me) -> Result:
-    from datetime import UTC
-
     from mosaic_tui.fleet import agent_json, agents
 
-    now = b.clock()
-    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    now = b.now()
     found = [agent_json(a, now) for a in agents(b, now=now)]
     return {"agents": found}, found
 

@@ -60,6 +60,7 @@ from mosaic_tui.repository import (
     check_text,
     check_title,
     event_json,
+    utcnow,
 )
 from mosaic_tui.repository.shapes import card_from_row, event_from_row
 
@@ -112,7 +113,7 @@ def snapshot(backlog: Backlog) -> tuple[list[dict[str, Any]], list[dict[str, Any
 def export_lines(backlog: Backlog) -> Iterator[str]:
     cards, events = snapshot(backlog)
     header = {
-        "format": FORMAT, "version": VERSION, "exportedAt": datetime.now(UTC).isoformat(),
+        "format": FORMAT, "version": VERSION, "exportedAt": backlog.now().isoformat(),
         "backend": backlog.backend, "cards": len(cards), "events": len(events),
     }
     yield json.dumps(header, ensure_ascii=False)
@@ -176,7 +177,7 @@ def card_row(d: Any, now: datetime | None = None) -> dict[str, Any]:
     """A card's JSON (fleet keys) as a database row, validated. Missing optional keys take defaults."""
     if not isinstance(d, dict):
         raise InvalidInput("a card must be a JSON object")
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     card_id = check_id(d.get("id"))
     deps = d.get("dependsOn", [])
     if deps is None:
@@ -239,7 +240,7 @@ def parse_lines(lines: Iterable[str]) -> Bundle:
     """Read an export (or a file of bare cards). Errors name the line; duplicate differing ids are refused."""
     bundle = Bundle()
     seen: dict[str, tuple[int, str]] = {}
-    now = datetime.now(UTC)
+    now = utcnow()
     event_ids: set[int] = set()
     for n, raw in enumerate(lines, 1):
         line = raw.strip()

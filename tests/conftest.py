@@ -50,6 +50,14 @@ def new_pg_database(prefix: str = "mosaic_t") -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def missing(message: str) -> None:
+    """A test that cannot run on this machine (``message`` says what it lacks): skipped, or failed under
+    MOSAIC_REQUIRE_PG=1 (CI, where ``.ci/run`` installs everything the tests need)."""
+    if os.environ.get("MOSAIC_REQUIRE_PG") == "1":
+        pytest.fail(f"MOSAIC_REQUIRE_PG=1 but {message}")
+    pytest.skip(message)
+
+
 def run_sql(backlog, sql: str, params: dict | None = None) -> list | None:
     """Run one raw SQL statement on ``backlog``'s engine, in a transaction of its own.
 

@@ -26,6 +26,14 @@ PG_ADMIN_URL = os.environ.get("MOSAIC_TEST_PG_URL", "postgresql://postgres@127.0
 HINT = "install Debian's pgbouncer (apt-get install -y pgbouncer) or set MOSAIC_TEST_PGBOUNCER to its binary"
 
 
+def need() -> None:
+    """Skip the calling test when PgBouncer is not installed (fail it under MOSAIC_REQUIRE_PG=1)."""
+    if binary() is None:
+        from conftest import missing
+
+        missing(f"the pooler tests need PgBouncer: {HINT}")
+
+
 def binary() -> str | None:
     """The pgbouncer binary, or None when it is not installed."""
     named = os.environ.get("MOSAIC_TEST_PGBOUNCER")

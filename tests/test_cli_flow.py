@@ -12,7 +12,7 @@ from mosaic_tui.repository import Backlog
 
 def test_flow_json_is_the_hand_computed_history(run_cli, db_url, monkeypatch):
     seed_history(db_url).close()
-    monkeypatch.setattr("mosaic_tui.flow._now", lambda backlog: NOW)
+    monkeypatch.setattr(Backlog, "now", lambda backlog: NOW)  # the repository's one clock
     code, out, err = run_cli("flow", "--window", "1h", "--json")
     assert code == 0 and err == ""
     j = json.loads(out)

@@ -66,11 +66,12 @@ async def call(s: ClientSession, tool: str, **args):
 
 
 async def error(s: ClientSession, tool: str, **args) -> dict:
-    """A failed call's error object, checked to be the same in text and structured content."""
+    """A failed call's error object: its one text block, and no structured content (see docs/mcp.md, "Errors")."""
     res = await s.call_tool(tool, args)
     assert res.is_error, f"{tool} {args} did not fail: {res.content[0].text}"
+    assert res.structured_content is None and len(res.content) == 1
     body = json.loads(res.content[0].text)
-    assert body == res.structured_content and set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
     assert "\n" not in body["error"]["message"]
     return body["error"]
 
@@ -175,8 +176,24 @@ def test_agents_and_flow_are_the_clis_figures(db_url, tmp_path):
 
 
 # --------------------------------------------------------------------------- the agent's loop
-async def _agent(url: str, tmp_path: Path, me: str, n: int, log: list, errlog=None) -> None:
+class _Together:
+    """The agents start claiming once every server answers (a server that starts late on a loaded machine
+    would otherwise find most cards taken)."""
+
+    def __init__(self, n: int):
+        self.left, self.go = n, anyio.Event()
+
+    async def wait(self) -> None:
+        self.left -= 1
+        if not self.left:
+            self.go.set()
+        await self.go.wait()
+
+
+async def _agent(url: str, tmp_path: Path, me: str, n: int, log: list, errlog=None, start: _Together | None = None):
     async with connect(url, tmp_path, owner=me, errlog=errlog) as s:
+        if start is not None:
+            await start.wait()
         while True:
             got = await call(s, "claim", ttl=60)
             card = got["card"]
@@ -203,9 +220,10 @@ def test_two_servers_drain_one_backlog_each_card_claimed_and_completed_once(db_u
     log: list = []
 
     async def main():
+        start = _Together(2)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_agent, db_url, tmp_path, "agent-1", n, log)
-            tg.start_soon(_agent, db_url, tmp_path, "agent-2", n, log)
+            tg.start_soon(_agent, db_url, tmp_path, "agent-1", n, log, None, start)
+            tg.start_soon(_agent, db_url, tmp_path, "agent-2", n, log, None, start)
 
     anyio.run(main)
     claimed = Counter(cid for kind, _, cid in log if kind == "claimed")
@@ -232,10 +250,7 @@ def test_two_servers_drain_one_backlog_through_pgbouncer_in_transaction_mode(pg_
     import pooler
     from mosaic_tui.db.engine import PG_DIRECT_PREPARE_THRESHOLD
 
-    if pooler.binary() is None:
-        if os.environ.get("MOSAIC_REQUIRE_PG") == "1":
-            pytest.fail(f"MOSAIC_REQUIRE_PG=1 but the pooler tests need PgBouncer: {pooler.HINT}")
-        pytest.skip(f"the pooler tests need PgBouncer: {pooler.HINT}")
+    pooler.need()
     n = 40
     b = Backlog.open(pg_url)
     for i in range(n):  # every fourth card waits on the one before it
@@ -245,9 +260,10 @@ def test_two_servers_drain_one_backlog_through_pgbouncer_in_transaction_mode(pg_
     errlogs = [open(tmp_path / f"server-{i}.err", "w") for i in (1, 2)]  # noqa: SIM115 - closed below
 
     async def main(url: str):
+        start = _Together(2)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_agent, url, tmp_path, "agent-1", n, log, errlogs[0])
-            tg.start_soon(_agent, url, tmp_path, "agent-2", n, log, errlogs[1])
+            tg.start_soon(_agent, url, tmp_path, "agent-1", n, log, errlogs[0], start)
+            tg.start_soon(_agent, url, tmp_path, "agent-2", n, log, errlogs[1], start)
 
     try:
         with pooler.PgBouncer(pool_mode="transaction", pool_size=2) as bouncer:
@@ -364,6 +380,24 @@ def test_a_bad_start_is_one_line_and_an_exit_code(tmp_path):
         assert "s3cret" not in r.stderr
 
 
+def test_the_start_line_names_the_backlog_as_the_user_gave_it(tmp_path):
+    """Not the driver URL the engine was given (``postgresql+psycopg://``); the password hidden."""
+    given = {"DATABASE_URL": "postgres://ann:s3cret@127.0.0.1:1/fleet"}  # nothing listens: the server serves anyway
+    env = {**os.environ, "MOSAIC_HOME": str(tmp_path / "home"), **given}
+    started = {}
+    for name, args in (("env", []), ("flag", ["--db", "postgresql://ann:s3cret@127.0.0.1:1/fleet?sslmode=disable"]),
+                       ("path", ["--db", str(tmp_path / "b.db")])):
+        r = subprocess.run([sys.executable, "-m", "mosaic_tui.mcp_server", *args], capture_output=True, text=True,
+                           env=env, stdin=subprocess.DEVNULL, timeout=120)  # stdin closed: serves, then ends
+        assert r.stdout == "" and "s3cret" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+        started[name] = r.stderr.splitlines()[0].split("; ")[0]
+    assert started == {
+        "env": "mosaic-tui mcp: serving postgres://ann:***@127.0.0.1:1/fleet (from DATABASE_URL)",
+        "flag": "mosaic-tui mcp: serving postgresql://ann:***@127.0.0.1:1/fleet?sslmode=disable (from flag)",
+        "path": f"mosaic-tui mcp: serving {tmp_path / 'b.db'} (from flag)",
+    }
+
+
 # --------------------------------------------------------------------------- the stdio loop is not the database's
 def test_a_call_waiting_on_the_database_does_not_hold_up_the_others(sqlite_url, tmp_path):
     b = Backlog.open(sqlite_url)
@@ -447,6 +481,8 @@ def test_the_server_survives_its_connections_being_terminated_and_an_outage(pg_u
     assert out["down claim"]["code"] == out["down show"]["code"] == "unavailable"
     assert "database unreachable" in out["down claim"]["message"]
     assert out["db"]["backend"] == "postgresql" and ":***@" in out["db"]["url"]
+    started = (tmp_path / "server.err").read_text().splitlines()[0]
+    assert started.startswith(f"mosaic-tui mcp: serving {url.replace(secret, '***')} (from flag); ")  # as given
     seen = json.dumps(out) + (tmp_path / "server.err").read_text()
     assert secret not in seen
     assert sorted((c.id, c.claim_owner, c.attempts) for c in b.list(status="claimed")) == [
@@ -467,6 +503,9 @@ def test_docs_name_every_tool_and_every_argument():
     from mosaic_tui.mcp_tools import TOOLS, input_schema
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "mcp.md").read_text(encoding="utf-8")
+    results = doc.split("## Results", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1].strip() for line in results.splitlines() if line.startswith("| `")]
+    assert sorted(rows) == sorted(f"`{spec.name}`" for spec in TOOLS)  # the results table: every tool, once
     for spec in TOOLS:
         assert f"`{spec.name}`" in doc, spec.name
         for arg in input_schema(spec.params).get("properties", {}):

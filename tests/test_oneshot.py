@@ -12,7 +12,6 @@ nothing; what it imports is checked on the real console script.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -33,14 +32,6 @@ HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "pydantic_core", "click", "alembi
 T0 = datetime(2026, 5, 1, 9, 30, 0, 123456, tzinfo=UTC)
 
 
-def _need_pgbouncer() -> None:
-    if pooler.binary() is None:
-        message = f"the pooler tests need PgBouncer: {pooler.HINT}"
-        if os.environ.get("MOSAIC_REQUIRE_PG") == "1":
-            pytest.fail(f"MOSAIC_REQUIRE_PG=1 but {message}")
-        pytest.skip(message)
-
-
 @pytest.fixture(params=["sqlite", "pg", "pgbouncer"])
 def twins(request, tmp_path):
     """Two empty backlogs of one kind (SQLite files, Postgres databases, or those through a PgBouncer)."""
@@ -52,7 +43,7 @@ def twins(request, tmp_path):
         if request.param == "pg":
             yield a, b
         else:
-            _need_pgbouncer()
+            pooler.need()
             with pooler.PgBouncer(pool_mode="transaction", pool_size=2) as bouncer:
                 yield bouncer.url(a), bouncer.url(b)
 
@@ -314,7 +305,7 @@ def test_the_hot_verbs_import_neither_sqlalchemy_nor_sqlmodel_nor_click(db_url):
 def test_agents_drain_a_backlog_through_pgbouncer_with_the_console_script(pg_url):
     """Three agents, each a loop of claim -> heartbeat -> complete processes, through PgBouncer in transaction
     mode on two server connections: every card done once, no error."""
-    _need_pgbouncer()
+    pooler.need()
     b = Backlog.open(pg_url)
     for i in range(18):
         b.create(f"k{i:02d}", f"card {i}", priority=i % 3)
@@ -353,7 +344,7 @@ def test_agents_drain_a_backlog_through_pgbouncer_with_the_console_script(pg_url
 def test_a_full_pooler_is_busy_on_both_paths(pg_url, capsys):
     """Bounded busy retry and the same classification: --wait 0 fails at once with code busy; --wait 1 retries
     for about a second, then says so."""
-    _need_pgbouncer()
+    pooler.need()
     with pooler.PgBouncer(pool_mode="transaction", pool_size=2, max_client_conn=2) as tiny:
         url = tiny.url(pg_url)
         held = [psycopg.connect(url, autocommit=True) for _ in range(2)]

@@ -41,18 +41,10 @@ from test_cli_subprocess import MT
 POOL_SIZE = 4
 
 
-def _need_pgbouncer() -> None:
-    if pooler.binary() is None:
-        message = f"the pooler tests need PgBouncer: {pooler.HINT}"
-        if os.environ.get("MOSAIC_REQUIRE_PG") == "1":
-            pytest.fail(f"MOSAIC_REQUIRE_PG=1 but {message}")
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def bouncer(pg_server):
     """A PgBouncer in transaction mode in front of the test server, for this module."""
-    _need_pgbouncer()
+    pooler.need()
     with pooler.PgBouncer(pool_mode="transaction", pool_size=POOL_SIZE) as b:
         yield b
 
@@ -207,7 +199,7 @@ print(json.dumps(seen), flush=True)
 def test_the_first_migration_by_4_processes_at_once_through_the_pooler(pg_server):
     """Through 2 server connections for 4 processes: a session lock taken in one transaction would be
     held by whichever server connection ran it, and the next process to get that one would hold it too."""
-    _need_pgbouncer()
+    pooler.need()
     with new_pg_database("mosaic_pool_fresh") as direct, pooler.PgBouncer(pool_size=2) as bouncer:
         url = bouncer.url(direct)
         start_at = time.time() + 3.0
@@ -372,7 +364,7 @@ def _hold(url: str, n: int) -> list:
 
 
 def test_a_full_pooler_is_busy_not_unreachable(pg_url):
-    _need_pgbouncer()
+    pooler.need()
     with pooler.PgBouncer(pool_mode="transaction", pool_size=2, max_client_conn=3) as tiny:
         url = tiny.url(pg_url)
         held = _hold(url, 3)
@@ -406,7 +398,7 @@ def test_a_full_pooler_is_busy_not_unreachable(pg_url):
 
 def test_a_server_with_no_free_slot_is_busy(pg_url):
     """Postgres' own refusal (SQLSTATE 53300), direct and through the pooler: a role allowed 2 connections."""
-    _need_pgbouncer()
+    pooler.need()
     role = f"mosaic_storm_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 2")

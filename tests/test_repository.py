@@ -430,3 +430,32 @@ def test_every_change_leaves_an_event(bl, clock):
     assert [e.id for e in evs] == sorted(e.id for e in evs)
     claimed = evs[1]
     assert (claimed.old_status, claimed.new_status, claimed.owner) == ("ready", "claimed", "w")
+
+
+def test_the_backlogs_clock_is_the_now_of_every_read(db_url):
+    """One clock: the operations, stats, flow, the agents view, needs-attention, an export and the board read
+    ``Backlog.now()``. The clock stands 10 minutes ahead of the wall clock (events are stamped by the
+    database), so any of them reading the wall clock instead gives other figures."""
+    from mosaic_tui import transfer
+    from mosaic_tui.activity import needs_attention
+    from mosaic_tui.fleet import agent_json, agents
+    from mosaic_tui.flow import flow
+
+    clock = Clock(datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10))
+    b = Backlog(open_database(db_url), clock=clock)
+    b.create("a", "A")
+    b.claim("ann", ttl=100)
+    clock.advance(120)  # the lease ended 20 s ago by the backlog's clock; by the wall clock it has 700 s left
+    t = clock.now
+    assert b.now() == t and b.stats()["expiredClaimCount"] == 1
+    assert flow(b, "1h").end == t
+    (ann,) = agents(b)
+    assert agent_json(ann, b.now())["leaseLeftSeconds"] == -20 and ann.stale(b.now())
+    assert needs_attention(b).stale == 1
+    assert next(transfer.export_lines(b)).count(f'"exportedAt": "{t.isoformat()}"') == 1
+    from mosaic_tui.board import make_app
+
+    assert make_app(b).clock() == t  # the board's countdowns too, unless it is given a clock of its own
+    naive = Backlog(b.db, clock=lambda: t.replace(tzinfo=None))  # a naive clock reads as UTC
+    assert naive.now() == t
+    b.close()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -54,10 +54,6 @@ from mosaic_tui.board.undo import UndoKeys
 from mosaic_tui.board.views import FilterBar, ViewKeys
 
 NARROW_BELOW = 110  # the dependency pane hides on narrower terminals
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Wake(Message):
@@ -95,7 +91,7 @@ class BoardApp(App[int]):
         """``poll``: how often to look without a change feed; None: no live following at all (tests)."""
         super().__init__()
         self.backlog = backlog
-        self.clock = clock or utcnow
+        self.clock = clock or backlog.now  # the repository's clock: a test's fixed clock reaches the panes too
         self.live_feed = None if not poll else LiveFeed(
             backlog.feed, lambda: self.post_message(Wake()), lambda s, label: self.post_message(FeedStatus(s, label)),
             poll=poll)

@@ -14,14 +14,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mosaic_tui.repository import STATUSES
 from mosaic_tui.repository.query import Node, parse, to_text
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
 
     from mosaic_tui.db.models import EventRecord
-
-STATUSES = ("ready", "claimed", "blocked", "done")
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from mosaic_tui.cli import output as out
 from mosaic_tui.cli.group import Open, cli, common, json_mode
 
@@ -33,8 +31,7 @@ def agents_cmd() -> None:
     from mosaic_tui.fleet import agent_json, agents
 
     with Open() as b:
-        now = b.clock()
-        now = now if now.tzinfo else now.replace(tzinfo=UTC)
+        now = b.now()
         found = agents(b, now=now)  # in the agents view's order
     if json_mode():
         out.emit_json([agent_json(a, now) for a in found])

@@ -6,6 +6,7 @@ import click
 
 from mosaic_tui.cli import output as out
 from mosaic_tui.cli.group import Open, cli, common, json_mode
+from mosaic_tui.repository import STATUSES
 
 WINDOWS = ("1h", "1d", "7d")  # mosaic_tui.flow.WINDOWS (not imported here: the CLI starts without SQLAlchemy)
 BARS = " ▁▂▃▄▅▆▇█"
@@ -34,9 +35,8 @@ def show(f) -> None:
     win = f.window
     out.say(f"flow over the {win.label}: {win.buckets} buckets of {out.ago(win.step)}, "
             f"{out.when(f.start)} -> {out.when(f.end)} UTC")
-    statuses = ("ready", "claimed", "blocked", "done")
     out.say(out.table(["STATUS", "AT START", "NOW", "CHANGE"],
-                      [[s, f.cfd[s][0], f.cfd[s][-1], f"{f.cfd[s][-1] - f.cfd[s][0]:+d}"] for s in statuses],
+                      [[s, f.cfd[s][0], f.cfd[s][-1], f"{f.cfd[s][-1] - f.cfd[s][0]:+d}"] for s in STATUSES],
                       last_clip=False))
     step = out.ago(win.step)
     out.say(f"completions {sum(f.completions):>6}  {bars(f.completions)}  (per {step}, oldest first)")

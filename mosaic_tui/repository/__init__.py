@@ -46,7 +46,7 @@ _WHERE = {
     "serialize_card": "document",
     "with_error": "document",
     **{name: "checks" for name in (
-        "MAX_ID_LEN", "MAX_TEXT_LEN", "check_acceptance", "check_id", "check_owner", "check_priority",
+        "MAX_ID_LEN", "MAX_TEXT_LEN", "STATUSES", "check_acceptance", "check_id", "check_owner", "check_priority",
         "check_status", "check_text", "check_title", "check_ttl",
     )},
 }
@@ -72,6 +72,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from mosaic_tui.repository.checks import (
         MAX_ID_LEN,
         MAX_TEXT_LEN,
+        STATUSES,
         check_acceptance,
         check_id,
         check_owner,

@@ -12,12 +12,13 @@ from sqlalchemy import Connection, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mosaic_tui.db.engine import Database, open_database
-from mosaic_tui.db.models import STATUSES, Card, EventRecord
+from mosaic_tui.db.models import Card, EventRecord
 from mosaic_tui.db.sql import LeaseEnd, insert_or_nothing, lock_graph, plan_graph_walk
 from mosaic_tui.errors import Conflict, InvalidInput, NotFound
 from mosaic_tui.dag.analysis import keystones
 from mosaic_tui.repository import hot, query
 from mosaic_tui.repository.checks import (
+    STATUSES,
     check_acceptance,
     check_id,
     check_owner,
@@ -66,11 +67,13 @@ class Backlog(Grooming, Restoring):
     def close(self) -> None:
         self.db.dispose()
 
-    # -- helpers ------------------------------------------------------------
-    def _now(self) -> datetime:
+    def now(self) -> datetime:
+        """Now, by this backlog's clock (``clock=``; the wall clock by default), in UTC: the one "now" of every
+        operation and every read of the repository floor (flow, fleet, activity), so a fixed clock reaches all."""
         now = self.clock()
         return now if now.tzinfo else now.replace(tzinfo=UTC)
 
+    # -- helpers ------------------------------------------------------------
     @staticmethod
     def _fetch(conn: Connection, card_id: str, *, lock: bool = False) -> Card:
         q = select(B).where(B.c.id == card_id)
@@ -93,22 +96,6 @@ class Backlog(Grooming, Restoring):
             return []
         found = set(conn.execute(select(B.c.id).where(B.c.id.in_(ids))).scalars())
         return [i for i in ids if i not in found]
-
-    def _transition(
-        self,
-        card_id: str,
-        allowed: Sequence[str],
-        values: dict[str, Any],
-        refuse: Callable[[Card], str],
-        owner: str | None = None,
-        *,
-        read_back: bool = False,
-    ) -> Card:
-        """Move a card between statuses atomically (held by ``owner`` if given), or explain why not.
-
-        ``read_back``: return the card as read again after the update, in the same transaction.
-        """
-        return self._hot(hot.transition(card_id, allowed, values, refuse, owner, clock=self._now, read_back=read_back))
 
     # -- create / read ------------------------------------------------------
     def create(
@@ -136,7 +123,7 @@ class Backlog(Grooming, Restoring):
         acceptance = check_acceptance(acceptance)
         if idempotency_key is not None:
             idempotency_key = check_id(idempotency_key, "idempotency key")
-        now = self._now()
+        now = self.now()
         values = dict(
             id=id, title=title, body=body, phase=phase, priority=priority, status="ready",
             depends_on=deps, attempts=0, idempotency_key=idempotency_key, acceptance=acceptance,
@@ -213,7 +200,7 @@ class Backlog(Grooming, Restoring):
         unlocks = None
         if "unlocks" in query.fields_used(node):
             unlocks = self.unlocks()
-        return query.condition(node, self._now(), unlocks, paged=paged)
+        return query.condition(node, self.now(), unlocks, paged=paged)
 
     def unlocks(self) -> dict[str, int]:
         """For each unfinished card that others wait on, how many unfinished cards transitively wait on it."""
@@ -280,15 +267,15 @@ class Backlog(Grooming, Restoring):
         Ended leases are reclaimed first, in the same transaction, so a lease
         that ran out returns its card to the queue without a separate reclaimer.
         """
-        return self._hot(hot.claim(owner, ttl, id, clock=self._now, max_attempts=self.max_attempts))
+        return self._hot(hot.claim(owner, ttl, id, clock=self.now, max_attempts=self.max_attempts))
 
     def heartbeat(self, card_id: str, owner: str, ttl: int = DEFAULT_TTL) -> Card:
         """Extend the owner's lease to now + ttl, keeping claimed_at (the lease stays claimed_at + ttl)."""
-        return self._hot(hot.heartbeat(card_id, owner, ttl, clock=self._now))
+        return self._hot(hot.heartbeat(card_id, owner, ttl, clock=self.now))
 
     def reclaim(self, id: str | None = None) -> list[str]:
         """Release every claim whose lease has ended, or the named claim whatever its lease."""
-        now = self._now()
+        now = self.now()
         if id is None:
             return self.db.run(lambda tx: hot.reclaim_expired(tx, now, self.max_attempts), driver=True)
         return [self._release(id).id]
@@ -305,10 +292,7 @@ class Backlog(Grooming, Restoring):
 
     # -- status changes (their rules: mosaic_tui.repository.rules) ------------
     def _apply_rule(self, card_id: str, rule: Rule, owner: str | None = None, *, read_back: bool = False) -> Card:
-        return self._transition(
-            card_id, rule.allowed, rule.values, lambda c: rule.refuse(c, owner), owner if rule.owned else None,
-            read_back=read_back,
-        )
+        return self._hot(hot.apply(card_id, rule, owner, clock=self.now, read_back=read_back))
 
     def block(self, card_id: str) -> Card:
         return self._apply_rule(card_id, rule_for("block"))
@@ -317,7 +301,7 @@ class Backlog(Grooming, Restoring):
         return self._apply_rule(card_id, rule_for("unblock"))
 
     def complete(self, card_id: str, owner: str | None = None) -> Card:
-        return self._hot(hot.complete(card_id, owner, clock=self._now))
+        return self._apply_rule(card_id, rule_for("complete", owner), owner)
 
     def reopen(self, card_id: str) -> Card:
         return self._apply_rule(card_id, rule_for("reopen"))
@@ -347,7 +331,7 @@ class Backlog(Grooming, Restoring):
             values["priority"] = check_priority(changes["priority"])
         if "acceptance" in changes:
             values["acceptance"] = check_acceptance(changes["acceptance"])
-        now = self._now()
+        now = self.now()
 
         def tx(conn: Connection) -> Card:
             card = self._fetch(conn, card_id, lock=True)
@@ -376,7 +360,7 @@ class Backlog(Grooming, Restoring):
         check_id(to_id, "to id")
         if from_id == to_id:
             raise InvalidInput(f"card {from_id!r} cannot depend on itself")
-        now = self._now()
+        now = self.now()
 
         def tx(conn: Connection) -> Card:
             lock_graph(conn)
@@ -396,7 +380,7 @@ class Backlog(Grooming, Restoring):
     def unlink(self, from_id: str, to_id: str) -> Card:
         check_id(from_id, "from id")
         check_id(to_id, "to id")
-        now = self._now()
+        now = self.now()
 
         def tx(conn: Connection) -> Card:
             lock_graph(conn)
@@ -453,7 +437,7 @@ class Backlog(Grooming, Restoring):
     def stats(self, *, recent: bool = True) -> dict[str, Any]:
         """Counts and health figures; ``recent=False`` leaves out the last hour's claims and completions
         (the costliest part: a scan of the hour's events)."""
-        now = self._now()
+        now = self.now()
         hour_ago = now - timedelta(hours=1)
 
         def tx(conn: Connection) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mosaic_tui.db.hotsql import STATUSES
+from mosaic_tui.db.hotsql import STATUSES  # the one list of statuses, re-exported by the repository
 from mosaic_tui.errors import InvalidInput
 
 MAX_ID_LEN = 200

@@ -12,7 +12,7 @@ Each locks its cards in id order first (:class:`~mosaic_tui.repository.undo.Trac
 whose state refuses are left unchanged and listed with a reason; the
 :class:`~mosaic_tui.repository.undo.Result` carries the :class:`~mosaic_tui.repository.undo.Change`
 an undo needs. (A mixin of :class:`~mosaic_tui.repository.backlog.Backlog`: it uses the
-Backlog's ``db``, ``_now`` and ``_reaches``.)
+Backlog's ``db``, ``now`` and ``_reaches``.)
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class Grooming:
             owner = check_owner(owner)
         rule = rule_for(action, owner)
         ids = check_ids(ids)
-        now = self._now()
+        now = self.now()
         result = Result(rule.verb, rule.past)
 
         def tx(conn: Connection) -> Result:
@@ -121,7 +121,7 @@ class Grooming:
         32-bit range is refused."""
         delta = check_priority(delta)
         ids = check_ids(ids)
-        now = self._now()
+        now = self.now()
         verb, past = ("raise", "raised") if delta >= 0 else ("lower", "lowered")
         result = Result(f"{verb} priority", f"{past} the priority of")
 
@@ -147,7 +147,7 @@ class Grooming:
         """Put every card in ``phase`` (None or empty: no phase)."""
         phase = check_phase(phase)
         ids = check_ids(ids)
-        now = self._now()
+        now = self.now()
         shown = (phase or "").replace("{", "{{").replace("}", "}}")  # the summary formats it
         result = Result("set phase", f"put {{}} in phase {shown}" if phase else "cleared the phase of")
 
@@ -206,7 +206,7 @@ class Grooming:
         for s in seen.values():
             check_status(s)
         up = direction == "up"
-        now = self._now()
+        now = self.now()
         result = Result(f"move {direction}", f"moved {direction}")
         within = None if where is None else self.condition(where)  # read before the write transaction
 
@@ -275,7 +275,7 @@ class Grooming:
         """
         ids = check_ids(ids)
         result = Result("delete", "deleted")
-        now = self._now()
+        now = self.now()
 
         def tx(conn: Connection) -> Result:
             result.done, result.refused, result.unlinked, result.notes = [], {}, {}, []
@@ -363,7 +363,7 @@ class Grooming:
             deps = list(dict.fromkeys(check_id(d, "dependency id") for d in changes["depends_on"] or []))
             if card_id in deps:
                 raise InvalidInput(f"card {card_id!r} cannot depend on itself")
-        now = self._now()
+        now = self.now()
         result = Result("edit", "edited")
 
         def tx(conn: Connection) -> Result:

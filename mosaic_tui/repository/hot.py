@@ -30,11 +30,12 @@ from mosaic_tui.db.direct import NeedsFullPath
 from mosaic_tui.db.hotsql import Tx
 from mosaic_tui.errors import Conflict, InvalidInput, NotFound
 from mosaic_tui.repository.checks import INT32, check_id, check_owner, check_ttl
+from mosaic_tui.repository.rules import Rule, rule_for
 
-__all__ = ["DEFAULT_TTL", "NeedsFullPath", "card_json", "claim", "complete", "heartbeat", "run_once", "transition"]
+__all__ = ["DEFAULT_TTL", "NeedsFullPath", "apply", "card_json", "claim", "complete", "heartbeat", "run_once",
+           "transition"]
 
 DEFAULT_TTL = 900
-CLEAR_CLAIM = {"claim_owner": None, "claim_ttl_seconds": None, "claimed_at": None}
 #: A card as a plain row: attribute access like a ``Card`` (``card_json`` and the refusals read either).
 CardRow = namedtuple("CardRow", hotsql.CARD_COLUMNS)
 
@@ -182,19 +183,19 @@ def transition(card_id: str, allowed: Sequence[str], values: dict[str, Any], ref
     return tx
 
 
+def apply(card_id: str, rule: Rule, owner: str | None = None, *, clock: Clock | None = None,
+          read_back: bool = False) -> Callable[[Tx], tuple]:
+    """A status change of :mod:`mosaic_tui.repository.rules` on one card (held by ``owner`` if the rule is an
+    owned one), refused with the rule's words."""
+    if rule.owned:
+        owner = check_owner(owner)
+    return transition(card_id, rule.allowed, rule.values, lambda c: rule.refuse(c, owner),
+                      owner if rule.owned else None, clock=clock, read_back=read_back)
+
+
 def complete(card_id: str, owner: str | None = None, *, clock: Clock | None = None) -> Callable[[Tx], tuple]:
     """Mark the card done (its claim cleared); with ``owner``, only while ``owner`` holds the claim."""
-    if owner is None:
-        return transition(card_id, ["ready", "claimed", "blocked"], {"status": "done", **CLEAR_CLAIM},
-                          lambda c: f"card {c.id!r} is already done", clock=clock)
-    owner = check_owner(owner)
-
-    def refuse(c) -> str:
-        if c.status != "claimed":
-            return f"card {c.id!r} is not claimed (it is {c.status}); {owner!r} does not hold it"
-        return f"card {c.id!r} is claimed by {c.claim_owner!r}, not {owner!r}"
-
-    return transition(card_id, ["claimed"], {"status": "done", **CLEAR_CLAIM}, refuse, owner=owner, clock=clock)
+    return apply(card_id, rule_for("complete", owner), owner, clock=clock)
 
 
 # --------------------------------------------------------------------------- the one-shot path

@@ -1,20 +1,27 @@
 """The status changes' rules, written once: which statuses each change accepts, what it sets, and
-why it refuses. The single-card operations (``Backlog.block`` ...) and the bulk ones
-(``Backlog.bulk``) both read them, so one card and a thousand follow the same rules."""
+why it refuses. The single-card operations (``Backlog.block``, ``Backlog.complete`` ...), the bulk ones
+(``Backlog.bulk``) and the CLI's one-shot ``complete`` (:mod:`mosaic_tui.repository.hot`) all read them,
+so one card and a thousand, in a long-lived process or a one-shot one, follow the same rules.
+
+Imports only light modules of the standard library and :mod:`mosaic_tui.errors` (the one-shot path loads it).
+A card here is anything with a ``Card``'s attributes (a ``Card``, or the one-shot path's ``CardRow``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from mosaic_tui.db.models import Card
 from mosaic_tui.errors import InvalidInput
-from mosaic_tui.repository.statements import CLEAR_CLAIM
+
+if TYPE_CHECKING:
+    from mosaic_tui.db.models import Card
+
+#: The values that clear a card's claim.
+CLEAR_CLAIM = {"claim_owner": None, "claim_ttl_seconds": None, "claimed_at": None}
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):  # not a dataclass: the one-shot path would import dataclasses (and inspect) for it
     """One status change: ``allowed`` statuses, the ``values`` it sets, and its refusals.
 
     ``refuse(card, owner)`` is the single operation's message (``card 'A' is done; ...``);

@@ -8,7 +8,7 @@ from sqlalchemy import and_, bindparam, literal_column, select
 
 from mosaic_tui.db.models import Card, Edge, Event
 from mosaic_tui.db.prepared import Prepared
-from mosaic_tui.repository.hot import CLEAR_CLAIM
+from mosaic_tui.repository.rules import CLEAR_CLAIM
 
 __all__ = ["B", "CLAIMABLE", "CLAIMED", "CLEAR_CLAIM", "E", "EV", "EVENTS_AFTER", "LIST_ORDER", "READY"]
 

@@ -250,7 +250,7 @@ def refuse_if_touched(conn: Connection, change: Change, own: Collection[int], wh
 # --------------------------------------------------------------------------- putting values back
 class Restoring:
     """The undo half of :class:`~mosaic_tui.repository.backlog.Backlog` (a mixin: it uses the
-    Backlog's ``db``, ``_now`` and ``_reaches``)."""
+    Backlog's ``db``, ``now`` and ``_reaches``)."""
 
     def undo_change(self, change: Change, *, own: Collection[int] = (), redo: bool = False) -> tuple[Change, list[str]]:
         """Put the cards of ``change`` back as they were before it, in one transaction.
@@ -277,7 +277,7 @@ class Restoring:
         return self.db.run(tx)
 
     def _restore(self, conn: Connection, target: dict[str, dict | None], current: dict[str, Row]) -> list[str]:
-        now = self._now()
+        now = self.now()
         notes: list[str] = []
         creating = [i for i, v in target.items() if v is not None and i not in current]
         deleting = [i for i, v in target.items() if v is None and i in current]
