@@ -58,11 +58,13 @@ COLS = (
 PG_COLS = ", ".join(f"backlog.{c.strip()}" for c in COLS.split(","))
 
 # --- the repository's statements, as emitted (SQLAlchemy 2.x, echo=True) ----------------------
+# The reclaim's first statement (mosaic_tui.db.hotsql.ENDED): the ended leases, with what their system notes
+# say; an UPDATE and a note per card follow only when one has ended (never in these drains).
 SQLITE_RECLAIM = (
-    "UPDATE backlog SET status=?, claim_owner=?, claim_ttl_seconds=?, claimed_at=?, updated_at=? "
-    "WHERE backlog.id IN (SELECT backlog.id \nFROM backlog \nWHERE backlog.status = 'claimed' AND "
-    "strftime('%Y-%m-%d %H:%M:%f000', backlog.claimed_at, '+' || backlog.claim_ttl_seconds || ' seconds') < ?) "
-    "RETURNING id"
+    "SELECT backlog.id, backlog.claim_owner, backlog.claim_ttl_seconds, backlog.attempts FROM backlog "
+    "WHERE backlog.status = 'claimed' AND "
+    "strftime('%Y-%m-%d %H:%M:%f000', backlog.claimed_at, '+' || backlog.claim_ttl_seconds || ' seconds') < :now "
+    "ORDER BY backlog.id"
 )
 SQLITE_CLAIM = (
     "WITH pick AS \n(SELECT backlog.id AS id \nFROM backlog \nWHERE backlog.status = 'ready' AND "
@@ -75,11 +77,9 @@ SQLITE_COMPLETE = (
     "WHERE backlog.id = ? AND backlog.status IN (?) AND backlog.claim_owner = ? RETURNING " + COLS
 )
 PG_RECLAIM = (
-    "UPDATE backlog SET status=%(status)s, claim_owner=%(claim_owner)s::VARCHAR, "
-    "claim_ttl_seconds=%(claim_ttl_seconds)s::INTEGER, claimed_at=%(claimed_at)s::TIMESTAMP WITH TIME ZONE, "
-    "updated_at=%(updated_at)s::TIMESTAMP WITH TIME ZONE WHERE backlog.id IN (SELECT backlog.id \nFROM backlog \n"
+    "SELECT backlog.id, backlog.claim_owner, backlog.claim_ttl_seconds, backlog.attempts FROM backlog "
     "WHERE backlog.status = 'claimed' AND (backlog.claimed_at + make_interval(secs => backlog.claim_ttl_seconds)) "
-    "< %(param_1)s::TIMESTAMP WITH TIME ZONE FOR UPDATE SKIP LOCKED) RETURNING backlog.id"
+    "< %(now)s ORDER BY backlog.id FOR UPDATE SKIP LOCKED"
 )
 PG_CLAIM = (
     "WITH pick AS \n(SELECT backlog.id AS id \nFROM backlog \nWHERE backlog.status = 'ready' AND "
@@ -210,7 +210,7 @@ def _worker_raw(url, backend, owner, ready, go, out, budget):
             now = datetime.now(UTC).strftime(TS_FMT)
             con.execute("BEGIN IMMEDIATE")
             try:
-                con.execute(SQLITE_RECLAIM, ("ready", None, None, None, now, now)).fetchall()
+                con.execute(SQLITE_RECLAIM, {"now": now}).fetchall()
                 row = con.execute(SQLITE_CLAIM, (1, 0, "claimed", owner, TTL, now, 1, now)).fetchone()
                 con.execute("COMMIT")
             except BaseException:
@@ -237,8 +237,7 @@ def _worker_raw(url, backend, owner, ready, go, out, budget):
 
         def claim():
             now = datetime.now(UTC)
-            con.execute(PG_RECLAIM, dict(status="ready", claim_owner=None, claim_ttl_seconds=None, claimed_at=None,
-                                         updated_at=now, param_1=now)).fetchall()
+            con.execute(PG_RECLAIM, {"now": now}).fetchall()
             row = con.execute(PG_CLAIM, dict(param_1=1, status="claimed", claim_owner=owner, claim_ttl_seconds=TTL,
                                              claimed_at=now, attempts_1=1, updated_at=now)).fetchone()
             con.commit()
@@ -503,7 +502,7 @@ def explain(backends, n):
 
                 con = sqlite3.connect(url)
                 for label, sql, params in (
-                    ("reclaim", SQLITE_RECLAIM, ("ready", None, None, None, now.strftime(TS_FMT), now.strftime(TS_FMT))),
+                    ("reclaim", SQLITE_RECLAIM, {"now": now.strftime(TS_FMT)}),
                     ("claim", SQLITE_CLAIM, (1, 0, "claimed", "x", TTL, now.strftime(TS_FMT), 1, now.strftime(TS_FMT))),
                 ):
                     print(f"-- {label}")
@@ -515,8 +514,7 @@ def explain(backends, n):
 
                 with psycopg.connect(url) as con:
                     for label, sql, params in (
-                        ("reclaim", PG_RECLAIM, dict(status="ready", claim_owner=None, claim_ttl_seconds=None,
-                                                     claimed_at=None, updated_at=now, param_1=now)),
+                        ("reclaim", PG_RECLAIM, {"now": now}),
                         ("claim", PG_CLAIM, dict(param_1=1, status="claimed", claim_owner="x", claim_ttl_seconds=TTL,
                                                  claimed_at=now, attempts_1=1, updated_at=now)),
                     ):

@@ -150,12 +150,12 @@ def _worker(url: str, name: str, seconds: float, start, out) -> None:
     b.close()
 
 
-def board_process(url: str) -> None:
+def board_process(url: str, read_url: str | None = None) -> None:
     from mosaic_tui.board import make_app
     from mosaic_tui.repository import Backlog
 
     async def main():
-        app = make_app(Backlog.open(url))
+        app = make_app(Backlog.open(url, read_url=read_url))
         async with app.run_test(size=(160, 45)) as pilot:
             while not getattr(app, "painted", getattr(app, "_painted", False)):
                 await pilot.pause(0.05)

@@ -81,11 +81,13 @@ def needs_attention(backlog: Backlog, *, now: datetime | None = None, limit: int
 @dataclass(frozen=True)
 class Activity:
     """An event with what a timeline line shows of its card: title "" once the card is deleted
-    (None: not looked up yet)."""
+    (None: not looked up yet); for a ``noted`` event, ``note``: the note's kind and text (None: not
+    looked up yet, or gone with its card)."""
 
     event: EventRecord
     title: str | None
     priority: int | None
+    note: tuple[str, str] | None = None
 
 
 def recent(
@@ -121,7 +123,45 @@ def recent(
     if conds:
         q = q.where(and_(*conds))
     rows = backlog.db.run(lambda conn: conn.execute(q).all(), write=False)
-    return [Activity(EventRecord(*r[:7]), r[7] or "", r[8]) for r in rows]  # Core rows: `at` already a datetime
+    found = [Activity(EventRecord(*r[:7]), r[7] or "", r[8]) for r in rows]  # Core rows: `at` already a datetime
+    notes = note_texts(backlog, [a.event for a in found])
+    return [Activity(a.event, a.title, a.priority, notes.get(a.event.id)) if a.event.id in notes else a for a in found]
+
+
+def note_texts(backlog: Backlog, events) -> dict[int, tuple[str, str]]:
+    """``{event id: (kind, text)}`` of the notes the ``noted`` events among ``events`` announced.
+
+    A note and its event are written together, both in id order, and a card's notes go with the card;
+    so the k-th ``noted`` event of a card since its last ``created`` event announced its k-th note. One
+    read of the card's events and of its first notes per card (only the cards of ``events``).
+    """
+    from mosaic_tui.repository.notes import NOTES as N, of_card
+    wanted: dict[str, set[int]] = {}
+    for ev in events:
+        if ev.kind == "noted":
+            wanted.setdefault(ev.card_id, set()).add(ev.id)
+    if not wanted:
+        return {}
+
+    def tx(conn) -> dict[int, tuple[str, str]]:
+        out: dict[int, tuple[str, str]] = {}
+        for card_id, ids in wanted.items():
+            born = conn.execute(select(func.coalesce(func.max(EV.c.id), 0)).where(
+                EV.c.card_id == card_id, EV.c.kind == literal_column("'created'"))).scalar_one()
+            noted = conn.execute(select(EV.c.id).where(
+                EV.c.card_id == card_id, EV.c.kind == literal_column("'noted'"), EV.c.id > born,
+                EV.c.id <= max(ids)).order_by(EV.c.id)).scalars().all()
+            ranks = {ev_id: k for k, ev_id in enumerate(noted) if ev_id in ids}
+            if not ranks:
+                continue
+            notes = conn.execute(select(N.c.kind, func.substr(N.c.body, 1, 500)).where(*of_card(card_id))
+                                 .order_by(N.c.card_id, N.c.id).limit(max(ranks.values()) + 1)).all()
+            for ev_id, k in ranks.items():
+                if k < len(notes):
+                    out[ev_id] = (notes[k][0], notes[k][1])
+        return out
+
+    return backlog.db.run(tx, write=False)
 
 
 def titles(backlog: Backlog, ids: list[str]) -> dict[str, tuple[str, int]]:

@@ -68,6 +68,19 @@ PHASES = {
 }
 
 
+# What the demo's agents say when they block a card or finish one (notes: docs/semantics.md).
+BLOCK_REASONS = (
+    "Needs a person: the acceptance criteria contradict each other.\nSee the second bullet.",
+    "Waiting on credentials for the staging database.",
+    "The test suite is red on main; not building on it.",
+)
+SUMMARIES = (
+    "Done; tests added for both backends.",
+    "Implemented as specified. Left a TODO for the error message wording.",
+    "Done. The benchmark moved by less than its noise.",
+)
+
+
 def build_plan(seed: int = 7) -> list[dict]:
     """The demo's cards, in creation order (dependencies first)."""
     rng = random.Random(seed)
@@ -96,6 +109,16 @@ def seed(backlog: Backlog, seed_value: int = 7) -> int:
     plan = build_plan(seed_value)
     for card in plan:
         backlog.create(card.pop("id"), card.pop("title"), idempotency_key=None, **card)
+    # A few labels and a note, so that `#name` on the rows and the detail's thread show from the start.
+    by_phase: dict[str, list[str]] = {}
+    for c in backlog.list():
+        by_phase.setdefault(c.phase or "", []).append(c.id)
+    first = [ids[0] for ids in by_phase.values() if ids]
+    if first:
+        backlog.label(first[:3], add=["infra"])
+        backlog.label(first[1:4], add=["docs"])
+        backlog.note(first[0], "Read the body before you start: the acceptance has a reviewer count.\n"
+                               "Leave a note here when you find something the next agent needs.", author="lead")
     return len(plan)
 
 
@@ -174,6 +197,7 @@ def agent(url: str, name: str, seed_value: int, pace: float, parent: int, stall:
             time.sleep(0.1)
         return True
 
+    words = random.Random(seed_value + 1)  # the notes' texts: apart from rng, so the fates stay as they were
     nap(rng.uniform(0.5, 2.0))
     while alive():
         try:
@@ -203,9 +227,10 @@ def agent(url: str, name: str, seed_value: int, pace: float, parent: int, stall:
             if not alive():
                 break
             if fate < 0.13:
-                backlog.block(card.id)
+                backlog.block(card.id, reason=words.choice(BLOCK_REASONS), author=name)
             else:
-                backlog.complete(card.id, owner=name)
+                summary = words.choice(SUMMARIES) if words.random() < 0.5 else None
+                backlog.complete(card.id, owner=name, summary=summary)
             nap(rng.uniform(0.5, 2))
         except MosaicError:
             nap(1)

@@ -19,6 +19,7 @@ EXIT_CODES: dict[str, int] = {
     "conflict": 4,
     "unavailable": 5,
     "busy": 5,  # the server (or its pooler) is full: too many clients; retry later
+    "read_only": 5,  # the server is a read-only standby: writes need the primary
     "database_error": 1,  # the server could not run a statement (never "unreachable")
     "interrupted": 130,  # Ctrl-C
 }
@@ -30,7 +31,8 @@ EXIT_MEANINGS: dict[int, str] = {
     2: "bad usage or bad input; nothing was written",
     3: "not found (no such card, no such edge)",
     4: "conflict (cycle, not the owner, duplicate id, wrong status, non-empty target); several ids: some refused",
-    5: "database unreachable, or not a backlog; JSON code busy: the server is full, retried for --wait seconds",
+    5: "database unreachable, or not a backlog; JSON code busy: the server is full, retried for --wait seconds; "
+       "read_only: the server is a read-only standby, writes need the primary",
 }
 
 
@@ -87,6 +89,13 @@ class Busy(Unavailable):
 
     code = "busy"
     retryable = True
+
+
+class ReadOnly(Unavailable):
+    """The server is a read-only standby (a hot standby, or a replica given as the backlog): it
+    answers reads but refuses every write. A kind of Unavailable (same exit code) with its own code."""
+
+    code = "read_only"
 
 
 class DatabaseFailure(MosaicError):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import and_, bindparam, case, func, literal_column, select
 
 from mosaic_tui.db.sql import LeaseEnd
 from mosaic_tui.db.timing import Seconds
@@ -111,7 +111,7 @@ def agents(backlog: Backlog, *, window_s: int = WINDOW_S, now: datetime | None =
             func.sum(case((EV.c.kind == "completed", 1), else_=0)),
             func.max(EV.c.at),
         )
-        .where(EV.c.at >= since, owner)
+        .where(EV.c.at >= since, owner, EV.c.kind != literal_column("'noted'"))  # a person's note is no agent's act
         .group_by(EV.c.owner)
     )
     # a holder that has not acted in the window: its last event on the cards it holds. Only for

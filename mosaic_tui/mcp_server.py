@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import traceback
 from typing import Any
@@ -40,7 +39,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from mosaic_tui import __version__
-from mosaic_tui.db.url import Target, redact
+from mosaic_tui.db.url import Target, redact, scrub, secrets
 from mosaic_tui.errors import MosaicError
 from mosaic_tui.mcp_tools import BY_NAME, TOOLS, ToolSpec, description, input_schema
 from mosaic_tui.repository import Backlog, check_owner
@@ -57,7 +56,6 @@ a card you cannot finish; `block` one that needs a person. Grooming: `create`, `
 (isError) has as its text {"error": {"code", "message"}}, with the CLI's codes (not_found, conflict,
 invalid_input, unavailable)."""
 
-_USERINFO = re.compile(r"://([^:/@\s]*):([^@\s]+)@")
 
 
 def _say(line: str) -> None:
@@ -71,8 +69,8 @@ class MosaicMCP:
     def __init__(self, backlog: Backlog, owner: str | None = None):
         self.backlog = backlog
         self.owner = owner
-        password = backlog.db.target.url.password
-        self._secrets = {str(password)} if password else set()
+        db = backlog.db
+        self._secrets = secrets(db.target.raw, *(t.raw for t in (db.listen, db.replica and db.replica.target) if t))
         self._limiter = anyio.CapacityLimiter(CONCURRENT_CALLS)
         self.tools = [
             types.Tool(
@@ -131,10 +129,8 @@ class MosaicMCP:
         body = {"error": {"code": code, "message": self._scrub(message)}}
         return types.CallToolResult(content=[_text(body)], is_error=True)
 
-    def _scrub(self, message: str) -> str:  # cli.output.scrub's twin: importing cli here would be a cycle
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            message = message.replace(secret, "***")
-        return " ".join(_USERINFO.sub(r"://\1:***@", message).split())
+    def _scrub(self, message: str) -> str:
+        return scrub(message, self._secrets)  # the one scrubber (mosaic_tui.db.url)
 
     # -- serving ------------------------------------------------------------------
     def _warm_up(self) -> None:

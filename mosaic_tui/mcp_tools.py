@@ -18,7 +18,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mosaic_tui.errors import InvalidInput
-from mosaic_tui.repository import DEFAULT_TTL, STATUSES, Backlog, card_json, event_json
+from mosaic_tui.repository import (
+    DEFAULT_TTL, LATEST_NOTES, STATUSES, Backlog, card_json, event_json, note_json, person, view_json,
+)
 from mosaic_tui.repository.views import where_of
 
 # --------------------------------------------------------------------------- output schemas (the CLI's JSON keys)
@@ -55,7 +57,8 @@ EVENT = {
         "id": {"type": "integer"},
         "cardId": {"type": "string"},
         "kind": {"type": "string", "description": "created, claimed, heartbeat, released (claimed -> ready), blocked, "
-                                                 "unblocked, completed, reopened, linked, unlinked, edited, deleted"},
+                                                 "unblocked, completed, reopened, linked, unlinked, edited, deleted; "
+                                                 "noted, labeled, unlabeled (no status change)"},
         "oldStatus": _STR_OR_NULL,
         "newStatus": _STR_OR_NULL,
         "owner": _STR_OR_NULL,
@@ -64,6 +67,28 @@ EVENT = {
     "required": ["id", "cardId", "kind", "oldStatus", "newStatus", "owner", "at"],
 }
 _COUNT = {"type": "integer", "minimum": 0}
+_LABELS = {"type": "array", "items": {"type": "string"}, "description": "The card's labels, sorted."}
+NOTE = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "cardId": {"type": "string"},
+        "author": {**_STR_OR_NULL, "description": "An agent's owner or a person; null: the system."},
+        "kind": {"type": "string", "enum": ["note", "block", "release", "complete", "system"]},
+        "body": {"type": "string"},
+        "at": _TIME,
+    },
+    "required": ["id", "cardId", "author", "kind", "body", "at"],
+}
+LISTED_CARD = {**CARD, "description": "A card with its labels.", "properties": {**CARD["properties"], "labels": _LABELS},
+               "required": [*CARD["required"], "labels"]}
+SHOWN_CARD = {
+    **CARD, "description": "A card, with the keys of `mosaic-tui show ID --json`: its labels and latest notes too.",
+    "properties": {**CARD["properties"], "labels": _LABELS,
+                   "notes": {"type": "array", "items": NOTE, "description": f"The latest {LATEST_NOTES}, oldest first."},
+                   "noteCount": {**_COUNT, "description": "How many notes the card has in all."}},
+    "required": [*CARD["required"], "labels", "notes", "noteCount"],
+}
 STATS = {
     "type": "object",
     "properties": {
@@ -84,7 +109,10 @@ def _obj(key: str, schema: dict) -> dict:
 
 
 CLAIM_OUT = _obj("card", {"anyOf": [CARD, {"type": "null"}]})
-CARDS_OUT = _obj("cards", {"type": "array", "items": CARD})
+CARDS_OUT = _obj("cards", {"type": "array", "items": LISTED_CARD})
+NOTES_OUT = _obj("notes", {"type": "array", "items": NOTE})
+LABELS_OUT = _obj("labels", {"type": "object", "additionalProperties": _LABELS,
+                             "description": "Each card's labels after the change, sorted."})
 EVENTS_OUT = _obj("events", {"type": "array", "items": EVENT})
 RECLAIM_OUT = _obj("reclaimed", {"type": "array", "items": {"type": "string"}})
 DB_OUT = {
@@ -179,6 +207,45 @@ class IdIn(_In):
     id: CardId
 
 
+Reason = Annotated[str | None, Field(description="Why, for the people and agents who read the card next: a note "
+                                                 "on the card (at most 16 KiB), written with the change.")]
+
+
+class CompleteIn(OwnedIn):
+    summary: str | None = Field(None, description="What was done, for whoever reads the card next: a note on the "
+                                                  "card (at most 16 KiB), written with the completion.")
+
+
+class ReleaseIn(OwnedIn):
+    reason: Reason = None
+
+
+class BlockIn(_In):
+    id: CardId
+    reason: Reason = None
+    owner: Owner = None
+
+
+class NoteIn(_In):
+    id: CardId
+    body: str = Field(description="The note's text (markdown welcome; not empty; at most 16 KiB).")
+    owner: Owner = None
+
+
+class NotesIn(_In):
+    id: CardId
+    limit: int | None = Field(None, ge=1, description="Only the latest this many notes. Default: all.")
+
+
+_LABEL_NAME = Annotated[str, Field(description="A label: 1-32 of a-z 0-9 . _ - starting with a letter or digit.")]
+
+
+class LabelIn(_In):
+    ids: list[str] = Field(min_length=1, description="The cards.")
+    add: list[_LABEL_NAME] = Field(default_factory=list, description="Labels to add.")
+    remove: list[_LABEL_NAME] = Field(default_factory=list, description="Labels to remove.")
+
+
 class ReclaimIn(_In):
     id: str | None = Field(None, description="Release this card's claim whether or not its lease has ended. "
                                              "Default: every claim whose lease has ended.")
@@ -189,6 +256,7 @@ class ListIn(_In):
     phase: str | None = Field(None, description="Only cards of this phase.")
     claimable: bool = Field(False, description="Only cards a claim could take now.")
     search: str | None = Field(None, description="Only cards whose id or title contains this text (any case).")
+    label: str | None = Field(None, description="Only cards with this label.")
     where: str | None = Field(None, description="Only cards this query matches, e.g. '#infra status:ready -@agent-2 "
                               "unlocks>3 age>2h \"free text\"' (fields status phase owner label id is priority attempts "
                               "unlocks age idle; -term negates; OR; parentheses).")
@@ -263,12 +331,45 @@ def _claim(b: Backlog, a: ClaimIn, me: str | None) -> Result:
     return {"card": j}, j
 
 
-def _complete(b: Backlog, a: OwnedIn, me: str | None) -> Result:
-    return _card(b.complete(a.id, None if a.anyOwner else owner_of(a.owner, me)))
+def _author(given: str | None, default: str | None) -> str:
+    """Who writes a note: ``owner``, else the server's own, else the login of whoever runs the server."""
+    return given if given is not None else default if default is not None else person()
 
 
-def _release(b: Backlog, a: OwnedIn, me: str | None) -> Result:
-    return _card(b.release(a.id, None if a.anyOwner else owner_of(a.owner, me)))
+def _complete(b: Backlog, a: CompleteIn, me: str | None) -> Result:
+    owner = None if a.anyOwner else owner_of(a.owner, me)
+    author = None if a.summary is None else _author(owner or a.owner, me)
+    return _card(b.complete(a.id, owner, summary=a.summary, author=author))
+
+
+def _release(b: Backlog, a: ReleaseIn, me: str | None) -> Result:
+    owner = None if a.anyOwner else owner_of(a.owner, me)
+    author = None if a.reason is None else _author(owner or a.owner, me)
+    return _card(b.release(a.id, owner, reason=a.reason, author=author))
+
+
+def _block(b: Backlog, a: BlockIn, me: str | None) -> Result:
+    return _card(b.block(a.id, reason=a.reason, author=None if a.reason is None else _author(a.owner, me)))
+
+
+def _show(b: Backlog, a: IdIn, _me) -> Result:
+    j = view_json(b.view(a.id))
+    return j, j
+
+
+def _note(b: Backlog, a: NoteIn, me: str | None) -> Result:
+    j = note_json(b.note(a.id, a.body, author=_author(a.owner, me)))
+    return j, j
+
+
+def _notes(b: Backlog, a: NotesIn, _me) -> Result:
+    found = [note_json(n) for n in b.notes(a.id, limit=a.limit)]
+    return {"notes": found}, found
+
+
+def _label(b: Backlog, a: LabelIn, _me) -> Result:
+    labels = b.label(a.ids, add=a.add, remove=a.remove)
+    return {"labels": labels}, labels
 
 
 def _reclaim(b: Backlog, a: ReclaimIn, _me) -> Result:
@@ -278,8 +379,10 @@ def _reclaim(b: Backlog, a: ReclaimIn, _me) -> Result:
 
 def _list(b: Backlog, a: ListIn, _me) -> Result:
     where = where_of(a.where, a.view)
-    cards = [card_json(c) for c in b.list(status=a.status, phase=a.phase, claimable=a.claimable, search=a.search,
-                                          where=where, limit=a.limit, offset=a.offset)]
+    found = b.list(status=a.status, phase=a.phase, claimable=a.claimable, search=a.search, where=where,
+                   limit=a.limit, offset=a.offset, label=a.label)
+    labels = b.labels(c.id for c in found)
+    cards = [{**card_json(c), "labels": labels[c.id]} for c in found]
     return {"cards": cards}, cards
 
 
@@ -368,15 +471,16 @@ TOOLS: tuple[ToolSpec, ...] = (
         "Mark a card you hold done (its claim is cleared; cards waiting on it may become claimable). Call it when "
         "the work is finished, then `claim` again. Returns the card. Conflict if `owner` does not hold the claim "
         "(a stale worker cannot complete). anyOwner=true (grooming) completes a ready, claimed or blocked card "
-        "whoever holds it." + _OWNER_NOTE,
-        OwnedIn, CARD, _complete,
+        "whoever holds it. `summary`: what you did, for whoever reads the card next (a note)." + _OWNER_NOTE,
+        CompleteIn, CARD, _complete,
     ),
     ToolSpec(
         "release",
         "Give a card you hold back to the queue (status ready, claim cleared) without completing it: call it when "
         "you cannot finish the work. Returns the card. Conflict if `owner` does not hold it. anyOwner=true "
-        "(grooming) releases whoever holds it." + _OWNER_NOTE,
-        OwnedIn, CARD, _release,
+        "(grooming) releases whoever holds it. `reason`: why you gave up and what you found, for the next agent "
+        "(a note)." + _OWNER_NOTE,
+        ReleaseIn, CARD, _release,
     ),
     ToolSpec(
         "reclaim",
@@ -386,13 +490,16 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "show",
-        "Read one card: title, body, status, dependencies, who holds it and since when. Returns the card.",
-        IdIn, CARD, lambda b, a, me: _card(b.get(a.id)), read_only=True, idempotent=True,
+        "Read one card: title, body, status, dependencies, who holds it and since when, its labels and its latest "
+        f"{LATEST_NOTES} notes (read them before you start: earlier agents and people leave what they found). "
+        "Returns the card with `labels`, `notes` and `noteCount`.",
+        IdIn, SHOWN_CARD, _show, read_only=True, idempotent=True,
     ),
     ToolSpec(
         "list",
         "List cards in claim order (priority high first, then oldest), filtered by status, phase, claimable, "
-        "a search text or a query (`where`); at most `limit` (default 100), `offset` to page. Returns {\"cards\": [CARD]}.",
+        "a search text, a label, a query (`where`) or a saved view (`view`); at most `limit` (default 100), `offset` "
+        "to page. Returns {\"cards\": [CARD]}, each with its `labels`.",
         ListIn, CARDS_OUT, _list, read_only=True, idempotent=True,
     ),
     ToolSpec(
@@ -416,8 +523,9 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "block",
         "Block a card (it cannot be claimed until unblocked; a claim on it is cleared): call it when the work "
-        "cannot proceed (e.g. it needs a person). Returns the card.",
-        IdIn, CARD, lambda b, a, me: _card(b.block(a.id)),
+        "cannot proceed (e.g. it needs a person). `reason`: why (a note; the board shows its first line on the "
+        "card). Returns the card.",
+        BlockIn, CARD, _block,
     ),
     ToolSpec(
         "unblock",
@@ -428,6 +536,23 @@ TOOLS: tuple[ToolSpec, ...] = (
         "reopen",
         "Put a done card back to ready (e.g. its work turned out incomplete). Returns the card.",
         IdIn, CARD, lambda b, a, me: _card(b.reopen(a.id)),
+    ),
+    ToolSpec(
+        "note",
+        "Leave a note on a card: what you found, tried or decided, for the people and agents who read it next "
+        "(the card's thread is append-only). Returns the note." + _OWNER_NOTE,
+        NoteIn, NOTE, _note,
+    ),
+    ToolSpec(
+        "notes",
+        "Read a card's notes, oldest first (block and release reasons, completion summaries, system notes such "
+        "as a reclaimed lease, and plain notes). Returns {\"notes\": [NOTE]}.",
+        NotesIn, NOTES_OUT, _notes, read_only=True, idempotent=True,
+    ),
+    ToolSpec(
+        "label",
+        "Add and remove labels on cards (one change for all of them). Returns {\"labels\": {id: [labels]}}.",
+        LabelIn, LABELS_OUT, _label, idempotent=True,
     ),
     ToolSpec(
         "stats",

@@ -477,13 +477,7 @@ def import_bundle(backlog: Backlog, bundle: Bundle, **kw) -> ImportResult:
 
 # --------------------------------------------------------------------------- migrate
 def same_database(a: Backlog, b: Backlog) -> bool:
-    ta, tb = a.db.target, b.db.target
-    if ta.backend != tb.backend:
-        return False
-    if ta.backend == "sqlite":
-        return ta.path is not None and tb.path is not None and ta.path.resolve() == tb.path.resolve()
-    ua, ub = ta.url, tb.url
-    return (ua.host or "", ua.port or 5432, ua.database) == (ub.host or "", ub.port or 5432, ub.database)
+    return a.db.target.same_database(b.db.target)
 
 
 def migrate(source: Backlog, target: Backlog, *, merge: bool = False, replace: bool = False) -> dict[str, Any]:

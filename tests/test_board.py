@@ -447,7 +447,7 @@ async def test_a_change_by_another_program_is_shown_and_reported(board):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await select(pilot, "claimed", "M1-06")
-        other = Backlog.open(str(backlog.db.target.url.render_as_string(hide_password=False)))
+        other = Backlog.open(backlog.db.target.raw)
         other.complete("M1-06")
         other.close()
         app.check_for_changes()

@@ -179,6 +179,20 @@ def test_ready_sorted_by_impact(snap_compare, demo):
     assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready", None, "s"))
 
 
+def test_card_detail_with_a_thread(snap_compare, demo):
+    backlog, clock = demo
+    backlog.label(["M2-04"], add=["infra", "ci"])
+    backlog.note("M2-04", "Seen three times this week.\nThe runner loses its cache.", author="agent-3")
+    clock.advance(60)
+    backlog.note("M2-04", "Needs a person: the deploy key expired\n(ask ops)", author="ann", kind="block")
+    clock.advance(60)
+    backlog.note("M2-04", "agent-3's lease ended after 15m; attempt 2 of 5", kind="system")
+    backlog.note("M2-04", "escapes stay visible: \x1b[2J\x07 [bold]not markup[/bold]", author="agent-9")
+    run_sql(backlog, "UPDATE backlog_events SET at = :at", {"at": FIXED_NOW.strftime("%Y-%m-%d %H:%M:%S.000")})
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=(160, 60),
+                        run_before=select("blocked", "M2-04", "enter"))
+
+
 def test_views_picker(snap_compare, demo, tmp_path, monkeypatch):
     """``v``: the saved views, numbered, with their counts, queries, orders and sources."""
     from test_views import write_views

@@ -358,7 +358,8 @@ def test_help_explains_every_command(mt):
 def test_no_command_opens_the_board(mt, monkeypatch):
     calls = []
     fake = types.ModuleType("mosaic_tui.board")
-    fake.run_board = lambda db_url, phase=None, listen_url=None: calls.append((db_url, phase, listen_url)) or 0
+    fake.run_board = lambda db_url, phase=None, listen_url=None, read_url=None: calls.append(
+        (db_url, phase, listen_url)) or 0
     monkeypatch.setitem(sys.modules, "mosaic_tui.board", fake)
     monkeypatch.delenv("MOSAIC_LISTEN_URL", raising=False)
     assert mt().code == 0
@@ -370,7 +371,7 @@ def test_no_command_opens_the_board(mt, monkeypatch):
     assert "MOSAIC_LISTEN_URL" not in os.environ
     assert calls == [(mt.url, None, None), (mt.url, "M1", None), (mt.url, "M2", None), (mt.url, "M3", None),
                      (mt.url, None, "postgresql://u@server:5432/db")]
-    fake.run_board = lambda db_url, phase=None, listen_url=None: 5
+    fake.run_board = lambda db_url, phase=None, listen_url=None, read_url=None: 5
     assert mt("board").code == 5
 
 

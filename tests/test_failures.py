@@ -116,10 +116,10 @@ def test_a_listen_url_must_be_postgres(capsys):
 def test_the_listen_url_comes_from_the_flag_else_the_environment(monkeypatch):
     monkeypatch.setenv("MOSAIC_LISTEN_URL", "postgresql://listener:PW@10.0.0.1/backlog")
     db = open_database("postgresql://fleet@pooler:6432/backlog")
-    assert db.listen is not None and db.listen.url.host == "10.0.0.1" and db.listen.source == "MOSAIC_LISTEN_URL"
+    assert db.listen is not None and db.listen.connect_kwargs["host"] == "10.0.0.1" and db.listen.source == "MOSAIC_LISTEN_URL"
     db.dispose()
     db = open_database("postgresql://fleet@pooler:6432/backlog", listen_url="postgresql://direct/backlog")
-    assert db.listen.url.host == "direct" and db.listen.source == "flag"
+    assert db.listen.connect_kwargs["host"] == "direct" and db.listen.source == "flag"
     db.dispose()
     monkeypatch.setenv("MOSAIC_LISTEN_URL", "sqlite:///tmp/x.db")
     with pytest.raises(InvalidInput, match="MOSAIC_LISTEN_URL must be a postgresql:// URL"):

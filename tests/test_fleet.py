@@ -114,7 +114,7 @@ async def test_a_shows_the_agents_and_enter_selects_the_card(db_url):
         assert app.selected_card().id == "D" and app.focused is app.columns["claimed"]
         # live: another agent claims a card (another program); the pane shows it
         pane.focus()
-        other = Backlog.open(str(backlog.db.target.url.render_as_string(hide_password=False)))
+        other = Backlog.open(backlog.db.target.raw)
         other.reopen("H")
         other.claim("agent-5", ttl=600, id="H")
         other.close()

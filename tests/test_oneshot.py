@@ -245,44 +245,12 @@ def test_command_lines_it_is_not_sure_of_go_to_click(argv):
 
 def test_command_lines_it_reads_as_click_does():
     assert fast.parse(["--json", "--db=X", "claim", "--owner=w", "--wait", "0.5"]) == (
-        "claim", {"owner": "w", "ttl": "900", "card_id": None}, {"db": "X", "wait": 0.5, "listen_url": None})
+        "claim", {"owner": "w", "ttl": "900", "card_id": None}, {"db": "X", "wait": 0.5, "listen_url": None, "read_url": None})
     assert fast.parse(["heartbeat", "--owner", "w", "A", "--ttl=60", "--json", "--listen-url", "L"]) is None
     assert fast.parse(["--listen-url", "L", "heartbeat", "--owner", "w", "A", "--ttl=60", "--json"]) == (
-        "heartbeat", {"card_id": "A", "owner": "w", "ttl": "60"}, {"db": None, "wait": None, "listen_url": "L"})
+        "heartbeat", {"card_id": "A", "owner": "w", "ttl": "60"}, {"db": None, "wait": None, "listen_url": "L", "read_url": None})
     assert fast.parse(["complete", "A", "--json", "--owner", ""]) == (
-        "complete", {"card_id": "A", "owner": ""}, {"db": None, "wait": None, "listen_url": None})
-
-
-@pytest.mark.parametrize("url", [
-    "postgresql://u:p%40ss@db.example:6543/fleet?sslmode=require&application_name=x",
-    "postgres://u@db.example/fleet", "postgresql+psycopg2://@h:5432/d", "postgresql:///fleet",
-    "postgresql://u:@h/d%20x", "sqlite:///rel/path.db", "sqlite:////abs/x y.db", "some/file.db",
-    "~/backlog.db", "postgresql://h:0012/d",
-])
-def test_urls_read_as_the_full_path_reads_them(url):
-    """The display (in every error) and the connect arguments equal SQLAlchemy's for the URLs it takes."""
-    from sqlalchemy import create_engine
-
-    from mosaic_tui.db import direct, url as full_url
-
-    where, target = direct.parse(url), full_url.parse(url)
-    assert where.backend == target.backend and where.display == target.display()
-    if target.backend == "sqlite":
-        assert where.path == target.path
-    else:
-        cargs, cparams = create_engine(target.url).dialect.create_connect_args(target.url)
-        cparams.pop("context", None)
-        assert where.connect_kwargs == cparams
-        assert where.password == target.url.password
-
-
-@pytest.mark.parametrize("url", ["postgresql://h:x/d", "postgresql://[::1]/d", "postgresql://h/d?host=a&host=b",
-                                 "mysql://h/d", "sqlite://", "sqlite:///:memory:", "sqlite:///x?mode=ro", ""])
-def test_urls_it_is_not_sure_of_go_to_the_full_path(url):
-    from mosaic_tui.db import direct
-
-    with pytest.raises(direct.NeedsFullPath):
-        direct.parse(url)
+        "complete", {"card_id": "A", "owner": ""}, {"db": None, "wait": None, "listen_url": None, "read_url": None})
 
 
 # --------------------------------------------------------------------------- the real console script

@@ -89,7 +89,12 @@ def test_every_cli_command_through_the_pooler(capsys, pooled, pg_url, tmp_path, 
     assert ok("reclaim")["reclaimed"] == []
     ok("link", "c11", "c10")
     assert ok("unlink", "c11", "c10")["dependsOn"] == []
-    assert ok("block", "c09")["status"] == "blocked"
+    assert ok("block", "c09", "--reason", "blocked through the pooler")["status"] == "blocked"
+    assert ok("note", "c09", "a note through the pooler", "--owner", "agent1")["author"] == "agent1"
+    assert [n["kind"] for n in ok("notes", "c09")] == ["block", "note"]
+    assert ok("label", "c09", "c10", "+pooled")["c10"] == ["pooled"]
+    assert {c["id"] for c in ok("list", "--label", "pooled")} == {"c09", "c10"}
+    assert ok("show", "c09")["noteCount"] == 2
     assert ok("unblock", "c09")["status"] == "ready"
     assert ok("reopen", claimed[0])["status"] == "ready"
     stats = ok("stats")
@@ -97,7 +102,7 @@ def test_every_cli_command_through_the_pooler(capsys, pooled, pg_url, tmp_path, 
     events = ok("events", "--limit", "500")
     assert len(events) == len({e["id"] for e in events}) and {e["kind"] for e in events} >= {
         "created", "claimed", "heartbeat", "completed", "released", "linked", "unlinked", "blocked", "unblocked",
-        "reopened"}
+        "reopened", "noted", "labeled"}
     export = tmp_path / "backlog.jsonl"
     assert ok("export", str(export)) and export.stat().st_size > 0
     with new_pg_database("mosaic_pool_copy") as other:

@@ -177,7 +177,7 @@ def test_unreachable_postgres_hides_the_password():
     with pytest.raises(Unavailable) as info:
         b.stats()
     assert "s3cret-pw" not in str(info.value) and "database unreachable" in str(info.value)
-    assert "***" in str(info.value)
+    assert "127.0.0.1:1" in str(info.value) and len(str(info.value)) < 200  # which host, what it said, one short line
 
 
 # --------------------------------------------------------------------------- where the backlog lives
@@ -188,10 +188,9 @@ def test_url_precedence_and_forms(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", "postgres://u:pw@db.example:5432/app")
     env = resolve()
     assert env.source == "DATABASE_URL" and env.backend == "postgresql"
-    assert env.url.drivername == "postgresql+psycopg"
+    assert env.connect_kwargs == {"user": "u", "password": "pw", "host": "db.example", "port": "5432", "dbname": "app"}
     assert resolve(str(tmp_path / "x.db")).source == "flag"
-    assert parse("postgresql://u@h/d").url.drivername == "postgresql+psycopg"
-    assert parse("postgresql+psycopg2://u@h/d").url.drivername == "postgresql+psycopg"
+    assert parse("postgresql+psycopg2://u@h/d").connect_kwargs == parse("postgresql://u@h/d").connect_kwargs
     assert parse("sqlite:///" + str(tmp_path / "a.db")).path == tmp_path / "a.db"
     assert parse("relative.db").path == Path.cwd() / "relative.db"
     assert redact("postgresql://u:pw@h/d") == "postgresql://u:***@h/d"

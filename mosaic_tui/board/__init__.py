@@ -27,11 +27,13 @@ def make_app(backlog: Backlog, *, phase: str | None = None, clock: Callable[[], 
     return BoardApp(backlog, phase=phase, clock=clock)
 
 
-def run_board(db_url: str | None, phase: str | None = None, *, listen_url: str | None = None) -> int:
+def run_board(db_url: str | None, phase: str | None = None, *, listen_url: str | None = None,
+              read_url: str | None = None) -> int:
     """Open the backlog at ``db_url`` (else DATABASE_URL, else the embedded default) and run the board.
 
     ``listen_url``: where the change feed listens on Postgres (the server itself, or a pooler's session
     mode, when ``db_url`` goes through a transaction pooler); else ``MOSAIC_LISTEN_URL``, else ``db_url``.
+    ``read_url``: a read replica the board reads from (else ``MOSAIC_READ_URL``, else ``db_url``).
 
     Returns an exit code: 0 on quit, 5 (Unavailable) when the database cannot
     be reached at start, 2 on bad input (e.g. an unparseable URL).
@@ -40,7 +42,7 @@ def run_board(db_url: str | None, phase: str | None = None, *, listen_url: str |
     from mosaic_tui.repository import Backlog
 
     try:
-        backlog = Backlog.open(db_url, listen_url=listen_url)
+        backlog = Backlog.open(db_url, listen_url=listen_url, read_url=read_url)
         backlog.last_event_id()  # reach the database now: fail plainly before the screen is taken
     except MosaicError as exc:
         print(f"mosaic-tui: {exc}", file=sys.stderr)

@@ -177,10 +177,30 @@ class CardActions:
         b = self.backlog
 
         def read(card_id: str):
-            found = b.get(card_id)
-            return found, b.get_many(found.depends_on), b.events(card=card_id)
+            v = b.view(card_id)  # the card, its labels and latest notes (what `show` shows)
+            return v, b.get_many(v.card.depends_on), b.events(card=card_id)
 
-        self.read_then(read, card_id, then=lambda got: self.app.push_screen(screens().DetailScreen(*got, self.app.clock(), self.app.keystones.current)))
+        def show(got) -> None:
+            v, deps, events = got
+            self.app.push_screen(screens().DetailScreen(v.card, deps, events, self.app.clock(), self.app.keystones.current,
+                                                        thread=(v.notes, v.note_count), labels=v.labels))
+
+        self.read_then(read, card_id, then=show)
+
+    def note(self) -> None:
+        """``N``: a note on the selected card (several lines), by the person at the board."""
+        card = self.card_or_say()
+        if card is None:
+            return
+        from mosaic_tui.board.notes import NoteScreen
+        from mosaic_tui.repository import person
+
+        def written(text: str | None) -> None:
+            if text is not None:
+                self.write(f"note added to {card.id}", lambda: self.backlog.note(card.id, text, author=person()),
+                           [card.id])
+
+        self.app.push_screen(NoteScreen(f"Note on {literal(card.id)}  {literal(card.title)}"), written)
 
     def phase(self) -> None:
         def chosen(v: tuple | None) -> None:

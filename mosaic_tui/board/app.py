@@ -197,7 +197,7 @@ class BoardApp(App[int]):
         """The one path of every worker's failure: the banner, a refusal, or one line."""
         if event.state != WorkerState.ERROR:
             return
-        kind, line = explain(event.worker.error, self.backlog.db.target.url)
+        kind, line = explain(event.worker.error, self.backlog.db.target)
         if kind == OFFLINE:
             if not self.refresher.lost(line) and event.worker.group == "action":
                 self.notify(line, title="not done", severity="error", markup=False, timeout=6)
@@ -256,6 +256,12 @@ class BoardApp(App[int]):
 
     def action_block(self) -> None:
         self.groom.status("block")
+
+    def action_block_reason(self) -> None:
+        self.groom.block_with_reason()
+
+    def action_note(self) -> None:
+        self.actions.note()
 
     def action_unblock(self) -> None:
         self.groom.status("unblock")

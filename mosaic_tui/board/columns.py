@@ -51,7 +51,7 @@ class CardColumn(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {
         "card--id", "card--title", "card--meta", "card--cursor", "card--cursor-blur",
         "card--waiting", "card--expired", "card--owner", "card--priority", "card--flash", "card--mark",
-        "card--unlocks",
+        "card--unlocks", "card--reason", "card--labels",
     }
 
     DEFAULT_CSS = """
@@ -76,6 +76,8 @@ class CardColumn(ScrollView, can_focus=True):
     CardColumn > .card--owner { color: $success; }
     CardColumn > .card--unlocks { color: $secondary; text-style: bold; }
     CardColumn > .card--waiting { color: $warning; text-style: italic; }
+    CardColumn > .card--reason { color: $error; text-style: italic; }
+    CardColumn > .card--labels { color: $secondary; }
     CardColumn > .card--expired { color: $error; text-style: bold; }
     CardColumn > .card--cursor { background: $accent 40%; }
     CardColumn > .card--cursor-blur { background: $panel-lighten-1; }
@@ -107,6 +109,7 @@ class CardColumn(ScrollView, can_focus=True):
         self.count = 0
         self.pages: dict[int, list[Card]] = {}
         self.waits: dict[str, list[str]] = {}
+        self.tags: dict[str, tuple] = {}  # card id -> (labels, block reason's first line or None)
         self._requested: set[int] = set()
         # card id -> row, for the pages held; rebuilt when they change (interface thread only)
         self.index: dict[str, int] = {}
@@ -138,8 +141,10 @@ class CardColumn(ScrollView, can_focus=True):
         self.refresh(Region(-off.x, -off.y, self.outer_size.width, 1))
 
     # -- data -----------------------------------------------------------------------
-    def set_data(self, count: int, pages: dict[int, list[Card]], waits: dict[str, list[str]], *, full: bool) -> None:
-        """New count and pages; redraw only the rows whose card changed (all rows when ``full``)."""
+    def set_data(self, count: int, pages: dict[int, list[Card]], waits: dict[str, list[str]], *, full: bool,
+                 tags: dict[str, tuple] | None = None) -> None:
+        """New count and pages; redraw only the rows whose card changed (all rows when ``full``). ``tags``:
+        card id -> (labels, block reason), for the cards of ``pages`` (and maybe others)."""
         old_rows = {} if full else self._row_keys()
         if full:
             self.pages = {}
@@ -151,6 +156,8 @@ class CardColumn(ScrollView, can_focus=True):
                 if c.id not in waits:
                     self.waits.pop(c.id, None)
         self.waits.update(waits)
+        if tags:
+            self.tags.update(tags)
         for p in pages:
             self._requested.discard(p)
         self._reindex()
@@ -245,11 +252,13 @@ class CardColumn(ScrollView, can_focus=True):
         out = {}
         for p, cards in self.pages.items():
             for i, c in enumerate(cards):
-                out[p * PAGE + i] = (c.id, c.updated_at, c.unmet_deps, tuple(self.waits.get(c.id, ())))
+                out[p * PAGE + i] = (c.id, c.updated_at, c.unmet_deps, tuple(self.waits.get(c.id, ())), self.tags.get(c.id))
         return out
 
-    def replace_card(self, card: Card, waits: list[str] | None = None) -> bool:
+    def replace_card(self, card: Card, waits: list[str] | None = None, tags: tuple | None = None) -> bool:
         """Put a re-read ``card`` in place of its old copy; redraw its row only. False if not held here."""
+        if tags is not None:
+            self.tags[card.id] = tags
         if waits:
             self.waits[card.id] = waits
         else:
@@ -413,19 +422,21 @@ class CardColumn(ScrollView, can_focus=True):
         """What the state line shows, cheaply (the strip cache's key; the Text is made only on a miss)."""
         status = card.status
         unlocks = self.unlocks.get(card.id)
+        tags = self.tags.get(card.id)
         if status == "ready":
-            return (status, card.unmet_deps, tuple(self.waits.get(card.id, ())), unlocks, card.phase)
+            return (status, card.unmet_deps, tuple(self.waits.get(card.id, ())), unlocks, card.phase, tags)
         if status == "claimed":
             now = self.now_fn() if self.now_fn else None
             left = lease_left(card, now) if now else None
             shown = None if left is None else (duration(-left), 0) if left <= 0 else (duration(left), 1)
-            return (status, card.claim_owner, shown, unlocks, card.phase)
+            return (status, card.claim_owner, shown, unlocks, card.phase, tags)
         if status == "blocked":
-            return (status, card.attempts, unlocks, card.phase)
-        return (status, card.phase)
+            return (status, card.attempts, unlocks, card.phase, tags)
+        return (status, card.phase, tags)
 
     def _meta(self, card: Card) -> Text:
         t = Text("    ")
+        labels_reason = self.tags.get(card.id) or ((), None)
         dim = self._style("card--meta")
         if card.status == "ready":
             waits = self.waits.get(card.id)
@@ -445,7 +456,11 @@ class CardColumn(ScrollView, can_focus=True):
             else:
                 t.append(f" · {duration(left)} left", dim)
         elif card.status == "blocked":
-            t.append(f"blocked · {card.attempts} attempt{'s' if card.attempts != 1 else ''}", dim)
+            reason = labels_reason[1]
+            if reason:  # the first line of its latest block reason (`b` with a reason, `block --reason`)
+                t.append(f"blocked: {literal(reason)}", self._style("card--reason"))
+            else:
+                t.append(f"blocked · {card.attempts} attempt{'s' if card.attempts != 1 else ''}", dim)
         else:
             t.append("done", dim)
         unlocks = self.unlocks.get(card.id) if card.status != "done" else None
@@ -454,6 +469,8 @@ class CardColumn(ScrollView, can_focus=True):
             t.append(f"unlocks {unlocks:,}", self._style("card--unlocks"))
         if card.phase:
             t.append(f" · {literal(card.phase)}", dim)
+        if labels_reason[0]:
+            t.append(" " + " ".join(f"#{name}" for name in labels_reason[0]), self._style("card--labels"))
         return t
 
     # -- cursor -----------------------------------------------------------------------

@@ -28,7 +28,7 @@ def prompts():
 
 
 class GroomKeys:
-    """The grooming keys' actions (``b u c o r``, ``K J + -``, ``P``, ``x``, ``y``)."""
+    """The grooming keys' actions (``b B u c o r``, ``K J + -``, ``P``, ``x``, ``y``)."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -91,6 +91,25 @@ class GroomKeys:
         if got is not None:
             ids, _ = got
             self.apply(lambda: self.backlog.bulk(verb, ids), ids, keep=self._selected_id())
+
+    def block_with_reason(self) -> None:
+        """``B``: ask why (several lines), then block the cards with that reason (a block note on each)."""
+        got = self.targets()
+        if got is None:
+            return
+        ids, _ = got
+        what = literal(ids[0]) if len(ids) == 1 else f"{len(ids)} marked cards"
+
+        def chosen(reason: str | None) -> None:
+            if reason is not None:
+                from mosaic_tui.repository import person
+
+                self.apply(lambda: self.backlog.bulk("block", ids, reason=reason, author=person()), ids,
+                           keep=self._selected_id())
+
+        from mosaic_tui.board.notes import NoteScreen
+
+        self.app.push_screen(NoteScreen(f"Block {what}: why?", what="the reason"), chosen)
 
     def move(self, direction: str) -> None:
         """``K`` / ``J``: one place up / down in claim order within the column (and the scope shown)."""

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from textual.message import Message
 from textual.worker import Worker
 
-from mosaic_tui.errors import MosaicError, Unavailable
+from mosaic_tui.errors import MosaicError, ReadOnly, Unavailable
 
 T = TypeVar("T")
 
@@ -134,11 +134,14 @@ def _lost_connection(exc: BaseException) -> bool:
                for cls in type(exc).__mro__)
 
 
-def explain(exc: BaseException, url=None) -> tuple[str, str]:
-    """What a failed worker means to the person: ``(OFFLINE | REFUSED | UNEXPECTED, one line)``."""
+def explain(exc: BaseException, target=None) -> tuple[str, str]:
+    """What a failed worker means to the person: ``(OFFLINE | REFUSED | UNEXPECTED, one line)``.
+    A read-only standby that refused a write is a refusal (the board still reads), not "offline"."""
     from mosaic_tui.db.url import scrub
 
-    detail = scrub(" ".join(str(exc).split())[:300], url)
+    detail = scrub(" ".join(str(exc).split())[:300], target)
+    if isinstance(exc, ReadOnly):
+        return REFUSED, detail
     if isinstance(exc, Unavailable):
         return OFFLINE, detail
     if isinstance(exc, MosaicError):

@@ -33,7 +33,7 @@ from mosaic_tui.board.columns import PAGE, CardColumn
 from mosaic_tui.board.jobs import Job, run_job
 from mosaic_tui.board.marks import Marks
 from mosaic_tui.board.pane import Drawn
-from mosaic_tui.board.text import literal
+from mosaic_tui.board.text import first_line, literal
 
 if TYPE_CHECKING:
     from mosaic_tui.db.models import Card
@@ -96,6 +96,7 @@ class _Batch:
     got: dict[str, dict[int, list[Card]]] = field(default_factory=dict)
     fresh: dict[str, Card] = field(default_factory=dict)
     waits: dict[str, list[str]] = field(default_factory=dict)
+    tags: dict[str, tuple] = field(default_factory=dict)  # card id -> (its labels, its block reason's first line)
     impact: Impact | None = None  # as in _View
     refill: frozenset[str] = frozenset()  # columns whose held pages are all replaced
 
@@ -242,11 +243,23 @@ class Kanban(Horizontal):
                     cards = got[p] = b.list(status=status, **scope.filters, limit=PAGE, offset=p * PAGE)
                 fresh.update(c.id for c in cards)
                 batch.waits.update(self._waits(cards))
+                batch.tags.update(self._tags(cards))
         want = batch.cards - fresh
         if want:
             batch.fresh.update(b.get_many(want))
             batch.waits.update(self._waits(list(batch.fresh.values())))
+            batch.tags.update(self._tags(list(batch.fresh.values())))
         return batch
+
+    def _tags(self, cards: list[Card]) -> dict[str, tuple]:
+        """For each card, its labels and (blocked) the first line of its latest block reason: what its state
+        line shows besides the card itself (two reads by id, whatever the page holds)."""
+        if not cards:
+            return {}
+        labels = self.backlog.labels(c.id for c in cards)
+        blocked = [c.id for c in cards if c.status == "blocked"]
+        reasons = self.backlog.block_reasons(blocked) if blocked else {}
+        return {c.id: (tuple(labels.get(c.id, ())), first_line(reasons.get(c.id))) for c in cards}
 
     def _ordered_page(self, order: list[str], page: int) -> list[Card]:
         """Page ``page`` of ``order`` (ids), read by id; ids deleted since they were listed leave ``order``."""
@@ -276,13 +289,14 @@ class Kanban(Horizontal):
         for status, col in cols.items():
             count = batch.counts[status] if status in batch.counts else max(0, col.count + moved[status])
             if batch.full or status in batch.got:
-                col.set_data(count, batch.got.get(status, {}), batch.waits, full=batch.full or status in batch.refill)
+                col.set_data(count, batch.got.get(status, {}), batch.waits, full=batch.full or status in batch.refill,
+                             tags=batch.tags)
             else:
                 col.set_count(count)
         for card in batch.fresh.values():
             for col in cols.values():
                 if card.id in col.index and col.status == card.status and col.status not in batch.got:
-                    col.replace_card(card, batch.waits.get(card.id))
+                    col.replace_card(card, batch.waits.get(card.id), batch.tags.get(card.id))
         for notice in batch.notices:
             self._flash_and_tell(notice)
         now = self.selected
@@ -316,7 +330,7 @@ class Kanban(Horizontal):
                         col.flash_card(card_id, FLASH_S)
         for ev in notice.others:
             if ev.kind != "heartbeat" and ev.card_id == self.watched:
-                who = literal(ev.owner) if ev.owner and ev.kind == "claimed" else "another program"
+                who = literal(ev.owner) if ev.owner and ev.kind in ("claimed", "noted") else "another program"
                 self.app.notify(f"{literal(ev.card_id)} was {ev.kind} by {who}", severity="warning", markup=False, timeout=6)
 
     @on(CardColumn.WantPages)

@@ -22,6 +22,7 @@ from textual.binding import Binding
 
 BOARD, COLUMN = "board", "column"  # whose bindings: the app's, a card column's (more: one name per pane or screen)
 GRAPH, GRAPH_VIEW = "graph", "graph-view"  # the drawn graph's (``g``): its screen's, or its view's
+NOTE = "note"  # the note dialog's (``N``, ``B``)
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,12 @@ KEYS: tuple[Key, ...] = (
         _b("pageup", "page_up", "Page up", show=False), _b("pagedown", "page_down", "Page down", show=False),
         _b("home", "first", "First", show=False), _b("end", "last", "Last", show=False),
     ), where=COLUMN),
-    Key("enter", "card detail: body, acceptance, dependencies, claim, history", (_b("enter", "detail", "Detail"),),
+    Key("enter", "card detail: body, acceptance, dependencies, claim, labels, notes, history",
+        (_b("enter", "detail", "Detail"),),
         palette="Card detail"),
     Key("b", "block the card", (_b("b", "block", "Block"),), palette="Block card"),
+    Key("B", "block the card with a reason (asks for it; the card's row shows its first line)",
+        (_b("B", "block_reason", "Block+why", show=False),), palette="Block card with a reason"),
     Key("u", "unblock the card", (_b("u", "unblock", "Unblock"),), palette="Unblock card"),
     Key("c", "complete the card", (_b("c", "complete", "Complete"),), palette="Complete card"),
     Key("o", "reopen a done card", (_b("o", "reopen", "Reopen"),), palette="Reopen card"),
@@ -72,6 +76,11 @@ KEYS: tuple[Key, ...] = (
     Key("Z", "redo what was undone", (_b("Z", "redo", "Redo", show=False),), palette="Redo"),
     Key("E", "edit the card as text in $VISUAL / $EDITOR", (_b("E", "editor", "Editor", show=False),),
         palette="Edit in $EDITOR"),
+    Key("N", "add a note to the card's thread (several lines; ctrl+s saves, escape cancels)",
+        (_b("N", "note", "Note", show=False),), palette="Add a note"),
+    Key("ctrl+s", "in a note (N, B): save it", (_b("ctrl+s", "save", "Save", id="note.save"),), where=NOTE),
+    Key("escape", "in a note (N, B): cancel, nothing written", (_b("escape", "cancel", "Cancel", id="note.cancel"),),
+        where=NOTE),
     Key("y", "copy the card's id (marked: every id) to the clipboard",
         (_b("y", "copy_ids", "Copy id", show=False),), palette="Copy id"),
     Key("n", "new card", (_b("n", "new", "New"),), palette="New card"),
@@ -132,7 +141,7 @@ GRAPH_KEYS: tuple[Key, ...] = (  # the drawn graph (``g``): its own table, below
 
 def bindings(where: str) -> list[Binding]:
     """The bindings of ``where`` (``BOARD``: the app's; ``COLUMN``: a card column's; ``GRAPH`` /
-    ``GRAPH_VIEW``: the drawn graph's screen and view), in table order."""
+    ``GRAPH_VIEW``: the drawn graph's screen and view; ``NOTE``: the note dialog's), in table order."""
     return [b for key in (*KEYS, *GRAPH_KEYS) if key.where == where for b in key.bindings]
 
 

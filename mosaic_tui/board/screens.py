@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from mosaic_tui.board.jobs import run_job
 from mosaic_tui.board.keys import KEYS
+from mosaic_tui.board.notes import thread as thread_text
 from mosaic_tui.board.text import duration, lease_left, literal, literal_block
 from mosaic_tui.errors import MosaicError
 
@@ -60,7 +61,8 @@ def _kv(t: Text, k: str, v: str, style: str = "") -> None:
 
 
 class DetailScreen(ModalScreen[None]):
-    """A card in full: body as markdown, acceptance, dependencies, claim, attempts, history."""
+    """A card in full: body as markdown, acceptance, labels, notes (newest last), dependencies, claim, attempts,
+    history."""
 
     BINDINGS = [Binding("escape,q,enter", "close", "Close")]
     DEFAULT_CSS = """
@@ -70,9 +72,13 @@ class DetailScreen(ModalScreen[None]):
     DetailScreen Markdown { margin: 0; padding: 0; }
     """
 
-    def __init__(self, card: Card, deps: dict[str, Card], events: list, now, impact=None) -> None:
-        """``impact``: the keystones room's last :class:`~mosaic_tui.impact.Impact` (None: not counted yet)."""
+    def __init__(self, card: Card, deps: dict[str, Card], events: list, now, impact=None, *,
+                 thread: tuple[list, int] = ([], 0), labels: list[str] = ()) -> None:
+        """``impact``: the keystones room's last :class:`~mosaic_tui.impact.Impact` (None: not counted yet);
+        ``thread``: the latest notes (oldest first) and how many there are; ``labels``: the card's labels."""
         super().__init__()
+        self.thread = thread
+        self.labels = labels
         self.card = card
         self.deps = deps
         self.events = events
@@ -108,6 +114,8 @@ class DetailScreen(ModalScreen[None]):
         _kv(info, "updated", c.updated_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
         if c.idempotency_key:
             _kv(info, "idem. key", literal(c.idempotency_key))
+        if self.labels:
+            _kv(info, "labels", " ".join(f"#{n}" for n in self.labels), "magenta")
         deps = Text()
         if c.depends_on:
             for d in c.depends_on:
@@ -149,6 +157,8 @@ class DetailScreen(ModalScreen[None]):
                 yield Static(Text(literal_block(c.acceptance)))
             else:
                 yield Static(Text(literal_block(json.dumps(c.acceptance, indent=2))))
+            yield Label(f"Notes ({self.thread[1]:,})", classes="section")
+            yield Static(thread_text(*self.thread))
             yield Label("Dependencies", classes="section")
             yield Static(deps)
             yield Label("History", classes="section")

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from mosaic_tui.repository.hot import duration  # the one short duration (the reclaim note's too)
 from mosaic_tui.textsafe import escape, escape_block
+
+__all__ = ["duration", "first_line", "lease_left", "literal", "literal_block"]
 
 
 def literal(s: str | None) -> str:
@@ -21,19 +24,12 @@ def literal_block(s: str | None) -> str:
     return escape_block(s)
 
 
-def duration(seconds: float) -> str:
-    """A short human duration: 45s, 12m, 3h05m, 2d04h."""
-    s = int(abs(seconds))
-    if s < 60:
-        return f"{s}s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m}m{s:02d}s" if m < 10 else f"{m}m"
-    h, m = divmod(m, 60)
-    if h < 24:
-        return f"{h}h{m:02d}m"
-    d, h = divmod(h, 24)
-    return f"{d}d{h:02d}h"
+def first_line(s: str | None) -> str | None:
+    """The first line of ``s`` that is not blank, stripped (None for none): a reason on a card's row."""
+    for line in (s or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return None
 
 
 def lease_left(card, now: datetime) -> float | None:

@@ -33,15 +33,16 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Static
 
-from mosaic_tui.activity import Activity, recent, titles
+from mosaic_tui.activity import Activity, note_texts, recent, titles
 from mosaic_tui.board.jobs import Job
-from mosaic_tui.board.text import literal
+from mosaic_tui.board.text import first_line, literal
 
 KEEP = 1000
 KIND_STYLE = {
     "created": "dodger_blue2", "claimed": "yellow", "heartbeat": "grey50", "released": "magenta",
     "blocked": "bold red", "unblocked": "cyan", "completed": "bold green", "reopened": "cyan",
     "linked": "grey70", "unlinked": "grey70", "edited": "grey70", "deleted": "red",
+    "noted": "bold cyan", "labeled": "grey70", "unlabeled": "grey70",
 }
 OWNER_W, KIND_W, ID_W = 12, 10, 8
 
@@ -68,7 +69,12 @@ def line(a: Activity) -> Text:
     t.append(_fit(literal(ev.owner) or "—", OWNER_W) + " ", "bold" if ev.owner else "dim")
     t.append(_fit(ev.kind, KIND_W) + " ", KIND_STYLE.get(ev.kind, ""))
     t.append(_fit(literal(ev.card_id), ID_W) + " ", "bold")
-    if a.title is None:
+    if a.note is not None:  # a note or a reason as it is written: its kind, its first line
+        kind, text = a.note
+        if kind != "note":
+            t.append(f"{kind}: ", "bold red" if kind == "block" else "bold")
+        t.append(first_line(text) or "", "italic")
+    elif a.title is None:
         t.append("…", "dim")  # being looked up
     elif not a.title:
         t.append("(deleted)", "dim")
@@ -115,12 +121,23 @@ class EventList(ScrollView, can_focus=True):
             self.scroll_to(y=self.scroll_offset.y + len(new), animate=False)
         self.refresh()
 
+    def renote(self, found: dict[int, tuple[str, str]]) -> None:
+        """The texts of ``noted`` events, once read."""
+        changed = False
+        for i, a in enumerate(self.lines):
+            if a.event.id in found and a.note is None:
+                self.lines[i] = Activity(a.event, a.title, a.priority, found[a.event.id])
+                self._texts.pop(a.event.id, None)
+                changed = True
+        if changed:
+            self.refresh()
+
     def retitle(self, known: dict[str, tuple[str, int]]) -> None:
         changed = False
         for i, a in enumerate(self.lines):
             if a.title is None and a.event.card_id in known:
                 title, priority = known[a.event.card_id]
-                self.lines[i] = Activity(a.event, title, priority)
+                self.lines[i] = Activity(a.event, title, priority, a.note)
                 self._texts.pop(a.event.id, None)
                 changed = True
         if changed:
@@ -193,6 +210,8 @@ class TimelineScreen(Screen):
         self._job = Job(self, self._read, lambda found: self._loaded(*found), group="timeline")
         self._titles_job = Job(self, self._read_titles, lambda found: self._titled(*found),
                                merge=lambda old, new: sorted(set(old) | set(new)), group="timeline-titles")
+        self._notes_job = Job(self, lambda evs: note_texts(self.backlog, evs), self._noted,
+                              merge=lambda old, new: old + new, group="timeline-notes")
 
     def compose(self) -> ComposeResult:
         yield Static(id="timeline-title")
@@ -261,10 +280,17 @@ class TimelineScreen(Screen):
                 new.append(Activity(ev, title, priority))
         new.sort(key=lambda a: a.event.id, reverse=True)
         self.events.prepend(new)
+        noted = [a.event for a in new if a.event.kind == "noted"]
+        if noted:
+            self._notes_job.ask(noted)
         missing = {a.event.card_id for a in new if a.title is None} - self._pending
         if missing:
             self._pending |= missing
             self._titles_job.ask(sorted(missing))
+
+    def _noted(self, found: dict[int, tuple[str, str]]) -> None:
+        if self.is_attached:
+            self.events.renote(found)
 
     def _read_titles(self, ids: list[str]) -> tuple[list[str], dict[str, tuple[str, int]]]:
         """In the worker."""

@@ -21,7 +21,9 @@ BADGES = {  # the feed's state -> the badge's mark and style; its text is the fe
 
 
 def badge(status: str, label: str) -> Text:
-    """``● live``, ``◌ polling (every 1s)``, ``◌ connecting``, ``✕ feed lost``."""
+    """``● live``, ``◌ polling (every 1s)``, ``◌ connecting``, ``↻ reconnecting``, ``✕ feed lost``."""
+    if status == "lost" and label == "reconnecting":  # the feed reconnects with backoff (a restart, a failover)
+        return Text("↻ reconnecting", "bold red")
     if status not in BADGES:
         return Text("✕ feed lost", "bold red")
     mark, style = BADGES[status]
@@ -43,8 +45,7 @@ def where(target) -> str:
     if target.backend == "sqlite":
         path = target.path
         return f"sqlite · {path.name if path else ':memory:'}"
-    url = target.url
-    return f"postgres · {url.host or 'localhost'}/{url.database or ''}"
+    return f"postgres · {target.short()}"
 
 
 class TopBar(Static):
@@ -63,7 +64,19 @@ class TopBar(Static):
         self.refresher.notices.subscribe(self, self.changed)
         self.draw()
 
+    def replica(self) -> str | None:
+        """``replica lag 0.4s`` when the board reads a replica (``--read-url``), as measured with its reads."""
+        replicas = getattr(self.refresher.backlog.db, "replicas", None)
+        if replicas is None:
+            return None
+        lag = replicas.last_lag
+        return "replica: no answer" if lag is None else f"replica lag {lag:.1f}s"
+
     def changed(self, changes: Changes) -> None:
+        lag = self.replica()
+        if lag != getattr(self, "_lag", None):
+            self._lag = lag
+            self.draw()
         was, scope = self.offline, self.scope
         self.scope, self.offline = changes.scope, changes.offline
         if self.offline and not was:
@@ -76,6 +89,8 @@ class TopBar(Static):
     def show_feed(self, status: str, label: str | None = None) -> None:
         label = label or status
         if (status, label) != (self.feed, self.feed_label):
+            if self.feed == "lost" and status != "lost":  # back (on the new primary): the wake-up catches up
+                self.app.notify("feed reconnected: caught up", timeout=3)
             self.feed, self.feed_label = status, label
             self.draw()
 
@@ -91,6 +106,9 @@ class TopBar(Static):
         t.append("  ")
         if self.live:
             t.append_text(badge(self.feed, self.feed_label))
+        lag = self.replica()
+        if lag is not None:
+            t.append(f"  {lag}", "dim")
         if self.offline:
             t.append("   ⚠ DISCONNECTED — retrying: ", "bold")
             t.append(literal(self.offline))

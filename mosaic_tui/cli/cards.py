@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from mosaic_tui.cli import output as out
-from mosaic_tui.cli.formats import cards_table, print_card, show_card, split_list, waiting_on
+from mosaic_tui.cli.formats import cards_table, print_card, read_text, show_card, split_list, waiting_on
 from mosaic_tui.cli.group import Open, cli, common, json_mode
 
 
@@ -31,13 +30,12 @@ def create(card_id, title, deps, priority, phase, body, body_file, acceptance, i
 
     if body is not None and body_file is not None:
         raise click.UsageError("give --body or --body-file, not both")
-    if body_file is not None:
+    if body_file == "-":
+        body = read_text("-", "the body")
+    elif body_file is not None:
         try:
-            if body_file == "-":
-                body = sys.stdin.read()
-            else:
-                with open(body_file, encoding="utf-8") as fh:
-                    body = fh.read()
+            with open(body_file, encoding="utf-8") as fh:
+                body = fh.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"cannot read the body from {body_file}: {getattr(exc, 'strerror', None) or exc}") from None
     accept: Any = None
@@ -60,16 +58,19 @@ def create(card_id, title, deps, priority, phase, body, body_file, acceptance, i
 @common
 @click.argument("card_id", metavar="ID")
 def show(card_id: str) -> None:
-    """Show one card, with what it waits on and its lease."""
-    from mosaic_tui.repository import card_json
+    """Show one card, with what it waits on, its lease, its labels and its latest notes.
+
+    --json: the card's keys, and "labels" (sorted), "notes" (the latest 20, oldest first) and "noteCount".
+    """
+    from mosaic_tui.repository import view_json
 
     with Open() as b:
-        card = b.get(card_id)
-        waiting = waiting_on(b, card) if card.status == "ready" else []
+        v = b.view(card_id)
+        waiting = waiting_on(b, v.card) if v.card.status == "ready" and not json_mode() else []
     if json_mode():
-        out.emit_json(card_json(card))
+        out.emit_json(view_json(v))
     else:
-        show_card(card, waiting)
+        show_card(v.card, waiting, v.labels, (v.notes, v.note_count))
 
 
 @cli.command("list", short_help="List cards in claim order.")
@@ -78,11 +79,12 @@ def show(card_id: str) -> None:
 @click.option("--phase", metavar="PHASE", help="Only this phase.")
 @click.option("--claimable", is_flag=True, help="Only cards that can be claimed now.")
 @click.option("--search", metavar="TEXT", help="Only cards whose id or title contains TEXT.")
+@click.option("--label", metavar="NAME", help="Only cards labelled NAME.")
 @click.option("--where", metavar="QUERY", help="Only cards the query matches, e.g. '#infra status:ready' (docs/query.md).")
 @click.option("--view", metavar="NAME", help="Only cards of the saved view NAME (.mosaic/views.toml, or the data dir's).")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N cards.")
-def list_(status, phase, claimable, search, where, view, limit) -> None:
-    """List cards in claim order (priority high first, then oldest first).
+def list_(status, phase, claimable, search, label, where, view, limit) -> None:
+    """List cards in claim order (priority high first, then oldest first). --json: each card has "labels".
 
     --where and --view combine with the other options: all must hold."""
     from mosaic_tui.repository import card_json
@@ -91,9 +93,11 @@ def list_(status, phase, claimable, search, where, view, limit) -> None:
     statuses = split_list(status) or None
     node = where_of(where, view)  # before opening the backlog: a bad query or views file reads nothing
     with Open() as b:
-        cards = b.list(status=statuses, phase=phase, claimable=claimable, search=search, where=node, limit=limit)
+        cards = b.list(status=statuses, phase=phase, claimable=claimable, search=search, where=node, limit=limit,
+                       label=label)
+        labels = b.labels(c.id for c in cards) if json_mode() else {}
     if json_mode():
-        out.emit_json([card_json(c) for c in cards])
+        out.emit_json([{**card_json(c), "labels": labels[c.id]} for c in cards])
     elif not cards:
         out.say("no cards")
     else:

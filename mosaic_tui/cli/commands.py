@@ -12,7 +12,8 @@ from mosaic_tui.cli import board_cmds  # noqa: E402,F401  board, demo
 from mosaic_tui.cli import serve_cmd  # noqa: E402,F401  serve
 from mosaic_tui.cli import cards  # noqa: E402,F401  create, show, list
 from mosaic_tui.cli import agent  # noqa: E402,F401  claim, heartbeat, reclaim
-from mosaic_tui.cli import changes  # noqa: E402,F401  link, unlink, block, unblock, complete, reopen
+from mosaic_tui.cli import changes  # noqa: E402,F401  link, unlink, block, unblock, complete, release, reopen
+from mosaic_tui.cli import notes  # noqa: E402,F401  note, notes, label
 from mosaic_tui.cli import bulk  # noqa: E402,F401  delete
 from mosaic_tui.cli import events  # noqa: E402,F401  stats, events
 from mosaic_tui.cli import flow  # noqa: E402,F401  flow

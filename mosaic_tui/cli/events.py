@@ -9,6 +9,7 @@ import click
 
 from mosaic_tui.cli import output as out
 from mosaic_tui.cli.group import Open, cli, common, json_mode, listen_option
+from mosaic_tui.errors import Unavailable
 
 
 @cli.command(short_help="Counts, claimable cards, oldest ready, ended leases.")
@@ -29,7 +30,8 @@ def stats() -> None:
 
 
 def _event_row(ev) -> list[Any]:
-    change = f"{ev.old_status or '-'} -> {ev.new_status or '-'}"
+    # A note or a label is not a status move: no arrow.
+    change = "-" if ev.old_status is None and ev.new_status is None else f"{ev.old_status or '-'} -> {ev.new_status or '-'}"
     return [ev.id, out.when(ev.at), ev.card_id, ev.kind, change, ev.owner or "-"]
 
 
@@ -105,10 +107,22 @@ def _follow(b, card_id: str | None, since: int | None) -> None:
         status(feed.status, feed.label)
     live = LiveFeed(open_feed, wake.set, status, poll=0.2)
     live.start()
+    backoff = None  # while the database is unreachable (a restart, a failover): the pause before the next read
     try:
         while True:
             wake.clear()
-            emit(cursor.fetch(card=card_id))
+            try:
+                evs = cursor.fetch(card=card_id)
+            except Unavailable as exc:  # ride it: the cursor has not moved, so nothing is missed or repeated
+                if backoff is None:
+                    _reading_note(f"unreachable: {exc}; reconnecting", as_json)
+                backoff = min((backoff or 0.05) * 2, 2.0)
+                wake.wait(backoff)
+                continue
+            if backoff is not None:
+                backoff = None
+                _reading_note("reconnected: caught up from the event log", as_json)
+            emit(evs)
             wake.wait(1.0)
     except KeyboardInterrupt:
         return
@@ -117,12 +131,19 @@ def _follow(b, card_id: str | None, since: int | None) -> None:
         live.join(2.0)
 
 
+def _reading_note(message: str, as_json: bool) -> None:
+    """Say on stderr that the events cannot be read now, or can again (one line each time)."""
+    line = out.dump({"reading": {"message": message}}) if as_json else f"mosaic-tui: events: {message}"
+    sys.stderr.write(out.scrub(line, set()) + "\n")
+    sys.stderr.flush()
+
+
 def _feed_note(state: str, feed, as_json: bool) -> None:
     """Say on stderr how new events arrive when it is not the usual way (polling, lost, live again)."""
     why = {
         "polling": "notifications do not reach this connection (a transaction pooler?); for live events "
                    "set --listen-url or MOSAIC_LISTEN_URL to the server or a pooler's session mode",
-        "lost": "the connection to the database is lost; reconnecting",
+        "lost": "the connection to the database is lost; reconnecting (with backoff)",
         "live": "notified of each change again",
     }.get(state, "")
     interval = getattr(feed, "interval", None) if state == "polling" else None

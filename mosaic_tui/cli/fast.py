@@ -20,7 +20,6 @@ ever takes the common case, and says the same things.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from typing import Any
@@ -33,7 +32,7 @@ HOT: dict[str, tuple[frozenset[str], int, frozenset[str]]] = {
     "heartbeat": (frozenset({"--owner", "--ttl"}), 1, frozenset({"--owner"})),
     "complete": (frozenset({"--owner"}), 1, frozenset()),
 }
-_COMMON = frozenset({"--db", "--wait"})  # every command's, before or after the command name
+_COMMON = frozenset({"--db", "--wait", "--read-url"})  # (claims go to --db: --read-url is only checked)  # every command's, before or after the command name
 _GROUP = frozenset({"--listen-url"})  # only before the command name
 _WAIT = re.compile(r"\d{1,4}(\.\d{1,6})?")
 
@@ -79,7 +78,8 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
         if not _WAIT.fullmatch(wait) or float(wait) > 3600:
             return None
         wait = float(wait)
-    common = {"db": given.get("--db"), "wait": wait, "listen_url": given.get("--listen-url")}
+    common = {"db": given.get("--db"), "wait": wait, "listen_url": given.get("--listen-url"),
+              "read_url": given.get("--read-url")}
     if verb == "claim":
         args = {"owner": given["--owner"], "ttl": given.get("--ttl", "900"), "card_id": given.get("--id")}
     elif verb == "heartbeat":
@@ -95,7 +95,7 @@ def attempt(argv: list[str]) -> int | None:
     if parsed is None:
         return None
     verb, args, common = parsed
-    secrets = out.passwords(*argv, os.environ.get("DATABASE_URL"), os.environ.get("MOSAIC_LISTEN_URL"))
+    secrets = out.passwords(*argv, *out.url_variables())
     try:
         from mosaic_tui.repository.hot import NeedsFullPath, run_once
     except ImportError:  # pragma: no cover - a broken install: the full CLI says what is missing

@@ -47,7 +47,7 @@ def print_card(card, verb: str) -> None:
         out.say(card_line(verb, card))
 
 
-def show_card(card, waiting_on: list[str]) -> None:
+def show_card(card, waiting_on: list[str], labels: list[str] = (), thread: tuple[list, int] = ([], 0)) -> None:
     rows = [
         ("id", card.id), ("title", card.title), ("status", status_word(card)), ("priority", card.priority),
         ("phase", card.phase or "-"),
@@ -55,6 +55,8 @@ def show_card(card, waiting_on: list[str]) -> None:
     ]
     if waiting_on:
         rows.append(("waiting on", ", ".join(waiting_on)))
+    if labels:
+        rows.append(("labels", " ".join("#" + n for n in labels)))
     if card.status == "claimed":
         rows += [("owner", card.claim_owner), ("claimed at", out.when(card.claimed_at) + " UTC"),
                  ("ttl", f"{card.claim_ttl_seconds}s"), ("lease", lease_text(card))]
@@ -68,6 +70,39 @@ def show_card(card, waiting_on: list[str]) -> None:
         out.say("")
         for line in card.body.splitlines():
             out.say("  " + out.safe(line))
+    shown, total = thread
+    if shown:
+        out.say("")
+        more = f" (the latest {len(shown)}; `notes {out.safe(card.id)}` shows all)" if total > len(shown) else ""
+        out.say(f"notes: {total}{more}")
+        for line in note_lines(shown):
+            out.say(line)
+
+
+def note_lines(notes) -> list[str]:
+    """A thread for people: a heading per note (when, who, what kind), then its text indented, escaped."""
+    from mosaic_tui.textsafe import escape_block
+
+    lines = []
+    for n in notes:
+        kind = "" if n.kind == "note" else f" [{n.kind}]"
+        lines.append(f"- {out.when(n.at)} UTC  {out.safe(n.author or 'system')}{kind}")
+        lines += ["    " + line for line in escape_block(n.body.rstrip("\r\n")).split("\n")]
+    return lines
+
+
+def read_text(source: str, what: str) -> str:
+    """``source`` itself, or stdin's text when it is ``-``."""
+    if source != "-":
+        return source
+    import sys
+
+    from mosaic_tui.errors import InvalidInput
+
+    try:
+        return sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {what} from stdin: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def waiting_on(b, card) -> list[str]:

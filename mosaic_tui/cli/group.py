@@ -34,7 +34,10 @@ With no command, opens the board. Every command takes --db URL (a
 postgresql:// URL, sqlite:///path or a file path; default: $DATABASE_URL, else
 the embedded SQLite backlog under $MOSAIC_HOME), --json (stdout is exactly
 one JSON document; errors become {"error": {"code", "message"}} on stderr) and
---wait SECONDS (how long to retry a full Postgres server: "too many clients").
+--wait SECONDS (how long to retry a full Postgres server, "too many clients",
+and to ride a failover: the server down, no writable primary yet) and
+--read-url URL (a read replica for the read verbs and the board; writes and
+claims always go to --db).
 
 \b
 An agent's loop:
@@ -58,6 +61,7 @@ class State:
         self.phase: str | None = None
         self.wait: float | None = None
         self.listen_url: str | None = None
+        self.read_url: str | None = None
         self.secrets: set[str] = set()
 
     def note(self, url: str | None) -> None:
@@ -73,12 +77,17 @@ def json_mode() -> bool:
     return state().json
 
 
-def _set_db(ctx: click.Context, _param, value):
-    if value is not None:
-        st = ctx.ensure_object(State)
-        st.db = value
-        st.note(value)
-    return value
+def _url_option(attr: str):
+    """The callback of a URL option (--db, --listen-url, --read-url): remembered, its password kept secret."""
+
+    def callback(ctx: click.Context, _param, value):
+        if value is not None:
+            st = ctx.ensure_object(State)
+            setattr(st, attr, value)
+            st.note(value)
+        return value
+
+    return callback
 
 
 def _set_json(ctx: click.Context, _param, value):
@@ -93,16 +102,8 @@ def _set_wait(ctx: click.Context, _param, value):
     return value
 
 
-def _set_listen_url(ctx: click.Context, _param, value):
-    if value is not None:
-        st = ctx.ensure_object(State)
-        st.listen_url = value
-        st.note(value)
-    return value
-
-
 _db_option = click.option(
-    "--db", "db", metavar="URL", expose_value=False, callback=_set_db,
+    "--db", "db", metavar="URL", expose_value=False, callback=_url_option("db"),
     help="The backlog: postgresql://..., sqlite:///path or a file path. Default: $DATABASE_URL, else embedded.",
 )
 _json_option = click.option(
@@ -114,18 +115,24 @@ _json_option = click.option(
 _wait_option = click.option(
     "--wait", type=click.FloatRange(0, 3600), metavar="SECONDS", expose_value=False, callback=_set_wait,
     help="While the Postgres server is full (too many clients), retry connecting for SECONDS "
-         "(default 5; 0: fail at once with code busy).",
+         "(default 5; 0: fail at once with code busy); given, also ride a failover that long "
+         "(the server down, no writable primary yet).",
+)
+_read_option = click.option(
+    "--read-url", metavar="URL", expose_value=False, callback=_url_option("read_url"),
+    help="A read replica: the read verbs and the board read there (your own writes show at once); "
+         "writes and claims go to --db. Default: $MOSAIC_READ_URL, else --db.",
 )
 listen_option = click.option(
-    "--listen-url", metavar="URL", expose_value=False, callback=_set_listen_url,
+    "--listen-url", metavar="URL", expose_value=False, callback=_url_option("listen_url"),
     help="Where the change feed LISTENs (the server itself or a pooler's session mode) when --db "
          "goes through a transaction pooler. Default: $MOSAIC_LISTEN_URL, else --db.",
 )
 
 
 def common(f):
-    """--db, --json and --wait, on every command."""
-    return _db_option(_json_option(_wait_option(f)))
+    """--db, --json, --wait and --read-url, on every command."""
+    return _db_option(_json_option(_wait_option(_read_option(f))))
 
 
 class Ordered(click.Group):
@@ -154,7 +161,8 @@ class Open:
         else:
             st.note(os.environ.get("DATABASE_URL"))
             st.note(os.environ.get("MOSAIC_LISTEN_URL"))
-            self.b = Backlog.open(st.db, wait=st.wait, listen_url=st.listen_url)
+            st.note(os.environ.get("MOSAIC_READ_URL"))
+            self.b = Backlog.open(st.db, wait=st.wait, listen_url=st.listen_url, read_url=st.read_url)
         return self.b
 
     def __exit__(self, *exc):
@@ -190,7 +198,7 @@ def open_board(phase: str | None) -> int:
             "The board is not available in this build; use the commands:\n\n" + ctx.get_help() + "\n"
         )
         return 0
-    return run_board(st.db, phase=phase, listen_url=st.listen_url) or 0
+    return run_board(st.db, phase=phase, listen_url=st.listen_url, read_url=st.read_url) or 0
 
 
 # --------------------------------------------------------------------------- entry point
@@ -210,7 +218,7 @@ def run(argv: list[str]) -> int:
     hot verbs with --json.
     """
     st = State()
-    secrets = out.passwords(*argv, os.environ.get("DATABASE_URL"), os.environ.get("MOSAIC_LISTEN_URL"))
+    secrets = out.passwords(*argv, *out.url_variables())
 
     def fail(code: str, message: str, exit_code: int | None = None) -> int:
         out.error(code, out.scrub(message, secrets | st.secrets), as_json=st.json or _wants_json(argv))

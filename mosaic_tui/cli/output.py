@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import unicodedata
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
-
+from mosaic_tui.db.url import scrub as scrub_url
+from mosaic_tui.db.url import secrets
 from mosaic_tui.errors import MosaicError, exit_code_for
 from mosaic_tui.textsafe import escape
 
@@ -117,25 +116,19 @@ def say(line: str = "") -> None:
 
 
 # --------------------------------------------------------------------------- errors
-_USERINFO = re.compile(r"://([^:/@\s]*):([^@\s]+)@")
-
-
 def passwords(*candidates: str | None) -> set[str]:
-    found: set[str] = set()
-    for c in candidates:
-        if not c:
-            continue
-        for m in _USERINFO.finditer(c):
-            found.add(m.group(2))
-            found.add(unquote(m.group(2)))
-    return {p for p in found if p}
+    """The passwords these URLs carry (:func:`mosaic_tui.db.url.secrets`, the one scrubber's)."""
+    return secrets(*candidates)
 
 
-def scrub(message: str, secrets: set[str]) -> str:
-    for p in sorted(secrets, key=len, reverse=True):
-        message = message.replace(p, "***")
-    message = _USERINFO.sub(r"://\1:***@", message)
-    return " ".join(message.split())
+def url_variables() -> tuple[str | None, ...]:
+    """The environment's URLs, whose passwords no output may show."""
+    return tuple(os.environ.get(v) for v in ("DATABASE_URL", "MOSAIC_LISTEN_URL", "MOSAIC_READ_URL"))
+
+
+def scrub(message: str, hidden: set[str]) -> str:
+    """``message`` on one line, passwords as ``***`` (:func:`mosaic_tui.db.url.scrub`)."""
+    return scrub_url(message, hidden)
 
 
 def error(code: str, message: str, *, as_json: bool, prog: str = "mosaic-tui") -> None:

@@ -28,6 +28,8 @@ def serve(host, port, token, no_token, phase, max_sessions) -> int:
 
     st = state()
     st.note(os.environ.get("DATABASE_URL"))
+    if st.read_url:  # each tab's board is a child process: it reads its replica from the environment
+        os.environ["MOSAIC_READ_URL"] = st.read_url
     settings = web.settings(st.db, host=host, port=port, token=token, no_token=no_token,
                             phase=phase or st.phase, max_sessions=max_sessions)
     return web.serve(settings)

@@ -8,13 +8,14 @@ inside the operation's own transaction, the statements of
 :mod:`mosaic_tui.db.hotsql`, commit. What both paths share lives here, and
 :mod:`mosaic_tui.db.engine` uses it too: the SQLite set-up (WAL, busy
 timeout, ``BEGIN IMMEDIATE``), the Postgres connect arguments (no server-side
-prepared statements unless ``MOSAIC_PG_DIRECT=1``), the bounded retry of a
-full server at connect time, and the translation of driver errors into the
+prepared statements unless ``MOSAIC_PG_DIRECT=1``) and the one way to connect
+(:func:`pg_connect`), the bounded retry of a full server at connect time, the
+one transaction wrapper (:func:`transaction`), the one retry loop
+(:func:`retrying`, which also rides a failover for ``--wait`` seconds), and the translation of driver errors into the
 errors a user sees (same classes, codes and messages on both paths; no
 password in any of them).
 
-Whatever this path cannot do exactly as the full one does -- a URL it does
-not read the same way for sure, a SQLite file that does not exist yet, a
+Whatever this path cannot do exactly as the full one does -- a SQLite file that does not exist yet, a
 schema that is missing or older (the migration runs on first use) -- raises
 :class:`NeedsFullPath` before anything is written, and the caller takes the
 full path. Imports only the standard library and, when connecting, the driver.
@@ -24,15 +25,15 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, unquote
+from typing import Any, TypeVar
 
 from mosaic_tui.db import failures, hotsql
-from mosaic_tui.errors import Busy, DatabaseFailure, InvalidInput, Unavailable
+from mosaic_tui.db.url import Target, scrub
+from mosaic_tui.errors import Busy, DatabaseFailure, InvalidInput, ReadOnly, Unavailable
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
 # How long connecting retries a server that has no free connection slot ("too many clients").
@@ -56,116 +57,6 @@ RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, de
 
 class NeedsFullPath(Exception):
     """This path cannot do it exactly as the full one would; nothing was written: take the full path."""
-
-
-# --------------------------------------------------------------------------- where the backlog is
-def data_dir() -> Path:
-    home = os.environ.get("MOSAIC_HOME")
-    if home:
-        return Path(home).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("mosaic", appauthor=False))
-
-
-def default_sqlite_path() -> Path:
-    return data_dir() / "fleet" / "backlog.db"
-
-
-class Where:
-    """A backlog location as this path reads it (the same as :func:`mosaic_tui.db.url.resolve`).
-
-    (A plain class: ``dataclasses`` would cost this path the import of ``inspect``.)
-    """
-
-    __slots__ = ("backend", "display", "password", "path", "connect_kwargs")
-
-    def __init__(self, backend: str, display: str, *, password: str | None = None, path: Path | None = None,
-                 connect_kwargs: dict[str, Any] | None = None):
-        self.backend = backend  # "sqlite" | "postgresql"
-        self.display = display  # the URL as shown to people: SQLAlchemy's rendering, password as ***
-        self.password = password
-        self.path = path  # SQLite
-        self.connect_kwargs = connect_kwargs or {}  # Postgres, before our connect arguments
-
-    def __repr__(self) -> str:
-        return f"Where({self.backend!r}, {self.display!r})"
-
-
-# SQLAlchemy's URL pattern (sqlalchemy.engine.url._parse_url), so that both paths split a URL alike.
-_URL = re.compile(
-    r"""
-    (?P<name>[\w\+]+)://
-    (?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?
-    (?:(?:\[(?P<ipv6host>[^/\?]+)\]|(?P<ipv4host>[^/:\?]+))?(?::(?P<port>[^/\?]*))?)?
-    (?:/(?P<database>[^\?]*))?
-    (?:\?(?P<query>.*))?
-    """,
-    re.X,
-)
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-
-
-def _sqlite(path: Path) -> Where:
-    return Where("sqlite", "sqlite:///" + quote(str(path), safe=" +/"), path=path)
-
-
-def parse(raw: str) -> Where:
-    """``raw`` (a --db value or DATABASE_URL) as :func:`mosaic_tui.db.url.parse` reads it, or NeedsFullPath."""
-    raw = raw.strip()
-    if not raw:
-        raise NeedsFullPath("empty URL")
-    if not _SCHEME.match(raw) and not raw.startswith("sqlite:"):
-        return _sqlite(Path(raw).expanduser().absolute())
-    m = _URL.match(raw)
-    if m is None or m.end() != len(raw) or m["ipv6host"] is not None:
-        raise NeedsFullPath("an unusual URL")
-    backend = m["name"].split("+", 1)[0]
-    user, password, host, port, database = (m["username"], m["password"], m["ipv4host"], m["port"], m["database"])
-    user, password, database = (None if v is None else unquote(v) for v in (user, password, database))
-    if backend == "sqlite":
-        if m["name"] not in ("sqlite", "sqlite+pysqlite") or any((user is not None, host, port, m["query"])):
-            raise NeedsFullPath("an unusual SQLite URL")
-        if not database or database == ":memory:":
-            raise NeedsFullPath("no file")
-        return _sqlite(Path(database).expanduser().absolute())
-    if backend not in ("postgres", "postgresql"):
-        raise NeedsFullPath("not a backend of ours")
-    if port is not None and not port.isdigit():  # also "": the full path says what is wrong
-        raise NeedsFullPath("a port that is not a number")
-    query: dict[str, str] = {}
-    for key, value in parse_qsl(m["query"] or ""):
-        if key in query or key in ("host", "port"):  # repeated keys, several hosts: the full path
-            raise NeedsFullPath("several hosts")
-        query[key] = value
-    port_n = None if port is None else int(port)
-    display = "postgresql+psycopg://"
-    if user is not None:
-        display += quote(user, safe=" +") + (":***" if password is not None else "") + "@"
-    display += (host or "") + ("" if port_n is None else f":{port_n}")
-    if database is not None:
-        display += "/" + quote(database, safe=" +/")
-    if query:
-        display += "?" + "&".join(f"{quote_plus(k)}={quote_plus(query[k])}" for k in sorted(query))
-    # As SQLAlchemy's psycopg dialect hands them to psycopg.connect: set parts only, then the query.
-    kwargs = {k: v for k, v in (("host", host), ("dbname", database), ("user", user), ("password", password)) if v}
-    if port_n:
-        kwargs["port"] = port_n
-    kwargs.update(query)
-    return Where("postgresql", display, password=password, connect_kwargs=kwargs)
-
-
-def resolve(explicit: str | None = None) -> Where:
-    """The --db flag > ``DATABASE_URL`` > the embedded default, as :func:`mosaic_tui.db.url.resolve`."""
-    raw = explicit or os.environ.get("DATABASE_URL")
-    return parse(raw) if raw else _sqlite(default_sqlite_path())
-
-
-def check_listen(explicit: str | None = None) -> None:
-    """A listen URL (--listen-url > MOSAIC_LISTEN_URL), unused here, that the full path would refuse: NeedsFullPath."""
-    raw = explicit or os.environ.get("MOSAIC_LISTEN_URL")
-    if raw and parse(raw).backend != "postgresql":
-        raise NeedsFullPath("a listen URL that is not Postgres")
 
 
 # --------------------------------------------------------------------------- connecting
@@ -215,30 +106,50 @@ def connect_retrying(connect: Callable[[], Any], wait: float, driver_error: type
         delay = min(delay * 2, 1.0)
 
 
+def pg_connect(target: Target, wait: float = 0.0, **extra):
+    """A psycopg connection to ``target`` (every host of its URL, as libpq tries them), with our connect
+    arguments (the URL's own ``connect_timeout`` and ``application_name`` win) and ``extra``; a full
+    server retried for ``wait`` seconds. The one way every path connects to Postgres: the one-shot
+    path, the engine's pool (its ``creator``), the change feed."""
+    import psycopg
+
+    kwargs = {**pg_connect_args(), **target.connect_kwargs, **extra}
+    if wait > 0:
+        return connect_retrying(lambda: psycopg.connect(**kwargs), wait, psycopg.Error)
+    return psycopg.connect(**kwargs)
+
+
 # --------------------------------------------------------------------------- what a failure means
-def scrub(text: str, password: str | None) -> str:
-    return text.replace(password, "***") if password else text
+READ_ONLY_HINT = ("writes need the primary: add target_session_attrs=read-write to the URL, "
+                  "or give the standby as --read-url")
+NEVER_MIGRATED_ON_STANDBY = ("this backlog was never migrated (or needs a migration) and this server is a read-only "
+                             "standby ({where}): the first use needs the primary")
 
 
-def translate(exc: BaseException, *, backend: str, display: str, password: str | None,
-              wait: float) -> BaseException:
-    """The error a user sees for a driver error (bare, or wrapped with ``.orig``): Busy for a full server,
-    Unavailable for a lost or bad database, DatabaseFailure for a statement the server could not run;
-    ``exc`` itself for anything else (left to the caller)."""
+def translate(exc: BaseException, target: Target, wait: float) -> BaseException:
+    """The error a user sees for a driver error (bare, or wrapped with ``.orig``), on one line, short,
+    the password scrubbed: Busy for a full server, ReadOnly for a standby that refused a write,
+    Unavailable for a lost or bad database (or no writable primary), DatabaseFailure for a statement
+    the server could not run; ``exc`` itself for anything else (left to the caller)."""
     msg = str(getattr(exc, "orig", exc))
-    if backend == "sqlite" and ("file is not a database" in msg or "malformed" in msg):
-        return Unavailable(f"not a backlog: {display} ({msg})")
+    where = target.short()
+    if target.backend == "sqlite" and ("file is not a database" in msg or "malformed" in msg):
+        return Unavailable(f"not a backlog: {target.display()} ({msg})")
     kind = failures.classify(exc)
-    detail = failures.detail(exc)
+    said = failures.brief(exc)
     if kind == "busy":
         waited = f" (retried for {wait:g} s)" if wait > 0 else ""
-        return Busy(scrub(f"database busy ({display}): the server has no free connection slot (too many clients); "
-                          f"retry later{waited}: {detail}", password))
+        return Busy(scrub(f"database busy ({where}): the server has no free connection slot (too many clients); "
+                          f"retry later{waited}: {said}", target))
+    if kind == "read_only":
+        return ReadOnly(scrub(f"this server is a read-only standby ({where}); {READ_ONLY_HINT}", target))
+    if kind == "no_primary":
+        return Unavailable(scrub(f"no writable primary yet ({where}): {said}; --wait SECONDS rides a failover", target))
     if kind == "gone" or (kind is None and failures.operational(exc)):
-        return Unavailable(scrub(f"database unreachable ({display}): {detail}", password))
+        return Unavailable(scrub(f"database unreachable ({where}): {said}", target))
     if kind == "failed":
         hint = _PREPARED_HINT if failures.sqlstate(exc) in failures.STATEMENT_SQLSTATES and pg_direct() else ""
-        return DatabaseFailure(scrub(f"the database could not run the statement ({display}): {detail}{hint}", password))
+        return DatabaseFailure(scrub(f"the database could not run the statement ({where}): {said}{hint}", target))
     return exc
 
 
@@ -257,18 +168,79 @@ def version_is_current(version: str | None) -> bool:
     return False
 
 
-# --------------------------------------------------------------------------- one transaction
-class DriverError(Exception):
-    """A driver error and whether it cost the connection, in the shape :mod:`failures` reads."""
+# --------------------------------------------------------------------------- one transaction, retried
+def transaction(dbapi_connection, begin: str | None, fn: Callable[[Any], T], tx: Any) -> T:
+    """The one transaction wrapper, on a DBAPI connection: our own BEGIN (``BEGIN IMMEDIATE`` for a SQLite
+    write; None: the driver's), ``fn(tx)``, COMMIT; on any failure a best-effort ROLLBACK and the failure.
+    Both paths run their driver transactions through it (the engine on a pooled connection)."""
+    try:
+        if begin is not None:
+            dbapi_connection.execute(begin)
+        result = fn(tx)
+        dbapi_connection.commit()
+        return result
+    except BaseException:
+        try:
+            dbapi_connection.rollback()
+        except Exception:  # noqa: BLE001 - the connection may be gone; the caller closes or drops it
+            pass
+        raise
 
-    def __init__(self, orig: BaseException, connection_invalidated: bool):
+
+RIDE_MAX_DELAY_S = 1.0
+
+
+def retrying(once: Callable[[], T], *, write: bool, errors: tuple[type[BaseException], ...],
+             translate: Callable[[BaseException], BaseException], attempts: int = 5, ride: float = 0.0) -> T:
+    """The one retry loop: ``once()`` again when that is safe, else its failure translated.
+
+    * Postgres deadlocks and serialization failures: again, up to ``attempts`` times.
+    * A read that met a connection the server had dropped: once more (the pool is fresh by then).
+    * For ``ride`` seconds (``--wait``): while the server is down or no host is the writable primary
+      yet (a failover), with backoff -- a write only when nothing of it was sent (the connect failed)
+      or a standby refused it; a write whose connection was lost may have committed, and is never retried.
+
+    A failure of ``errors`` carries ``.orig`` and ``.connection_invalidated`` (SQLAlchemy's DBAPIError or
+    :class:`DriverError`), and ``.unsent`` when it came before anything was sent.
+    """
+    deadline = time.monotonic() + ride
+    delay, attempt = 0.1, 0
+    while True:
+        try:
+            return once()
+        except errors as exc:
+            attempt += 1
+            kind = failures.classify(exc)
+            if failures.sqlstate(exc) in RETRYABLE_SQLSTATES and attempt < attempts:
+                time.sleep(0.005 * attempt)
+                continue
+            if (not write and attempt == 1 and kind == "gone" and getattr(exc, "connection_invalidated", False)
+                    and not getattr(exc, "unsent", False)):
+                continue
+            safe = not write or getattr(exc, "unsent", False) or kind in ("read_only", "no_primary")
+            if kind in ("gone", "read_only", "no_primary") and safe and time.monotonic() + delay < deadline:
+                time.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, RIDE_MAX_DELAY_S)
+                continue
+            raised = translate(exc)
+            if raised is exc:
+                raise
+            raise raised from None
+
+
+class DriverError(Exception):
+    """A driver error, whether it cost the connection, and whether anything was sent, in the shape
+    :mod:`failures` and :func:`retrying` read."""
+
+    def __init__(self, orig: BaseException, connection_invalidated: bool, unsent: bool = False):
         super().__init__(str(orig))
         self.orig = orig
         self.connection_invalidated = connection_invalidated
+        self.unsent = unsent
 
 
-def _driver_error(where: Where) -> type[BaseException]:
-    if where.backend == "sqlite":
+def _driver_error(target: Target) -> type[BaseException]:
+    if target.backend == "sqlite":
         import sqlite3
 
         return sqlite3.Error
@@ -277,59 +249,48 @@ def _driver_error(where: Where) -> type[BaseException]:
     return psycopg.Error
 
 
-def _connect(where: Where, wait: float):
-    if where.backend == "sqlite":
+def _connect(target: Target, wait: float):
+    if target.backend == "sqlite":
         import sqlite3
 
-        if where.path is None or not where.path.is_file():  # the full path creates it, private, and migrates
+        if target.path is None or not target.path.is_file():  # the full path creates it, private, and migrates
             raise NeedsFullPath("no backlog file yet")
-        conn = sqlite3.connect(str(where.path), timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False)
+        conn = sqlite3.connect(str(target.path), timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False)
         try:
             sqlite_setup(conn)
         except BaseException:
             conn.close()
             raise
         return conn
-    import psycopg
-
-    kwargs = {**where.connect_kwargs, **pg_connect_args()}
-    if wait > 0:
-        return connect_retrying(lambda: psycopg.connect(**kwargs), wait, psycopg.Error)
-    return psycopg.connect(**kwargs)
+    return pg_connect(target, wait)
 
 
 def _missing_table(exc: BaseException) -> bool:
     return failures.sqlstate(exc) == "42P01" or str(exc).startswith("no such table")
 
 
-def run(where: Where, fn: Callable[[hotsql.Tx], Any], *, wait: float | None = None, attempts: int = 5):
+def run(target: Target, fn: Callable[[hotsql.Tx], Any], *, wait: float | None = None, attempts: int = 5):
     """``fn(tx)`` in one write transaction, after checking the schema version in it; committed.
 
-    As :meth:`mosaic_tui.db.engine.Database.run` with ``driver=True``: Postgres
-    deadlocks and serialization failures are retried; a lost connection is not
-    (the write may have committed). Errors come out translated.
+    As :meth:`mosaic_tui.db.engine.Database.run` with ``driver=True``, through the same retry loop
+    (:func:`retrying`) and transaction wrapper (:func:`transaction`). ``wait``: seconds to retry a full
+    server (default ``DEFAULT_WAIT_S``); given, also how long to ride a failover. Errors come out translated.
     """
-    wait = DEFAULT_WAIT_S if wait is None else max(0.0, wait)
-    for attempt in range(attempts):
-        try:
-            return _once(where, fn, wait)
-        except DriverError as exc:
-            if failures.sqlstate(exc) in RETRYABLE_SQLSTATES and attempt < attempts - 1:
-                time.sleep(0.005 * (attempt + 1))
-                continue
-            raised = translate(exc, backend=where.backend, display=where.display, password=where.password, wait=wait)
-            raise (exc.orig if raised is exc else raised) from None
+    busy_wait = DEFAULT_WAIT_S if wait is None else max(0.0, wait)
+
+    def translated(exc: BaseException) -> BaseException:
+        raised = translate(exc, target, busy_wait)
+        return exc.orig if raised is exc else raised  # type: ignore[attr-defined]
+
+    return retrying(lambda: _once(target, fn, busy_wait), write=True, errors=(DriverError,), translate=translated,
+                    attempts=attempts, ride=0.0 if wait is None else busy_wait)
 
 
-def _once(where: Where, fn, wait: float):
-    driver_error = _driver_error(where)
+def _once(target: Target, fn, wait: float):
+    driver_error = _driver_error(target)
     conn = None
-    try:
-        conn = _connect(where, wait)
-        begin = hotsql.BEGIN_WRITE.get(where.backend)
-        if begin is not None:
-            conn.execute(begin)
-        tx = hotsql.DriverTx(where.backend, conn)
+
+    def checked(tx):
         try:
             row = hotsql.first(tx, hotsql.VERSION)
         except driver_error as exc:
@@ -338,21 +299,16 @@ def _once(where: Where, fn, wait: float):
             raise
         if not version_is_current(None if row is None else row[0]):
             raise NeedsFullPath("a migration is due")
-        result = fn(tx)
-        conn.commit()
-        return result
-    except BaseException as exc:
-        if conn is not None:
-            try:
-                conn.rollback()
-            except Exception:  # noqa: BLE001 - the connection may be gone; closing it is all that is left
-                pass
-        if isinstance(exc, driver_error):
-            if where.backend == "sqlite" and "file is not a database" in str(exc) and conn is None:
-                raise not_a_database(where.display) from None
-            broken = conn is not None and bool(getattr(conn, "closed", False) or getattr(conn, "broken", False))
-            raise DriverError(exc, broken) from exc
-        raise
+        return fn(tx)
+
+    try:
+        conn = _connect(target, wait)
+        return transaction(conn, hotsql.BEGIN_WRITE.get(target.backend), checked, hotsql.DriverTx(target.backend, conn))
+    except driver_error as exc:
+        if target.backend == "sqlite" and "file is not a database" in str(exc) and conn is None:
+            raise not_a_database(target.display()) from None
+        broken = conn is not None and bool(getattr(conn, "closed", False) or getattr(conn, "broken", False))
+        raise DriverError(exc, broken, unsent=conn is None) from exc
     finally:
         if conn is not None:
             conn.close()

@@ -24,29 +24,28 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import NullPool
 
-from mosaic_tui.db import direct, failures
+from mosaic_tui.db import direct
 from mosaic_tui.db.direct import (
     DEFAULT_WAIT_S,
+    NEVER_MIGRATED_ON_STANDBY,
     PG_DIRECT_PREPARE_THRESHOLD,
     PG_PREPARE_THRESHOLD,
-    RETRYABLE_SQLSTATES,
     SQLITE_BUSY_TIMEOUT_S,
-    connect_retrying,
+    pg_connect,
     pg_connect_args,
     pg_direct,
     sqlite_setup,
 )
 from mosaic_tui.db.hotsql import BEGIN_READ, BEGIN_WRITE
-from mosaic_tui.db.url import Target, resolve_listen
-from mosaic_tui.errors import Unavailable
+from mosaic_tui.db.url import Target, resolve_listen, resolve_read
+from mosaic_tui.errors import ReadOnly, Unavailable
 
 __all__ = ["DEFAULT_WAIT_S", "PG_DIRECT_PREPARE_THRESHOLD", "PG_PREPARE_THRESHOLD", "SQLITE_BUSY_TIMEOUT_S",
            "Database", "create", "open_database", "pg_direct"]
@@ -80,14 +79,6 @@ def _prepare_sqlite_file(path: Path) -> None:
         os.close(fd)
 
 
-def _connect_retrying_busy(engine: Engine, wait: float) -> None:
-    """Connect again, with backoff, while the server says it is full, for at most ``wait`` seconds."""
-
-    @event.listens_for(engine, "do_connect")
-    def _do_connect(dialect, _record, cargs, cparams):
-        return connect_retrying(lambda: dialect.connect(*cargs, **cparams), wait, dialect.loaded_dbapi.Error)
-
-
 def create(target: Target, *, pool: bool = True, wait: float = DEFAULT_WAIT_S) -> Engine:
     if target.backend == "sqlite":
         assert target.path is not None
@@ -96,7 +87,7 @@ def create(target: Target, *, pool: bool = True, wait: float = DEFAULT_WAIT_S) -
         except OSError as exc:
             raise Unavailable(f"cannot create the backlog file {target.path}: {exc.strerror}") from None
         engine = create_engine(
-            target.url,
+            URL.create("sqlite", database=str(target.path)),
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
             poolclass=None if pool else NullPool,
         )
@@ -112,57 +103,73 @@ def create(target: Target, *, pool: bool = True, wait: float = DEFAULT_WAIT_S) -
 
         return engine
 
-    engine = create_engine(
-        target.url,
-        connect_args=pg_connect_args(PG_DIRECT_PREPARE_THRESHOLD),
-        poolclass=None if pool else NullPool,
-    )
-    if wait > 0:
-        _connect_retrying_busy(engine, wait)
-    return engine
+    # The URL names the dialect only: every connection is made by direct.pg_connect, with the libpq keywords
+    # the one URL reader found (several hosts, target_session_attrs, sslmode, service...), as the one-shot
+    # path and the change feed make theirs; a full server is retried for ``wait`` seconds.
+    prepare = pg_connect_args(PG_DIRECT_PREPARE_THRESHOLD)["prepare_threshold"]
+    return create_engine("postgresql+psycopg://", creator=lambda: pg_connect(target, wait, prepare_threshold=prepare),
+                         poolclass=None if pool else NullPool)
 
 
 class Database:
-    """One backlog database: its engine, its schema check, its transactions."""
+    """One backlog database: its engine, its schema check, its transactions; and, given a read URL,
+    the replica its reads go to (:attr:`replica`, a Database of its own)."""
 
     def __init__(self, target: Target, *, pool: bool = True, wait: float | None = None,
-                 listen: Target | None = None):
+                 listen: Target | None = None, read: Target | None = None):
         self.target = target
         self.backend = target.backend
         self.wait = DEFAULT_WAIT_S if wait is None else max(0.0, wait)
+        self.ride = 0.0 if wait is None else self.wait  # --wait given: also ride a failover that long
         self.listen = listen if target.backend == "postgresql" else None  # the change feed's URL, if not target's
         self.engine = create(target, pool=pool, wait=self.wait)
         self.dialect = self.engine.dialect
         self._driver_error = self.dialect.loaded_dbapi.Error
         self._schema_checked = False
+        self.replica: Database | None = None
+        self.replicas = None
+        if read is not None and target.backend == "postgresql":
+            from mosaic_tui.db.replica import Replicas
+
+            self.replica = Database(read, pool=pool, wait=wait)
+            self.replicas = Replicas(self, self.replica)
 
     # -- errors ---------------------------------------------------------------
-    def _translate(self, exc: DBAPIError) -> BaseException:
+    def _translate(self, exc: BaseException) -> BaseException:
         """The error a user sees for a driver error (:func:`mosaic_tui.db.direct.translate`, shared with
-        the one-shot path): Busy, Unavailable, DatabaseFailure, or ``exc`` itself."""
-        return direct.translate(exc, backend=self.backend, display=self.target.display(),
-                                password=None if self.target.url.password is None else str(self.target.url.password),
-                                wait=self.wait)
+        the one-shot path): Busy, ReadOnly, Unavailable, DatabaseFailure, or ``exc`` itself."""
+        raised = direct.translate(exc, self.target, self.wait)
+        if isinstance(raised, ReadOnly) and getattr(exc, "schema", False):  # a standby never migrated (or behind)
+            return ReadOnly(NEVER_MIGRATED_ON_STANDBY.format(where=self.target.short()))
+        return raised
 
     # -- transactions ---------------------------------------------------------
+    def _connect(self) -> Connection:
+        try:
+            return self.engine.connect()
+        except DBAPIError as exc:
+            exc.unsent = True  # nothing was sent: retrying() may try again, even for a write
+            raise
+
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction (``BEGIN IMMEDIATE`` on SQLite). Prefer :meth:`run`."""
         self.ensure_schema()
-        with self.engine.connect() as conn, conn.begin():
+        with self._connect() as conn, conn.begin():
             yield conn
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """One read transaction that never takes the SQLite write lock. Prefer :meth:`run`."""
         self.ensure_schema()
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             conn = conn.execution_options(**{_READONLY: True})
             with conn.begin():
                 yield conn
 
     def _driver_transaction(self, fn, write: bool):
-        """``fn(tx)`` in one transaction driven on the pooled DBAPI connection itself.
+        """``fn(tx)`` in one transaction driven on the pooled DBAPI connection itself, through the one
+        transaction wrapper (:func:`mosaic_tui.db.direct.transaction`).
 
         For the hot verbs' statements (``mosaic_tui.db.hotsql``) and
         :class:`~mosaic_tui.db.prepared.Prepared` ones only: no SQLAlchemy
@@ -170,41 +177,48 @@ class Database:
         ``.dbapi`` of a ``hotsql.Tx`` and the ``.dialect`` and ``.connection``
         a Prepared statement needs.
         """
-        self.ensure_schema()
+        self._ensure()
         try:
             pooled = self.engine.raw_connection()
         except self._driver_error as exc:  # no connection (e.g. the server is down): nothing was sent
-            raise DBAPIError.instance(
+            wrapped = DBAPIError.instance(
                 None, None, exc, self._driver_error, connection_invalidated=True, dialect=self.dialect,
-            ) from exc
+            )
+            wrapped.unsent = True
+            raise wrapped from exc
         dbapi_connection = pooled.dbapi_connection
+        begin = (BEGIN_WRITE if write else BEGIN_READ).get(self.backend)
         try:
-            try:
-                begin = (BEGIN_WRITE if write else BEGIN_READ).get(self.backend)
-                if begin is not None:
-                    dbapi_connection.execute(begin)
-                result = fn(_DriverTx(self.dialect, pooled))
-                dbapi_connection.commit()
-                return result
-            except self._driver_error as exc:
-                raise DBAPIError.instance(
-                    None, None, exc, self._driver_error,
-                    connection_invalidated=self.dialect.is_disconnect(exc, dbapi_connection, None),
-                    dialect=self.dialect,
-                ) from exc
-        except BaseException as exc:
-            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-                pooled.invalidate(exc)
-                self.engine.dispose()  # the server dropped us: the pool's other connections are stale too
-            else:
-                with contextlib.suppress(Exception):
-                    dbapi_connection.rollback()
+            return direct.transaction(dbapi_connection, begin, fn, _DriverTx(self.dialect, pooled))
+        except self._driver_error as exc:
+            invalidated = self.dialect.is_disconnect(exc, dbapi_connection, None)
+            if invalidated:
+                self._drop(pooled, exc)
+            raise DBAPIError.instance(
+                None, None, exc, self._driver_error, connection_invalidated=invalidated, dialect=self.dialect,
+            ) from exc
+        except DBAPIError as exc:  # wrapped already (a Prepared statement)
+            if exc.connection_invalidated:
+                self._drop(pooled, exc)
             raise
         finally:
             pooled.close()
 
+    def _drop(self, pooled, exc: BaseException) -> None:
+        """The server dropped us: this connection goes, and the pool's others are stale too."""
+        pooled.invalidate(exc)
+        self.engine.dispose()
+
+    def _once(self, fn, write: bool, driver: bool):
+        self._ensure()  # its failures go to the retry loop (the contexts' own check is then a no-op)
+        if driver:
+            return self._driver_transaction(fn, write)
+        with self.write() if write else self.read() as conn:
+            return fn(conn)
+
     def run(self, fn, *, write: bool = True, attempts: int = 5, driver: bool = False):
-        """Run ``fn(conn)`` in one transaction.
+        """Run ``fn(conn)`` in one transaction, through the one retry loop
+        (:func:`mosaic_tui.db.direct.retrying`, shared with the one-shot path).
 
         ``driver=True``: ``fn`` runs only :mod:`~mosaic_tui.db.hotsql` or
         :class:`~mosaic_tui.db.prepared.Prepared` statements and gets a light driver transaction instead of a SQLAlchemy
@@ -213,27 +227,35 @@ class Database:
         Retries Postgres deadlocks and serialization failures, and a read that
         met a connection the server had dropped (e.g. after a restart; the
         pool is then refreshed). A write is never retried after a lost
-        connection: it may have committed.
+        connection: it may have committed. With a read replica, a read goes
+        to it unless this process has written what it has not replayed yet
+        (:class:`mosaic_tui.db.replica.Replicas`).
         """
-        for attempt in range(attempts):
-            try:
-                if driver:
-                    return self._driver_transaction(fn, write)
-                with self.write() if write else self.read() as conn:
-                    return fn(conn)
-            except DBAPIError as exc:
-                code = failures.sqlstate(exc)
-                retry = code in RETRYABLE_SQLSTATES or (
-                    not write and exc.connection_invalidated and attempt == 0 and failures.classify(exc) == "gone")
-                if retry and attempt < attempts - 1:
-                    time.sleep(0.005 * (attempt + 1))
-                    continue
-                raised = self._translate(exc)
-                if raised is exc:
-                    raise
-                raise raised from None
+        if self.replicas is not None:
+            if not write:
+                return self.replicas.read(lambda db: db._run(fn, write=False, attempts=attempts, driver=driver))
+            result = self._run(fn, write=True, attempts=attempts, driver=driver)
+            self.replicas.wrote()
+            return result
+        return self._run(fn, write=write, attempts=attempts, driver=driver)
+
+    def _run(self, fn, *, write: bool, attempts: int, driver: bool):
+        return direct.retrying(lambda: self._once(fn, write, driver), write=write, errors=(DBAPIError,),
+                               translate=self._translate, attempts=attempts, ride=self.ride)
 
     def ensure_schema(self) -> None:
+        """The schema checked (migrated on first use) once per process; errors translated."""
+        try:
+            self._ensure()
+        except DBAPIError as exc:
+            raised = self._translate(exc)
+            if raised is exc:
+                raise
+            raise raised from None
+
+    def _ensure(self) -> None:
+        """As :meth:`ensure_schema`, its driver errors left to the retry loop (marked: nothing of the
+        operation that comes after it was sent, so a write may be tried again)."""
         if self._schema_checked:
             return
         from mosaic_tui.db import schema
@@ -241,23 +263,25 @@ class Database:
         try:
             schema.ensure(self)
         except DBAPIError as exc:
-            raised = self._translate(exc)
-            if raised is exc:
-                raise
-            raise raised from None
+            exc.unsent = exc.schema = True
+            raise
         self._schema_checked = True
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.replica is not None:
+            self.replica.dispose()
 
     def ping_before_use(self) -> None:
         """Postgres: test each pooled connection (``SELECT 1``) as it leaves the pool, and replace it if the
-        server dropped it (a restart, a pooler, an idle timeout), so the call after that just works.
+        server dropped it (a restart, a failover, a pooler, an idle timeout), so the call after that just works.
 
-        For long-lived processes (the MCP server); a one-shot command has no pooled connection to lose.
+        For long-lived processes (the MCP server, the board); a one-shot command has no pooled connection to lose.
         """
         if self.backend != "postgresql":
             return
+        if self.replica is not None:
+            self.replica.ping_before_use()
         dialect, driver_error = self.dialect, self._driver_error
 
         @event.listens_for(self.engine, "checkout")
@@ -269,15 +293,17 @@ class Database:
 
 
 def open_database(url: str | None = None, *, pool: bool = True, wait: float | None = None,
-                  listen_url: str | None = None) -> Database:
+                  listen_url: str | None = None, read_url: str | None = None) -> Database:
     """The backlog at ``url`` (else ``DATABASE_URL``, else the embedded default).
 
     ``wait``: seconds to keep retrying a full server at connect time (default
-    ``DEFAULT_WAIT_S``). ``listen_url``: where the change feed listens (else
-    ``MOSAIC_LISTEN_URL``, else the backlog's own URL).
+    ``DEFAULT_WAIT_S``); given, also how long a call rides a failover. ``listen_url``: where the change
+    feed listens (else ``MOSAIC_LISTEN_URL``, else the backlog's own URL). ``read_url``: a read replica
+    (else ``MOSAIC_READ_URL``, else none: reads go to the backlog's URL).
     """
     from mosaic_tui.db.url import resolve
 
     target = resolve(url)
     listen = resolve_listen(listen_url) if target.backend == "postgresql" else None
-    return Database(target, pool=pool, wait=wait, listen=listen)
+    read = resolve_read(read_url) if target.backend == "postgresql" else None
+    return Database(target, pool=pool, wait=wait, listen=listen, read=read)

@@ -10,9 +10,13 @@ last one they have seen (see ``mosaic_tui.repository.EventCursor``).
   so on every (re)connect the feed checks that they arrive: another connection
   NOTIFYs a token to it, and when the token has not arrived within
   ``PROBE_TIMEOUT_S`` the feed says ``polling`` and reads the newest event id
-  every ``PG_POLL_S`` seconds instead. If the connection is lost the feed
-  reports ``lost``, reconnects with backoff and, once back, wakes its reader so
-  that it catches up on what it missed.
+  every ``PG_POLL_S`` seconds instead. A read-only standby cannot LISTEN
+  ("cannot execute LISTEN during recovery"): there too the feed polls its
+  event log. If the connection is lost (a restart, a failover) the feed
+  reports ``lost`` (for people: ``reconnecting``), reconnects -- at most one
+  attempt per backoff interval, 0.1 s doubling to ``MAX_BACKOFF_S``, never a
+  storm -- LISTENs again on whichever server is now the primary and, once back,
+  wakes its reader so that it catches up from the event log on what it missed.
 * SQLite: ``PRAGMA data_version`` polled on a dedicated autocommit read
   connection; its value changes whenever another connection commits. The
   pragma opens no transaction, so the feed never makes a writer wait.
@@ -35,6 +39,8 @@ PROBE_CHANNEL = "mosaic_backlog_probe"
 SQLITE_POLL_S = 0.02
 PG_POLL_S = 1.0  # Postgres without notifications: how often the newest event id is read
 PROBE_TIMEOUT_S = 2.0  # how long a NOTIFY to the feed itself may take before it is taken as never arriving
+MIN_BACKOFF_S = 0.1  # after a lost connection, the first attempt to reconnect...
+MAX_BACKOFF_S = 2.0  # ...then doubling up to this: at most one connection attempt per interval
 
 
 class ChangeFeed:
@@ -57,6 +63,8 @@ class ChangeFeed:
     def label(self) -> str:
         if self.status == "polling" and self.interval is not None:
             return f"polling (every {self.interval:g}s)"
+        if self.status == "lost":
+            return "reconnecting"
         return self.status
 
     def wait(self, timeout: float) -> bool:  # pragma: no cover - interface
@@ -131,8 +139,8 @@ class PostgresFeed(ChangeFeed):
 
     BUSY_POLL_S = 0.05
 
-    def __init__(self, conninfo: str, *, poll: float = PG_POLL_S, probe_timeout: float = PROBE_TIMEOUT_S):
-        self.conninfo = conninfo
+    def __init__(self, target: Target, *, poll: float = PG_POLL_S, probe_timeout: float = PROBE_TIMEOUT_S):
+        self.target = target
         self.poll = poll
         self.probe_timeout = probe_timeout
         self.status = "lost"
@@ -142,35 +150,46 @@ class PostgresFeed(ChangeFeed):
         self._newest = 0  # while polling: the newest event id seen
         self._next_poll = 0.0
         self._checked = 0.0  # when the connection was last seen alive while busy (monotonic)
-        self._backoff = 0.1
+        self._backoff = MIN_BACKOFF_S
+        self._retry_at = 0.0  # no connection attempt before this (monotonic)
+        self.attempts = 0  # connection attempts made (the tests count them)
+        self.standby = False  # the server is a read-only standby: it cannot LISTEN; the feed polls its event log
         self._missed = False
         self._connect()
 
     def _open(self):
-        import psycopg
+        from mosaic_tui.db.direct import pg_connect
 
-        return psycopg.connect(self.conninfo, autocommit=True, connect_timeout=3, prepare_threshold=None,
-                               application_name="mosaic-tui feed")
+        return pg_connect(self.target, autocommit=True, connect_timeout=3, prepare_threshold=None,
+                          application_name="mosaic-tui feed")
 
     def _connect(self) -> bool:
         import psycopg
 
+        self.attempts += 1
+        self.standby = False  # (again at each connect: a standby promoted since may LISTEN now)
         try:
             self._conn = self._open()
-            self._conn.execute(f"LISTEN {CHANNEL}")
-            self._listening = True
-            if self._probe():
+            try:
+                self._conn.execute(f"LISTEN {CHANNEL}")
+            except psycopg.errors.ReadOnlySqlTransaction:  # a standby: no LISTEN (nor NOTIFY) during recovery
+                self.standby = True
+            self._listening = not self.standby
+            if not self.standby and self._probe():
                 self._polling, self.status, self.interval = False, "live", None
             else:
-                self._conn.execute(f"UNLISTEN {CHANNEL}")  # best effort: under a pooler it may land elsewhere
+                if self._listening:
+                    self._conn.execute(f"UNLISTEN {CHANNEL}")  # best effort: under a pooler it may land elsewhere
                 self._listening = False
                 self._polling, self.status, self.interval = True, "polling", self.poll
                 self._newest = self._newest_event()
                 self._next_poll = time.monotonic() + self.poll
-            self._backoff = 0.1
+            self._backoff = MIN_BACKOFF_S
             return True
         except psycopg.Error:
             self._drop()
+            self._retry_at = time.monotonic() + self._backoff
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
             return False
 
     def _probe(self) -> bool:
@@ -232,9 +251,12 @@ class PostgresFeed(ChangeFeed):
         import psycopg
 
         if self._conn is None:
+            left = self._retry_at - time.monotonic()
+            if left > 0:  # one attempt per backoff interval, however often the reader waits
+                time.sleep(min(left, timeout))
+                return False
             if not self._connect():
-                time.sleep(min(self._backoff, timeout))
-                self._backoff = min(self._backoff * 2, 2.0)
+                time.sleep(min(max(self._retry_at - time.monotonic(), 0.0), timeout))
                 return False
             if self._missed:  # back after an outage: catch up now
                 self._missed = False
@@ -261,6 +283,7 @@ class PostgresFeed(ChangeFeed):
             return got
         except psycopg.Error:
             self._drop()
+            self._retry_at = time.monotonic() + self._backoff  # the first attempt again after a short pause
             return False
 
     def close(self) -> None:
@@ -276,5 +299,4 @@ def open_feed(target: Target, listen: Target | None = None) -> ChangeFeed:
     """A feed on the backlog at ``target``; on Postgres it listens at ``listen`` when given."""
     if target.backend == "sqlite":
         return SQLiteFeed(str(target.path))
-    url = (listen or target).url.set(drivername="postgresql")
-    return PostgresFeed(url.render_as_string(hide_password=False))
+    return PostgresFeed(listen or target)

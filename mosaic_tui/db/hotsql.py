@@ -47,9 +47,9 @@ LEASE_END = {
 }
 _LEASE = {"claimed_at": "backlog.claimed_at", "ttl": "backlog.claim_ttl_seconds"}
 _SLOTS = {
-    "postgresql": {"lock": " FOR UPDATE", "skip_locked": " FOR UPDATE SKIP LOCKED",
+    "postgresql": {"lock": " FOR UPDATE", "skip_locked": " FOR UPDATE SKIP LOCKED", "key_share": " FOR KEY SHARE",
                    "lease_end": LEASE_END["postgresql"].format(**_LEASE)},
-    "sqlite": {"lock": "", "skip_locked": "", "lease_end": LEASE_END["sqlite"].format(**_LEASE)},
+    "sqlite": {"lock": "", "skip_locked": "", "key_share": "", "lease_end": LEASE_END["sqlite"].format(**_LEASE)},
 }
 #: How a driver transaction begins (psycopg opens one by itself: not autocommit).
 BEGIN_WRITE = {"sqlite": "BEGIN IMMEDIATE"}
@@ -92,18 +92,30 @@ VERSION = Sql(f"SELECT version_num FROM {VERSION_TABLE}", ("version_num",))
 _CLEAR_CLAIM = "claim_owner = NULL, claim_ttl_seconds = NULL, claimed_at = NULL"
 
 
-def _reclaim(to_status: str, capped: bool) -> Sql:
-    """Ended leases back to ``to_status`` (those claimed ``:max_attempts`` times or more, if ``capped``)."""
-    cap = " AND backlog.attempts >= :max_attempts" if capped else ""
+#: Claims whose lease has ended, with what the system note says of them (locked; others' locked rows skipped).
+ENDED = Sql("""
+    SELECT backlog.id, backlog.claim_owner, backlog.claim_ttl_seconds, backlog.attempts FROM backlog
+    WHERE backlog.status = 'claimed' AND {lease_end} < :now ORDER BY backlog.id{skip_locked}""",
+            ("id", "claim_owner", "claim_ttl_seconds", "attempts"))
+
+
+def _reclaim(to_status: str) -> Sql:
+    """An ended lease (card ``:card_id``, found by :data:`ENDED` and locked) back to ``to_status``."""
     return Sql(f"""
         UPDATE backlog SET status = '{to_status}', {_CLEAR_CLAIM}, updated_at = :now
-        WHERE backlog.id IN (SELECT backlog.id FROM backlog
-                             WHERE backlog.status = 'claimed' AND {{lease_end}} < :now{{skip_locked}}){cap}
-        RETURNING id""", ("id",))
+        WHERE backlog.id = :card_id AND backlog.status = 'claimed' RETURNING id""", ("id",))
 
 
-RECLAIM = _reclaim("ready", capped=False)
-RECLAIM_CAPPED = _reclaim("blocked", capped=True)
+RECLAIM = _reclaim("ready")
+RECLAIM_CAPPED = _reclaim("blocked")
+
+# --------------------------------------------------------------------------- notes
+#: The card exists (and stays, until commit: a key-share lock on Postgres, which no claim or status change
+#: waits on; SQLite's write transaction is exclusive anyway).
+CARD_KEPT = Sql("SELECT id FROM backlog WHERE id = :card_id{key_share}", ("id",))
+NOTE_COLUMNS = ("id", "card_id", "author", "kind", "body", "at")
+ADD_NOTE = Sql("INSERT INTO backlog_notes (card_id, author, kind, body, at) VALUES (:card_id, :author, :kind, :body, "
+               f":now) RETURNING {', '.join(NOTE_COLUMNS)}", NOTE_COLUMNS)
 
 
 def _claim(by_id: bool) -> Sql:

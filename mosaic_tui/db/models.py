@@ -67,6 +67,28 @@ class Event(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class Note(SQLModel, table=True):
+    """One note of a card's append-only thread (migration 0003); ``kind``: note, block, release, complete, system."""
+
+    __tablename__ = "backlog_notes"
+
+    id: int = Field(sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    card_id: str = Field(sa_column=Column(Text, nullable=False))
+    author: str | None = Field(default=None, sa_column=Column(Text))
+    kind: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Label(SQLModel, table=True):
+    """One label on one card (migration 0003)."""
+
+    __tablename__ = "backlog_labels"
+
+    card_id: str = Field(sa_column=Column(Text, primary_key=True))
+    label: str = Field(sa_column=Column(Text, primary_key=True))
+
+
 class EventRecord(NamedTuple):
     """An event as the event cursor returns it: the columns of :class:`Event`, read-only, without the ORM.
 

@@ -36,10 +36,10 @@ def _lease_end(element, compiler, **kw):
     return LEASE_END[compiler.dialect.name].format(claimed_at=claimed_at, ttl=ttl)
 
 
-def insert_or_nothing(conn: Connection, table: Table, conflict_column: str):
-    """``INSERT ... ON CONFLICT (col) DO NOTHING`` in the connection's dialect."""
+def insert_or_nothing(conn: Connection, table: Table, *conflict_columns: str):
+    """``INSERT ... ON CONFLICT (cols) DO NOTHING`` in the connection's dialect."""
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing(index_elements=[conflict_column])
+    return module.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
 
 
 def lock_graph(conn: Connection) -> None:

@@ -14,7 +14,8 @@ Imports neither textual, rich nor click. The modules:
 * :mod:`~mosaic_tui.repository.rules` -- the status changes' rules (single and bulk);
 * :mod:`~mosaic_tui.repository.grooming` -- bulk actions, reorder, delete, the conflict-checked edit;
 * :mod:`~mosaic_tui.repository.undo` -- :class:`Change`, :class:`Result`, undo on the event log, :class:`History`;
-* :mod:`~mosaic_tui.repository.document` -- a card as one text document for ``$EDITOR``.
+* :mod:`~mosaic_tui.repository.document` -- a card as one text document for ``$EDITOR``;
+* :mod:`~mosaic_tui.repository.notes` -- notes (a thread per card) and labels.
 
 Everything callers use is importable from ``mosaic_tui.repository`` itself. The
 names are loaded when first used (PEP 562), so that importing
@@ -38,6 +39,11 @@ _WHERE = {
     "B": "statements",
     "E": "statements",
     "EV": "statements",
+    "NoteRecord": "notes",
+    "LATEST_NOTES": "notes",
+    "note_json": "notes",
+    "person": "notes",
+    "view_json": "notes",
     "Change": "undo",
     "History": "undo",
     "Result": "undo",
@@ -46,7 +52,8 @@ _WHERE = {
     "serialize_card": "document",
     "with_error": "document",
     **{name: "checks" for name in (
-        "MAX_ID_LEN", "MAX_TEXT_LEN", "STATUSES", "check_acceptance", "check_id", "check_owner", "check_priority",
+        "MAX_ID_LEN", "MAX_NOTE_BYTES", "MAX_TEXT_LEN", "STATUSES", "check_acceptance", "check_id", "check_label",
+        "check_note", "check_owner", "check_priority",
         "check_status", "check_text", "check_title", "check_ttl",
     )},
 }
@@ -71,10 +78,13 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from mosaic_tui.repository.backlog import Backlog
     from mosaic_tui.repository.checks import (
         MAX_ID_LEN,
+        MAX_NOTE_BYTES,
         MAX_TEXT_LEN,
         STATUSES,
         check_acceptance,
         check_id,
+        check_label,
+        check_note,
         check_owner,
         check_priority,
         check_status,
@@ -86,5 +96,6 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from mosaic_tui.repository.hot import DEFAULT_TTL, card_json, utcnow
     from mosaic_tui.repository.shapes import event_json, lease_end
     from mosaic_tui.repository.document import DocumentError, parse_card, serialize_card, with_error
+    from mosaic_tui.repository.notes import LATEST_NOTES, NoteRecord, note_json, person, view_json
     from mosaic_tui.repository.statements import EV, B, E
     from mosaic_tui.repository.undo import Change, History, Result

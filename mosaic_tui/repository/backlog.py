@@ -21,6 +21,7 @@ from mosaic_tui.repository.checks import (
     STATUSES,
     check_acceptance,
     check_id,
+    check_label,
     check_owner,
     check_priority,
     check_status,
@@ -33,15 +34,17 @@ from mosaic_tui.repository.hot import DEFAULT_TTL
 from mosaic_tui.repository.shapes import card_from_row, card_of, event_from_row
 from mosaic_tui.repository.statements import CLAIMABLE, CLAIMED, EV, LIST_ORDER, READY, B, E
 from mosaic_tui.repository.grooming import Grooming
+from mosaic_tui.repository.notes import LABELS, Annotating
 from mosaic_tui.repository.rules import Rule, rule_for
 from mosaic_tui.repository.undo import Restoring
 
 
-class Backlog(Grooming, Restoring):
+class Backlog(Grooming, Restoring, Annotating):
     """Every operation of the backlog, each one transaction, same code on both backends.
 
     The grooming operations (bulk actions, reorder, delete, the document edit) are in
-    :class:`~mosaic_tui.repository.grooming.Grooming`; undo in :class:`~mosaic_tui.repository.undo.Restoring`.
+    :class:`~mosaic_tui.repository.grooming.Grooming`; undo in :class:`~mosaic_tui.repository.undo.Restoring`;
+    notes and labels in :class:`~mosaic_tui.repository.notes.Annotating`.
     """
 
     def __init__(
@@ -56,9 +59,11 @@ class Backlog(Grooming, Restoring):
         self.max_attempts = hot.max_attempts_from_env(max_attempts)
 
     @classmethod
-    def open(cls, url: str | None = None, *, wait: float | None = None, listen_url: str | None = None, **kw) -> Backlog:
-        """``wait``: seconds to retry a full server when connecting; ``listen_url``: the change feed's URL."""
-        return cls(open_database(url, wait=wait, listen_url=listen_url), **kw)
+    def open(cls, url: str | None = None, *, wait: float | None = None, listen_url: str | None = None,
+             read_url: str | None = None, **kw) -> Backlog:
+        """``wait``: seconds to retry a full server when connecting (and to ride a failover); ``listen_url``:
+        the change feed's URL; ``read_url``: a read replica for the reads."""
+        return cls(open_database(url, wait=wait, listen_url=listen_url, read_url=read_url), **kw)
 
     @property
     def backend(self) -> str:
@@ -174,10 +179,12 @@ class Backlog(Grooming, Restoring):
         rows = self.db.run(lambda conn: conn.execute(select(B).where(B.c.id.in_(ids))).all(), write=False)
         return {c.id: c for c in map(card_from_row, rows)}
 
-    def _list_query(self, status, phase, claimable, search, owner=None, where=None, *, paged=False):
+    def _list_query(self, status, phase, claimable, search, owner=None, where=None, label=None, *, paged=False):
         q = select(B)
         if where is not None:
             q = q.where(self.condition(where, paged=paged))
+        if label is not None:
+            q = q.where(B.c.id.in_(select(LABELS.c.card_id).where(LABELS.c.label == check_label(label))))
         if owner is not None:
             q = q.where(B.c.claim_owner == owner)
         if status is not None:
@@ -218,10 +225,12 @@ class Backlog(Grooming, Restoring):
         where: str | query.Node | None = None,
         limit: int | None = None,
         offset: int = 0,
+        label: str | None = None,
     ) -> list[Card]:
         """Cards in claim order: priority high first, then oldest first (then id); ``owner``: claimed by;
-        ``where``: a query (``docs/query.md``; a bad one raises :class:`~mosaic_tui.repository.query.QueryError`)."""
-        q = self._list_query(status, phase, claimable, search, owner, where, paged=limit is not None).order_by(*LIST_ORDER)
+        ``where``: a query (``docs/query.md``; a bad one raises :class:`~mosaic_tui.repository.query.QueryError`);
+        ``label``: only cards with that label (what ``where="#label"`` finds)."""
+        q = self._list_query(status, phase, claimable, search, owner, where, label, paged=limit is not None).order_by(*LIST_ORDER)
         if limit is not None:
             q = q.limit(limit)
         if offset:
@@ -280,28 +289,39 @@ class Backlog(Grooming, Restoring):
             return self.db.run(lambda tx: hot.reclaim_expired(tx, now, self.max_attempts), driver=True)
         return [self._release(id).id]
 
-    def release(self, card_id: str, owner: str | None = None) -> Card:
+    def release(self, card_id: str, owner: str | None = None, *, reason: str | None = None,
+                author: str | None = None) -> Card:
         """``reclaim(card_id)``, then the card as it is now: one transaction.
 
         With ``owner``: only while ``owner`` holds the claim (an agent giving back its own card).
+        ``reason``: a ``release`` note by ``author`` (default: ``owner``), in the same transaction.
         """
-        return self._release(card_id, read_back=True, owner=None if owner is None else check_owner(owner))
+        owner = None if owner is None else check_owner(owner)
+        return self._release(card_id, read_back=True, owner=owner, reason=reason, author=author or owner)
 
-    def _release(self, card_id: str, *, read_back: bool = False, owner: str | None = None) -> Card:
-        return self._apply_rule(card_id, rule_for("release", owner), owner, read_back=read_back)
+    def _release(self, card_id: str, *, read_back: bool = False, owner: str | None = None, reason: str | None = None,
+                 author: str | None = None) -> Card:
+        return self._apply_rule(card_id, rule_for("release", owner), owner, read_back=read_back, reason=reason,
+                                author=author)
 
     # -- status changes (their rules: mosaic_tui.repository.rules) ------------
-    def _apply_rule(self, card_id: str, rule: Rule, owner: str | None = None, *, read_back: bool = False) -> Card:
-        return self._hot(hot.apply(card_id, rule, owner, clock=self.now, read_back=read_back))
+    def _apply_rule(self, card_id: str, rule: Rule, owner: str | None = None, *, read_back: bool = False,
+                    reason: str | None = None, author: str | None = None) -> Card:
+        """The rule's change on one card; ``reason``: a note of the rule's kind by ``author``, same transaction."""
+        fn = hot.apply(card_id, rule, owner, clock=self.now, read_back=read_back)
+        return self._hot(hot.with_note(fn, card_id, reason, author=author, kind=rule.verb, clock=self.now))
 
-    def block(self, card_id: str) -> Card:
-        return self._apply_rule(card_id, rule_for("block"))
+    def block(self, card_id: str, *, reason: str | None = None, author: str | None = None) -> Card:
+        """Block the card; ``reason``: a ``block`` note by ``author``, in the same transaction."""
+        return self._apply_rule(card_id, rule_for("block"), reason=reason, author=author)
 
     def unblock(self, card_id: str) -> Card:
         return self._apply_rule(card_id, rule_for("unblock"))
 
-    def complete(self, card_id: str, owner: str | None = None) -> Card:
-        return self._apply_rule(card_id, rule_for("complete", owner), owner)
+    def complete(self, card_id: str, owner: str | None = None, *, summary: str | None = None,
+                 author: str | None = None) -> Card:
+        """Mark the card done; ``summary``: a ``complete`` note by ``author`` (default: ``owner``), same transaction."""
+        return self._apply_rule(card_id, rule_for("complete", owner), owner, reason=summary, author=author or owner)
 
     def reopen(self, card_id: str) -> Card:
         return self._apply_rule(card_id, rule_for("reopen"))

@@ -7,6 +7,7 @@ Each ``check_*`` returns the value (normalised where that is documented) or rais
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from mosaic_tui.db.hotsql import STATUSES  # the one list of statuses, re-exported by the repository
@@ -99,4 +100,38 @@ def check_acceptance(value: Any) -> Any:
 def check_status(value: Any) -> str:
     if value not in STATUSES:
         raise InvalidInput(f"unknown status {value!r} (one of: {', '.join(STATUSES)})")
+    return value
+
+
+#: A note's text is at most this many bytes (UTF-8): 16 KiB.
+MAX_NOTE_BYTES = 16 * 1024
+NOTE_KINDS = ("note", "block", "release", "complete", "system")
+LABEL_RULE = "[a-z0-9][a-z0-9._-]{0,31}"
+_LABEL = re.compile(LABEL_RULE)
+
+
+def check_note(value: Any, what: str = "note") -> str:
+    """A note's text: not empty (nor only spaces), no NUL, at most :data:`MAX_NOTE_BYTES` bytes. Line breaks,
+    tabs and other controls are kept as written (they are shown escaped, never interpreted)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{what} must not be empty")
+    if "\x00" in value:
+        raise InvalidInput(f"{what} contains a NUL character")
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_NOTE_BYTES:
+        raise InvalidInput(f"{what} is {size} bytes; the limit is 16 KiB ({MAX_NOTE_BYTES} bytes)")
+    return value
+
+
+def check_note_kind(value: Any) -> str:
+    if value not in NOTE_KINDS:
+        raise InvalidInput(f"unknown note kind {value!r} (one of: {', '.join(NOTE_KINDS)})")
+    return value
+
+
+def check_label(value: Any) -> str:
+    """A label's name: ``[a-z0-9][a-z0-9._-]{0,31}`` (a refusal names it and the rule)."""
+    if not isinstance(value, str) or not _LABEL.fullmatch(value):
+        shown = value if isinstance(value, str) else str(value)
+        raise InvalidInput(f"invalid label {shown!r}: a label is 1-32 of a-z 0-9 . _ - starting with a letter or digit")
     return value

@@ -30,6 +30,7 @@ from mosaic_tui.repository.checks import (
     INT32,
     check_acceptance,
     check_id,
+    check_note,
     check_owner,
     check_priority,
     check_status,
@@ -38,6 +39,7 @@ from mosaic_tui.repository.checks import (
     has_control,
 )
 from mosaic_tui.repository.document import parse_card
+from mosaic_tui.repository.hot import add_note
 from mosaic_tui.repository.rules import allows, rule_for
 from mosaic_tui.repository.shapes import card_from_row
 from mosaic_tui.repository.statements import B, E
@@ -78,16 +80,23 @@ class Grooming:
     """Bulk actions, reorder, delete and the conflict-checked edit (see the module's docstring)."""
 
     # -- status changes on many cards ------------------------------------------
-    def bulk(self, action: str, ids: Iterable[str], *, owner: str | None = None) -> Result:
+    def bulk(self, action: str, ids: Iterable[str], *, owner: str | None = None, reason: str | None = None,
+             author: str | None = None) -> Result:
         """``action`` (block, unblock, complete, reopen, release) on every card of ``ids``, one transaction.
 
         Cards whose status refuses (by the same rule as the single operation) or that do not exist
-        are left unchanged and listed in ``refused`` with a reason (``M1-03 is done``).
+        are left unchanged and listed in ``refused`` with a reason (``M1-03 is done``). ``reason``: a
+        note of the action's kind (block, release, complete) by ``author`` on every card changed.
         """
         if owner is not None:
             owner = check_owner(owner)
         rule = rule_for(action, owner)
         ids = check_ids(ids)
+        if reason is not None:
+            if rule.verb not in ("block", "release", "complete"):
+                raise InvalidInput(f"{rule.verb} takes no reason")
+            reason = check_note(reason, f"the {rule.verb} note")
+            author = check_owner(author) if author is not None else owner
         now = self.now()
         result = Result(rule.verb, rule.past)
 
@@ -110,6 +119,9 @@ class Grooming:
                     cond = and_(cond, B.c.claim_owner == owner)
                 changed |= set(conn.execute(update(B).where(cond).values(**rule.values, updated_at=now).returning(B.c.id)).scalars())
             result.done = [i for i in going if i in changed]
+            if reason is not None:
+                for i in result.done:
+                    add_note(conn, i, reason, author=author, kind=rule.verb, now=now)
             result.change = t.finish(_label(rule.verb, result.done), result.done)
             return result
 

@@ -25,11 +25,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from mosaic_tui.db import direct, hotsql
+from mosaic_tui.db import direct, hotsql, url
 from mosaic_tui.db.direct import NeedsFullPath
 from mosaic_tui.db.hotsql import Tx
 from mosaic_tui.errors import Conflict, InvalidInput, NotFound
-from mosaic_tui.repository.checks import INT32, check_id, check_owner, check_ttl
+from mosaic_tui.repository.checks import INT32, check_id, check_note, check_owner, check_ttl
 from mosaic_tui.repository.rules import Rule, rule_for
 
 __all__ = ["DEFAULT_TTL", "NeedsFullPath", "apply", "card_json", "claim", "complete", "heartbeat", "run_once",
@@ -98,14 +98,70 @@ def fetched(tx: Tx, card_id: str, *, lock: bool = False) -> CardRow:
     return CardRow(**card_values(tx.backend, row))
 
 
-def reclaim_expired(tx: Tx, now: datetime, max_attempts: int | None) -> list[str]:
-    """Ended leases back to ready (to blocked under the attempts cap)."""
+def duration(seconds: float) -> str:
+    """A short human duration: 45s, 12m, 3h05m, 2d04h (the board's, and the reclaim note's)."""
+    s = int(abs(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s:02d}s" if m < 10 else f"{m}m"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h{m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d{h:02d}h"
+
+
+def reclaim_note(owner: str | None, ttl: int | None, attempts: int, max_attempts: int | None) -> str:
+    """The system note of a reclaimed lease: ``agent-3's lease ended after 15m; attempt 2 of 5``."""
+    who = f"{owner}'s lease" if owner else "the lease"
+    text = f"{who} ended after {'?' if ttl is None else duration(ttl)}; attempt {attempts}" + (f" of {max_attempts}" if max_attempts else "")
+    if max_attempts is not None and attempts >= max_attempts:
+        text += "; blocked: no attempts left"
+    return text
+
+
+def add_note(tx: Tx, card_id: str, body: str, *, author: str | None, kind: str, now: datetime) -> tuple:
+    """Append a note to card ``card_id`` (NotFound if there is none); its raw row. Inputs checked by the caller."""
     tx = hotsql.as_tx(tx)
+    if hotsql.first(tx, hotsql.CARD_KEPT, card_id=card_id) is None:
+        raise NotFound(f"no card {card_id!r}")
+    return hotsql.first(tx, hotsql.ADD_NOTE, card_id=card_id, author=author, kind=kind, body=body, now=now)
+
+
+def reclaim_expired(tx: Tx, now: datetime, max_attempts: int | None) -> list[str]:
+    """Ended leases back to ready (to blocked under the attempts cap), each with a system note saying so."""
+    tx = hotsql.as_tx(tx)
+    ended = hotsql.rows(tx, hotsql.ENDED, now=now)
     released: list[str] = []
-    if max_attempts is not None:
-        released += [r[0] for r in hotsql.rows(tx, hotsql.RECLAIM_CAPPED, now=now, max_attempts=max_attempts)]
-    released += [r[0] for r in hotsql.rows(tx, hotsql.RECLAIM, now=now)]
+    for card_id, owner, ttl, attempts in ended:
+        capped = max_attempts is not None and attempts >= max_attempts
+        if hotsql.first(tx, hotsql.RECLAIM_CAPPED if capped else hotsql.RECLAIM, card_id=card_id, now=now) is None:
+            continue
+        hotsql.first(tx, hotsql.ADD_NOTE, card_id=card_id, author=None, kind="system", now=now,
+                     body=reclaim_note(owner, ttl, attempts, max_attempts))
+        released.append(card_id)
     return sorted(released)
+
+
+def with_note(fn: Callable[[Tx], tuple], card_id: str, body: str | None, *, author: str | None, kind: str,
+              clock: Clock | None = None) -> Callable[[Tx], tuple]:
+    """``fn`` (a verb's transaction on ``card_id``), then, if ``body``, a note of ``kind`` on the card, in the
+    same transaction (the note is written only if the verb was). ``body`` is checked now."""
+    if body is None:
+        return fn
+    body = check_note(body, f"the {kind} note")
+    if author is not None:
+        author = check_owner(author)
+    now = (clock or utcnow)()
+
+    def tx(t: Tx) -> tuple:
+        row = fn(t)
+        add_note(t, card_id, body, author=author, kind=kind, now=now)
+        return row
+
+    return tx
 
 
 # --------------------------------------------------------------------------- the verbs
@@ -203,14 +259,15 @@ _VERBS = {"claim": claim, "heartbeat": heartbeat, "complete": complete}
 
 
 def run_once(verb: str, args: dict[str, Any], *, db: str | None = None, wait: float | None = None,
-             listen_url: str | None = None) -> dict[str, Any] | None:
+             listen_url: str | None = None, read_url: str | None = None) -> dict[str, Any] | None:
     """``verb`` ("claim", "heartbeat" or "complete") with ``args`` (its keyword arguments) on the backlog
     at ``db`` (else ``DATABASE_URL``, else the default), without SQLAlchemy: the card's JSON (None: nothing
     to claim). The same checks, in the same order, as ``Backlog.open(db)`` then the verb; NeedsFullPath
     (nothing written) where only the full path can answer exactly so."""
-    where = direct.resolve(db)
+    where = url.resolve(db)
     if where.backend == "postgresql":
-        direct.check_listen(listen_url)
+        url.resolve_listen(listen_url)  # a listen or read URL the full path would refuse is refused here too
+        url.resolve_read(read_url)
         direct.pg_direct()  # a bad MOSAIC_PG_DIRECT is refused before anything else, as the engine does
     max_attempts = max_attempts_from_env()
     if verb == "claim":

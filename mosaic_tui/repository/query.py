@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Union
 
-from sqlalchemy import and_, bindparam, column, exists, false, func, literal_column, not_, or_, select, table, true
+from sqlalchemy import and_, bindparam, exists, false, func, literal_column, not_, or_, select, true
 
-from mosaic_tui.db.models import STATUSES
+from mosaic_tui.db.models import STATUSES, Label
 from mosaic_tui.db.sql import LeaseEnd
 from mosaic_tui.errors import InvalidInput
+from mosaic_tui.repository.checks import LABEL_RULE
 from mosaic_tui.repository.statements import CLAIMABLE, B
 
 # -- the tree ------------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ DURATION_FIELDS = ("age", "idle")  # > >= < <=: time since created / since last 
 FIELDS = TEXT_FIELDS + NUMBER_FIELDS + DURATION_FIELDS
 IS_VALUES = ("claimable", "waiting", "expired")
 COMPARISONS = (">=", "<=", ">", "<", "=")
-LABEL_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
+LABEL_RE = re.compile(LABEL_RULE)
 UNITS = (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 _UNIT = dict(UNITS)
 _FIELD_RE = re.compile(r"([A-Za-z_]+)(>=|<=|:|=|>|<)")
@@ -366,7 +367,7 @@ def fields_used(node: Node | None) -> set[str]:
 
 # -- SQL -----------------------------------------------------------------------------------------
 
-LABELS = table("backlog_labels", column("card_id"), column("label"))  # migration 0003 (read only here)
+LABELS = Label.__table__  # migration 0003 (read only here)
 _OPS: dict[str, Callable] = {
     "=": lambda a, b: a == b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,

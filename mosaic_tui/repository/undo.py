@@ -225,6 +225,8 @@ class Tracker:
 
 
 # --------------------------------------------------------------------------- what others did
+#: Events that change none of a card's stored values (a note, a label): they never stand in an undo's way.
+SIDE_KINDS = frozenset({"noted", "labeled", "unlabeled"})
 _WAS = {
     "claimed": "claimed", "heartbeat": "renewed", "released": "released", "blocked": "blocked",
     "unblocked": "unblocked", "completed": "completed", "reopened": "reopened", "linked": "linked",
@@ -240,7 +242,8 @@ def describe(ev: EventRecord) -> str:
 
 def refuse_if_touched(conn: Connection, change: Change, own: Collection[int], what: str) -> None:
     """Conflict if an event not in ``own`` touched a card of ``change`` after its mark."""
-    foreign = [ev for ev in events_after(conn, change.marks) if ev.id not in own and ev.id not in change.events]
+    foreign = [ev for ev in events_after(conn, change.marks)
+               if ev.id not in own and ev.id not in change.events and ev.kind not in SIDE_KINDS]
     if foreign:
         first = describe(foreign[0])
         more = f" (and {len(foreign) - 1} more changes by others)" if len(foreign) > 1 else ""

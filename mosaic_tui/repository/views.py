@@ -23,7 +23,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from mosaic_tui.db.direct import data_dir
+from mosaic_tui.db.url import data_dir
 from mosaic_tui.errors import InvalidInput, NotFound
 from mosaic_tui.repository.query import And, Node, QueryError, parse
 

@@ -39,7 +39,6 @@ import sys
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
-from urllib.parse import quote
 
 import jinja2
 import textual_serve
@@ -59,7 +58,6 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 MIN_TOKEN = 16
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9._~-]{%d,512}" % MIN_TOKEN)
 QUIT_GRACE = 5.0  # seconds a board gets to quit before SIGTERM, then as long again before SIGKILL
-USERINFO = re.compile(r"://([^:/@\s]*):([^@\s]+)@")
 STDERR_LINES = 200  # per session: a board that floods stderr does not flood the log
 
 
@@ -81,13 +79,11 @@ class Settings:
         return is_loopback(self.host)
 
     def secrets(self) -> list[str]:
-        """Strings that must never reach a log: the database password (raw and quoted) and the token."""
-        from sqlalchemy.engine import make_url
+        """Strings that must never reach a log: the database passwords (raw and quoted; the URLs' of the
+        environment too) and the token."""
+        from mosaic_tui.db.url import secrets
 
-        out = []
-        password = make_url(self.db_url).password
-        if password:
-            out += [str(password), quote(str(password), safe="")]
+        out = list(secrets(self.db_url, os.environ.get("MOSAIC_LISTEN_URL"), os.environ.get("MOSAIC_READ_URL")))
         if self.token:
             out.append(self.token)
         return [s for s in out if s]
@@ -113,7 +109,7 @@ def make_settings(
     max_sessions: int,
 ) -> Settings:
     """Check the options, open the backlog once (migrating it), and settle the token."""
-    from mosaic_tui.db.url import redact, resolve
+    from mosaic_tui.db.url import resolve
     from mosaic_tui.repository import Backlog
 
     if not host.strip():
@@ -134,7 +130,7 @@ def make_settings(
         token, generated = secrets.token_urlsafe(24), True
 
     target = resolve(db)
-    url = target.url.render_as_string(hide_password=False)
+    url = target.raw if target.backend == "postgresql" else target.display()  # SQLite: the file's absolute URL
     try:
         backlog = Backlog.open(url)  # migrates on first use: once here, not in every tab's process
         try:
@@ -144,23 +140,24 @@ def make_settings(
     except MosaicError:
         raise
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        raise Unavailable(f"cannot open the backlog {redact(target.url)}: {type(exc).__name__}") from None
+        raise Unavailable(f"cannot open the backlog {target.display()}: {type(exc).__name__}") from None
     return Settings(
-        db_url=url, db_display=redact(target.url), host=host, port=port, token=token,
+        db_url=url, db_display=target.display(), host=host, port=port, token=token,
         token_generated=generated, phase=phase, max_sessions=max_sessions,
     )
 
 
 class Scrubber:
-    """Replaces every secret in a text by ``***``."""
+    """Replaces every secret in a text by ``***`` (:func:`mosaic_tui.db.url.scrub`, the one scrubber),
+    and any other URL's password."""
 
     def __init__(self, secrets_: list[str]):
-        self.secrets = sorted(set(secrets_), key=len, reverse=True)
+        self.secrets = set(secrets_)
 
     def __call__(self, text: str) -> str:
-        for s in self.secrets:
-            text = text.replace(s, "***")
-        return USERINFO.sub(r"://\1:***@", text)  # and any other URL's password
+        from mosaic_tui.db.url import scrub
+
+        return scrub(text, self.secrets)
 
 
 def printable(text: str, limit: int = 200) -> str:
