@@ -1,4 +1,4 @@
-"""Live board benchmarks (issue 5), on both backends, with a populated backlog.
+"""Live board benchmarks, on both backends, with a populated backlog.
 
 1. latency: another process claims a card and completes it, over and over,
    while a board is open; for each claim, the time from the writer's

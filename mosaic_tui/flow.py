@@ -15,32 +15,40 @@ What ``flow(backlog, "1d")`` returns (one :class:`Flow`):
   the window. Percentiles are nearest-rank: p50 is the smallest duration that
   at least half of the durations do not exceed.
 
-Everything is counted by the database, in two statements that read the
-window's events from partial indexes (migration 0002): Python receives a few
-hundred aggregated rows whatever the number of events. Below the entry floor: no
-textual, rich or click.
+The moves are counted by the database: from the window's events (partial
+indexes, migration 0002), or on SQLite for the day and the week from the
+half-hour counts a trigger keeps (``backlog_flow_moves``, migration 0004).
+Each completion's cycle and lead time are kept as it happens by triggers
+(``backlog_flow_done``, migration 0004, whoever writes the completion); the
+window's are read in one statement and ranked in Python (a sort of integers:
+a week of a large fleet, 330,000 completions, in a fraction of a second). One
+read transaction, so the counts and the durations are of one snapshot. Below
+the entry floor: no textual, rich or click.
 """
 
 from __future__ import annotations
 
+import json
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    BigInteger, Integer, Text, and_, bindparam, case, cast, column, func, literal, literal_column, null, or_, select, tuple_, union_all,
-    values,
+    BigInteger, Integer, Text, and_, bindparam, cast, column, func, literal, literal_column, null, select, union_all, values,
 )
 
-from mosaic_tui.db.timing import MillisBetween, WholeSecondUTC, plan_aggregates
+from mosaic_tui.db.timing import WholeSecondUTC, plan_aggregates
 from mosaic_tui.errors import InvalidInput
 from mosaic_tui.repository.checks import STATUSES
-from mosaic_tui.repository.statements import EV, B
+from mosaic_tui.repository.statements import DONE, EV, MOVES, B
 
 if TYPE_CHECKING:
     from mosaic_tui.repository import Backlog
 
+SLOT_SECONDS = 1800  # backlog_flow_moves' slots: every bucket of the day and the week is whole slots
 FOREVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
@@ -136,7 +144,8 @@ def _moves_statement(bounds: list[tuple[datetime, datetime]]):
 
     The buckets are a ``VALUES`` list of whole-second bounds joined to the
     events, so each bucket is one range of ``backlog_events_flow_idx``, read
-    from the index alone, and no time arithmetic runs per event. One
+    from the index alone (Postgres; SQLite reads only the hour here, through
+    the ``at`` index), and no time arithmetic runs per event. One
     statement, so that on Postgres (READ COMMITTED) the counts and the events
     are read from one snapshot.
     """
@@ -156,82 +165,107 @@ def _moves_statement(bounds: list[tuple[datetime, datetime]]):
     return union_all(events, counts)
 
 
+def _slot_moves_statement(bounds: list[tuple[datetime, datetime]]):
+    """SQLite, windows of whole half hours: :func:`_moves_statement` read from ``backlog_flow_moves``.
+
+    The same rows (owners only on claims and completions, the only ones the
+    figures read them from), summed from the half-hour counts that a trigger
+    keeps (migration 0004): a week is ~300 slots of a few hundred keys,
+    where the events are a million rows that SQLite would group by sorting.
+    """
+    forever = 1 << 62
+    bk = (
+        values(column("i", Integer), column("lo", BigInteger), column("hi", BigInteger), name="bk")
+        .data([(i, int(lo.timestamp()) // SLOT_SECONDS, forever if hi == FOREVER else int(hi.timestamp()) // SLOT_SECONDS)
+               for i, (lo, hi) in enumerate(bounds)])
+        .cte("bk")
+    )
+    none = literal_column("''")
+    events = (
+        select(literal("event"), bk.c.i, MOVES.c.kind, func.nullif(MOVES.c.old_status, none),
+               func.nullif(MOVES.c.new_status, none), func.substr(func.nullif(MOVES.c.owner, none), 2), func.sum(MOVES.c.n))
+        .select_from(bk.join(MOVES, and_(MOVES.c.slot >= bk.c.lo, MOVES.c.slot < bk.c.hi)))
+        .group_by(bk.c.i, MOVES.c.kind, MOVES.c.old_status, MOVES.c.new_status, MOVES.c.owner)
+        .having(func.sum(MOVES.c.n) > 0)
+    )
+    counts = select(literal("now"), null(), cast(B.c.status, Text), null(), null(), null(), func.count()).group_by(B.c.status)
+    return union_all(events, counts)
+
+
 def _target(n, pct: int):
     """The nearest rank of the ``pct``-th percentile among ``n`` values: ceil(pct/100 * n), in integers."""
     return (n * pct + 99) // 100
 
 
-# (dimension, metric): the rankings the durations statement makes, each one sort of the window's completions
-RANKINGS = [(dim, metric) for dim in ("all", "phase", "agent") for metric in ("cycle", "lead")]
+def _completions(conn, start: datetime) -> list[tuple[str | None, str | None, list, list]]:
+    """The window's completions as cells: (phase, owner, their cycle times, their lead times), in ms.
 
-
-def _durations_statement():
-    """The completions of the window ranked by cycle and lead time (ms), overall, per phase and per agent.
-
-    Returns two kinds of rows, a few hundred at most whatever the number of
-    completions: ``count`` rows, the completions and how many have a cycle
-    and a lead time per (phase, owner); and ``rank`` rows, the completions
-    that sit at a p50 or p90 rank of some ranking, with their durations and
-    ranks. The ranks wanted are worked out from the counts (``tg``, a
-    hundred-odd rows) and each ranked row is kept by ``IN`` lookups there:
-    joining every ranked row to its groups' counts instead cost SQLite a
-    scan of each group table per row (a third of the statement at 18,000
-    completions).
+    Read from ``backlog_flow_done`` (kept by triggers, migration 0004), in the
+    fewest rows each backend returns quickly -- the lines that differ:
+    Postgres groups them by (phase, owner) with a hash, a few hundred rows of
+    arrays; SQLite groups by sorting (~1 us a row), so it returns the window
+    in three JSON arrays (cell key, cycle, lead), one row, and Python makes
+    the cells.
     """
-    start = bindparam("start", type_=WholeSecondUTC())
-    c = EV.alias("c")
-    claim_at = (  # backlog_events_claims_idx: one probe
-        select(c.c.at)
-        .where(c.c.card_id == EV.c.card_id, c.c.kind == CLAIMED, c.c.id < EV.c.id)
-        .order_by(c.c.id.desc()).limit(1)
-        .scalar_subquery()
-    )
-    none = literal_column("''")  # no phase / no owner: '' (an empty phase is no phase), so that groups compare by `=`
-    done = (
-        select(
-            func.coalesce(EV.c.owner, none).label("owner"),
-            func.coalesce(B.c.phase, none).label("phase"),
-            case((EV.c.old_status == CLAIMED, MillisBetween(EV.c.at, claim_at)), else_=null()).label("cycle"),
-            MillisBetween(EV.c.at, B.c.created_at).label("lead"),
-        )
-        .select_from(EV.outerjoin(B, B.c.id == EV.c.card_id))
-        .where(EV.c.at >= start, EV.c.kind == COMPLETED)  # backlog_events_done_idx
-        .cte("done")
-        .prefix_with("MATERIALIZED")  # computed once: the rankings and the counts below read it
-    )
-    cnt = (
-        select(done.c.phase, done.c.owner, func.count().label("n"),
-               *[func.count(done.c[m]).label(m) for m in ("cycle", "lead")])
-        .group_by(done.c.phase, done.c.owner)
-        .cte("cnt")
-        .prefix_with("MATERIALIZED")
-    )
-    keys = {"all": None, "phase": "phase", "agent": "owner"}
-    targets = []
-    for dim, metric in RANKINGS:
-        key = none if keys[dim] is None else cnt.c[keys[dim]]
-        for pct in (50, 90):
-            q = select(literal(f"{dim}_{metric}").label("r"), key.label("k"), _target(cast(func.sum(cnt.c[metric]), BigInteger), pct).label("rn"))
-            targets.append(q if keys[dim] is None else q.group_by(key))
-    tg = union_all(*targets).cte("tg").prefix_with("MATERIALIZED")
-    ranks = [
-        func.row_number()
-        .over(partition_by=None if keys[dim] is None else [done.c[keys[dim]]], order_by=done.c[metric].nulls_last())
-        .label(f"{dim}_{metric}_rn")
-        for dim, metric in RANKINGS
-    ]
-    ranked = select(done.c.phase, done.c.owner, done.c.cycle, done.c.lead, *ranks).subquery("ranked")
-    wanted = []
-    for dim, metric in RANKINGS:
-        rn, name = ranked.c[f"{dim}_{metric}_rn"], f"{dim}_{metric}"
-        if keys[dim] is None:
-            wanted.append(rn.in_(select(tg.c.rn).where(tg.c.r == name)))
+    window = DONE.c.at >= bindparam("start", type_=WholeSecondUTC())
+    if conn.dialect.name == "postgresql":
+        q = (select(DONE.c.phase, DONE.c.owner, func.array_agg(DONE.c.cycle_ms), func.array_agg(DONE.c.lead_ms))
+             .where(window).group_by(DONE.c.phase, DONE.c.owner))
+        return [tuple(r) for r in conn.execute(q, {"start": start})]
+    # One key per (phase, owner), unambiguous whatever the names hold: the length of the phase, ':', the
+    # phase, the owner ('' for none, which the figures read as none anyway).
+    phase, owner = func.coalesce(DONE.c.phase, ""), func.coalesce(DONE.c.owner, "")
+    key = func.length(phase).concat(":").concat(phase).concat(owner)
+    q = select(func.json_group_array(key), func.json_group_array(DONE.c.cycle_ms),
+               func.json_group_array(DONE.c.lead_ms)).where(window)
+    keys, cycles, leads = (json.loads(a) for a in conn.execute(q, {"start": start}).one())
+    cells: dict[str, tuple[list, list]] = {}
+    for k, c, lead in zip(keys, cycles, leads):
+        try:
+            cell = cells[k]
+        except KeyError:
+            cell = cells[k] = ([], [])
+        cell[0].append(c)
+        cell[1].append(lead)
+    out = []
+    for k, (c, lead) in cells.items():
+        n, rest = k.split(":", 1)
+        out.append((rest[: int(n)], rest[int(n):], c, lead))
+    return out
+
+
+def _kth(runs: list[list[int]], k: int) -> int:
+    """The ``k``-th smallest (from 1) of the values of the sorted lists ``runs``: the smallest value that
+    at least ``k`` of them do not exceed, found by halving the range of values (no merge of the runs)."""
+    lo, hi = min(r[0] for r in runs), max(r[-1] for r in runs)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sum(map(bisect_right, runs, repeat(mid))) >= k:
+            hi = mid
         else:
-            wanted.append(tuple_(ranked.c[keys[dim]], rn).in_(select(tg.c.k, tg.c.rn).where(tg.c.r == name)))
-    rank_rows = select(literal("rank").label("row"), ranked).where(or_(*wanted))
-    count_rows = select(literal("count"), cnt.c.phase, cnt.c.owner, cnt.c.n, cnt.c.cycle, cnt.c.lead,
-                        *[null()] * (len(RANKINGS) - 1))  # n, cycle, lead where the ranks begin
-    return union_all(rank_rows, count_rows)
+            lo = mid + 1
+    return lo
+
+
+def _spreads(cells) -> tuple[dict[tuple[str, str, str | None], Spread], dict[str | None, int]]:
+    """Nearest-rank p50 and p90 of cycle and lead time overall, per phase and per agent, from the cells;
+    and the completions per phase. Keys: (dimension, metric, name)."""
+    pools: dict[tuple[str, str, str | None], list[list[int]]] = defaultdict(list)  # sorted runs, one per cell
+    phase_done: dict[str | None, int] = defaultdict(int)
+    for phase, owner, cycles, leads in cells:
+        phase, owner = phase or None, owner or None  # an empty phase is no phase, as an empty owner is no one
+        phase_done[phase] += len(cycles)
+        groups = [("all", None), ("phase", phase)] + ([("agent", owner)] if owner is not None else [])
+        for metric, values_ in (("cycle", cycles), ("lead", leads)):
+            run = sorted(v for v in values_ if v is not None) if None in values_ else sorted(values_)
+            if run:
+                for dim, name in groups:  # completed by no one (a person, a script): no agent's figure
+                    pools[(dim, metric, name)].append(run)
+    out = {}
+    for key, runs in pools.items():
+        n = sum(map(len, runs))
+        out[key] = Spread(n, _seconds(_kth(runs, _target(n, 50))), _seconds(_kth(runs, _target(n, 90))))
+    return out, phase_done
 
 
 # --------------------------------------------------------------------------- the figures
@@ -240,14 +274,15 @@ def flow(backlog: Backlog, key: str = DEFAULT_WINDOW, *, now: datetime | None = 
     win = window(key)
     start, end = win.bounds(now or backlog.now())
     n = win.buckets
-    moves = _moves_statement(win.buckets_between(start))
-    durations = _durations_statement()
+    bounds = win.buckets_between(start)
+    slots = backlog.backend == "sqlite" and win.step % SLOT_SECONDS == 0
+    moves = _slot_moves_statement(bounds) if slots else _moves_statement(bounds)
 
     def tx(conn):
         plan_aggregates(conn)
-        return conn.execute(moves).all(), conn.execute(durations, {"start": start}).all()
+        return conn.execute(moves).all(), _completions(conn, start)
 
-    move_rows, duration_rows = backlog.db.run(tx, write=False)
+    move_rows, cells = backlog.db.run(tx, write=False)
 
     current = dict.fromkeys(STATUSES, 0)
     delta = [dict.fromkeys(STATUSES, 0) for _ in range(n)]
@@ -278,35 +313,10 @@ def flow(backlog: Backlog, key: str = DEFAULT_WINDOW, *, now: datetime | None = 
         cfd[status] = points
     instants = [start + timedelta(seconds=win.step * i) for i in range(n)] + [end]
 
-    # The durations statement returns the counts per (phase, owner), then the rows at some p50/p90 rank.
-    counts: dict[tuple[str, str, str | None], int] = defaultdict(int)  # (dim, metric, name) -> durations
-    phase_done: dict[str | None, int] = defaultdict(int)
-    ranked_rows = []
-    for row in duration_rows:
-        phase, owner = row[1] or None, row[2] or None  # '' stood for none
-        if row[0] == "rank":
-            ranked_rows.append((phase, owner, row))
-            continue
-        done, n = row[3], {"cycle": row[4], "lead": row[5]}
-        phase_done[phase] += done
-        for dim, metric in RANKINGS:
-            if dim == "agent" and owner is None:
-                continue  # completed by no one (a person, a script): no agent's figure
-            counts[(dim, metric, None if dim == "all" else phase if dim == "phase" else owner)] += n[metric]
-    found: dict[tuple[str, str, str | None], dict[str, Any]] = defaultdict(dict)
-    for phase, owner, row in ranked_rows:
-        r = row._mapping
-        for dim, metric in RANKINGS:
-            key = (dim, metric, None if dim == "all" else phase if dim == "phase" else owner)
-            count, rn = counts.get(key, 0), r[f"{dim}_{metric}_rn"]
-            for pct in (50, 90):
-                if count and rn == _target(count, pct):
-                    found[key]["count"] = count
-                    found[key][pct] = r[metric]
+    found, phase_done = _spreads(cells)
 
     def spread(dim: str, metric: str, name: str | None) -> Spread:
-        f = found.get((dim, metric, name))
-        return Spread(f["count"], _seconds(f.get(50)), _seconds(f.get(90))) if f else Spread()
+        return found.get((dim, metric, name), Spread())
 
     def group(dim: str, name: str | None, claims_: int, completions_: int) -> Group:
         return Group(name, claims_, completions_, spread(dim, "cycle", name), spread(dim, "lead", name))

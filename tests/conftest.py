@@ -20,7 +20,7 @@ PG_HINT = (
     "(CI: postgresql://postgres@127.0.0.1:5432/test); set MOSAIC_REQUIRE_PG=1 to fail instead of skipping"
 )
 PG_ADMIN_URL = os.environ.get("MOSAIC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-TABLES = "backlog, backlog_deps, backlog_events, backlog_notes, backlog_labels"
+TABLES = "backlog, backlog_deps, backlog_events, backlog_notes, backlog_labels, backlog_flow_done"
 
 
 def _pg_problem() -> str | None:

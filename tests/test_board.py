@@ -694,12 +694,12 @@ async def test_a_pane_whose_read_fails_says_one_line_and_reads_again_later(sboar
 def test_explain_maps_every_failure_to_one_line():
     import sqlite3
 
-    from sqlalchemy.engine import make_url
-
     from mosaic_tui.board.jobs import OFFLINE, REFUSED, UNEXPECTED, explain
-    from mosaic_tui.errors import Conflict
+    from mosaic_tui.db.url import parse
+    from mosaic_tui.errors import Conflict, ReadOnly
 
-    url = make_url("postgresql://u:s3cret@h/db")
+    url = parse("postgresql://u:s3cret@h/db")
+    assert explain(ReadOnly("this server is a read-only standby"), url) == (REFUSED, "this server is a read-only standby")
     assert explain(Unavailable("database unreachable (h): refused"), url) == (OFFLINE, "database unreachable (h): refused")
     assert explain(Conflict("card 'A' is done"), url) == (REFUSED, "card 'A' is done")
     kind, line = explain(sqlite3.OperationalError("unable to open database file"), url)

@@ -200,15 +200,20 @@ def test_an_unknown_window_is_refused():
 
 
 def test_python_receives_aggregates_not_events(history):
-    """The statements return grouped rows: 700 more events in the window add no row and change no figure."""
-    from mosaic_tui.flow import _durations_statement, _moves_statement
+    """The moves come as grouped rows, from the events (the hour) or SQLite's half-hour counts (the day);
+    the durations one per completion: 700 more heartbeats and edits in the window add no row and change no
+    figure."""
+    from mosaic_tui.flow import _completions, _moves_statement, _slot_moves_statement
 
     start = datetime(2026, 1, 1, 11, 1, tzinfo=UTC)
+    day = WINDOWS["1d"].buckets_between(datetime(2025, 12, 31, 12, 30, tzinfo=UTC))
 
     def rows():
-        moves, durations = _moves_statement(WINDOWS["1h"].buckets_between(start)), _durations_statement()
-        return history.db.run(lambda c: (len(c.execute(moves).all()),
-                                         len(c.execute(durations, {"start": start}).all())), write=False)
+        moves = [_moves_statement(WINDOWS["1h"].buckets_between(start))]
+        if history.backend == "sqlite":
+            moves.append(_slot_moves_statement(day))
+        return history.db.run(lambda c: ([len(c.execute(m).all()) for m in moves],
+                                         sum(len(cell[2]) for cell in _completions(c, start))), write=False)
 
     before, figures = rows(), flow(history, "1h")
     at = ":at" if history.backend == "sqlite" else "CAST(:at AS timestamptz)"
@@ -217,5 +222,5 @@ def test_python_receives_aggregates_not_events(history):
         run_sql(history, f"INSERT INTO backlog_events (card_id, kind, old_status, new_status, owner, at) "
                          f"VALUES ('G', :kind, :s, :s, 'ag9', {at})",
                 {"kind": kind, "s": status, "at": _ts(f"11:{33 + i % 20}:00.000", history.backend)})
-    assert rows() == before
+    assert rows() == before and before[1] == 4
     assert flow(history, "1h") == figures

@@ -168,6 +168,27 @@ async def test_flow_keys_switch_the_window_and_escape_goes_back(history):
         await settle(pilot)
 
 
+@pytest.mark.parametrize("size", [SIZE, (120, 40), (90, 30)])
+@aio
+async def test_cycle_and_lead_time_figures_stay_apart(pinned, size):
+    """Each p50 and p90 stands apart from the figure before it at any width (it once read
+    ``p50 24mp90 35m``): cycle 24m/35m, lead 45m/1h30m in the pinned history."""
+    import re
+
+    app = ViewApp(pinned, lambda app: FlowScreen(app.backlog, window="1h", notices=app.notices, clock=clock), clock=clock)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        panel = app.screen.query_one("#figures")
+        lines = [panel.render_line(y).text for y in range(panel.size.height)]
+    text = "\n".join(lines)
+    for figure in ("p50 24m", "p90 35m", "p50 45m", "p90 1h30m"):
+        assert figure in text, (size, lines)
+    for line in lines:
+        assert not re.search(r"\S(p50|p90)", line), (size, line)  # never run into what precedes it
+    cycle = next(line for line in lines if "cycle time" in line)
+    assert re.search(r"cycle time +p50 24m {2,}p90 35m", cycle), (size, cycle)
+
+
 @aio
 async def test_flow_screen_reads_again_when_cards_move(history, db_url):
     app = ViewApp(history, lambda app: FlowScreen(app.backlog, window="1h", notices=app.notices, clock=clock),

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import time
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -35,17 +37,24 @@ STACK = ("done", "blocked", "claimed", "ready")  # bottom first
 KEYS = tuple(WINDOWS)
 
 
-def spread_text(label: str, s: Spread, what: str) -> Text:
-    t = Text(f"{label:<11}", "bold")
-    if not s.count:
-        t.append("—", "dim")
-        return t
-    t.append("p50 ")
-    t.append(duration(s.p50 or 0), "bold")
-    t.append("  p90 ")
-    t.append(duration(s.p90 or 0), "bold")
-    t.append(f"  ({s.count:,} {what})", "dim")
-    return t
+def spreads(rows: list[tuple[str, Spread, str]]) -> Table:
+    """Cycle and lead time, one row each: label, p50, p90, how many, in columns of a grid.
+
+    Columns, not one line of text: a panel too narrow for the line wraps each
+    cell on its own, so a figure is never run into the next one (a line broken
+    at the spaces between them read ``p50 24mp90 35m`` once joined).
+    """
+    grid = Table.grid(padding=(0, 2))
+    for _ in range(3):
+        grid.add_column(no_wrap=True)  # label, p50, p90: whole; the count wraps under itself
+    grid.add_column()
+    for label, s, what in rows:
+        if not s.count:
+            grid.add_row(Text(label, "bold"), Text("—", "dim"), "", "")
+            continue
+        grid.add_row(Text(label, "bold"), Text.assemble("p50 ", (duration(s.p50 or 0), "bold")),
+                     Text.assemble("p90 ", (duration(s.p90 or 0), "bold")), Text(f"({s.count:,} {what})", "dim"))
+    return grid
 
 
 def _p(s: Spread) -> tuple[str, str]:
@@ -185,13 +194,11 @@ class FlowScreen(Screen):
         self.query_one("#claims-label", Static).update(
             Text.assemble(("claims ", "bold yellow"), (f"{sum(f.claims):,}", "bold"),
                           (f"  (per {duration(f.window.step)})", "dim")))
-        figures = Text()
-        figures.append_text(spread_text("cycle time", f.cycle, "claim → done"))
-        figures.append("\n")
-        figures.append_text(spread_text("lead time", f.lead, "created → done"))
-        figures.append("\n\n")
-        figures.append("over the window's completions (nearest rank). Cycle: from the claim the completion "
-                       "ended; lead: from the card's creation.", "dim")
+        figures = Group(
+            spreads([("cycle time", f.cycle, "claim → done"), ("lead time", f.lead, "created → done")]),
+            Text("\nover the window's completions (nearest rank). Cycle: from the claim the completion "
+                 "ended; lead: from the card's creation.", "dim"),
+        )
         self.query_one("#figures", Static).update(figures)
         self._table("#phases", ("phase", "done", "cycle p50", "cycle p90", "lead p50", "lead p90"), [
             (literal(g.name) if g.name else "(none)", f"{g.completions:,}", *_p(g.cycle), *_p(g.lead)) for g in f.phases

@@ -15,6 +15,11 @@ def mcp_(owner: str | None) -> int:
 
     Started by an MCP client (see README, "Use it from an MCP client"); the tools are listed in docs/mcp.md.
     """
+    import os
+
     from mosaic_tui.mcp_server import serve  # the MCP SDK is loaded by this command only
 
-    return serve(state().db, owner)
+    st = state()
+    if st.read_url:  # the read tools read the replica: the server opens its backlog with the environment's
+        os.environ["MOSAIC_READ_URL"] = st.read_url
+    return serve(st.db, owner)

@@ -37,7 +37,7 @@ SQLITE_TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 # Our own Alembic version table (the fleet's migrations keep theirs), and the newest revision in
 # migrations/versions (a test keeps them in step).
 VERSION_TABLE = "mosaic_tui_alembic_version"
-HEAD = "0003"
+HEAD = "0004"
 
 # --------------------------------------------------------------------------- what differs
 #: ``claimed_at + claim_ttl_seconds``: when a claim's lease ends (same text format as SQLITE_TS_FORMAT on SQLite).

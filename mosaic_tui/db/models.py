@@ -3,7 +3,7 @@
 The schema itself is created by the migrations in ``migrations/`` (raw DDL per
 backend, so that the Postgres ``backlog`` table is exactly the fleet's); these
 classes describe it for queries. ``backlog`` columns are the contract of
-``shared/spec/mosaic-backlog.sql``; ``unmet_deps`` and the two side tables are
+``shared/spec/mosaic-backlog.sql``; ``unmet_deps`` and the side tables are
 this project's additions, all maintained by triggers.
 """
 
@@ -87,6 +87,35 @@ class Label(SQLModel, table=True):
 
     card_id: str = Field(sa_column=Column(Text, primary_key=True))
     label: str = Field(sa_column=Column(Text, primary_key=True))
+
+
+class FlowDone(SQLModel, table=True):
+    """One completion event with its cycle and lead time (ms) and its card's phase, written by triggers
+    (migration 0004) for the flow figures."""
+
+    __tablename__ = "backlog_flow_done"
+
+    at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    event_id: int = Field(sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    card_id: str = Field(sa_column=Column(Text, nullable=False))
+    owner: str | None = Field(default=None, sa_column=Column(Text))
+    phase: str | None = Field(default=None, sa_column=Column(Text))
+    cycle_ms: int | None = Field(default=None, sa_column=Column(BigInteger))
+    lead_ms: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class FlowMoves(SQLModel, table=True):
+    """SQLite only: the events that move a card or count as a claim or a completion, counted per half hour
+    (migration 0004; '' for none, an owner as '+name')."""
+
+    __tablename__ = "backlog_flow_moves"
+
+    slot: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    kind: str = Field(sa_column=Column(Text, primary_key=True))
+    old_status: str = Field(sa_column=Column(Text, primary_key=True))
+    new_status: str = Field(sa_column=Column(Text, primary_key=True))
+    owner: str = Field(sa_column=Column(Text, primary_key=True))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class EventRecord(NamedTuple):

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from sqlalchemy import and_, bindparam, literal_column, select
 
-from mosaic_tui.db.models import Card, Edge, Event
+from mosaic_tui.db.models import Card, Edge, Event, FlowDone, FlowMoves
 from mosaic_tui.db.prepared import Prepared
 from mosaic_tui.repository.rules import CLEAR_CLAIM
 
-__all__ = ["B", "CLAIMABLE", "CLAIMED", "CLEAR_CLAIM", "E", "EV", "EVENTS_AFTER", "LIST_ORDER", "READY"]
+__all__ = ["B", "CLAIMABLE", "CLAIMED", "CLEAR_CLAIM", "DONE", "E", "EV", "EVENTS_AFTER", "LIST_ORDER", "MOVES", "READY"]
 
 B = Card.__table__
 E = Edge.__table__
 EV = Event.__table__
+DONE = FlowDone.__table__  # the flow side tables (migration 0004)
+MOVES = FlowMoves.__table__  # SQLite only
 # Literals, not parameters: the planners of both backends must see the
 # partial index's predicate in the query to use the index.
 READY = literal_column("'ready'")
