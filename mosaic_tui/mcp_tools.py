@@ -21,6 +21,7 @@ from mosaic_tui.errors import InvalidInput
 from mosaic_tui.repository import (
     DEFAULT_TTL, LATEST_NOTES, STATUSES, Backlog, card_json, event_json, note_json, person, view_json,
 )
+from mosaic_tui.repository.views import where_of
 
 # --------------------------------------------------------------------------- output schemas (the CLI's JSON keys)
 _STR_OR_NULL = {"type": ["string", "null"]}
@@ -256,6 +257,11 @@ class ListIn(_In):
     claimable: bool = Field(False, description="Only cards a claim could take now.")
     search: str | None = Field(None, description="Only cards whose id or title contains this text (any case).")
     label: str | None = Field(None, description="Only cards with this label.")
+    where: str | None = Field(None, description="Only cards this query matches, e.g. '#infra status:ready -@agent-2 "
+                              "unlocks>3 age>2h \"free text\"' (fields status phase owner label id is priority attempts "
+                              "unlocks age idle; -term negates; OR; parentheses).")
+    view: str | None = Field(None, description="Only cards of this saved view (.mosaic/views.toml in the server's "
+                             "directory or above, else the user's views.toml); with `where`, both must hold.")
     limit: int = Field(100, ge=1, le=10_000, description="At most this many cards.")
     offset: int = Field(0, ge=0, description="Skip this many cards first (paging).")
 
@@ -372,8 +378,9 @@ def _reclaim(b: Backlog, a: ReclaimIn, _me) -> Result:
 
 
 def _list(b: Backlog, a: ListIn, _me) -> Result:
-    found = b.list(status=a.status, phase=a.phase, claimable=a.claimable, search=a.search, limit=a.limit,
-                   offset=a.offset, label=a.label)
+    where = where_of(a.where, a.view)
+    found = b.list(status=a.status, phase=a.phase, claimable=a.claimable, search=a.search, where=where,
+                   limit=a.limit, offset=a.offset, label=a.label)
     labels = b.labels(c.id for c in found)
     cards = [{**card_json(c), "labels": labels[c.id]} for c in found]
     return {"cards": cards}, cards
@@ -490,9 +497,9 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "list",
-        "List cards in claim order (priority high first, then oldest), filtered by status, phase, claimable or "
-        "a search text or a label; at most `limit` (default 100), `offset` to page. Returns {\"cards\": [CARD]}, "
-        "each with its `labels`.",
+        "List cards in claim order (priority high first, then oldest), filtered by status, phase, claimable, "
+        "a search text, a label, a query (`where`) or a saved view (`view`); at most `limit` (default 100), `offset` "
+        "to page. Returns {\"cards\": [CARD]}, each with its `labels`.",
         ListIn, CARDS_OUT, _list, read_only=True, idempotent=True,
     ),
     ToolSpec(

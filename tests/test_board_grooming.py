@@ -11,6 +11,7 @@ from boardkit import SIZE, aio, settle
 from mosaic_tui.board import make_app
 from mosaic_tui.board.app import BoardApp
 from mosaic_tui.errors import NotFound
+from mosaic_tui.repository.query import Term
 
 
 async def select(pilot, status: str, card_id: str) -> None:
@@ -72,7 +73,7 @@ async def test_M_marks_the_column_under_a_phase_filter_and_c_completes_them(boar
         await settle(pilot)
         await pilot.press("slash", *"phase:M2", "enter")
         await settle(pilot)
-        assert app.phase == "M2" and app.columns["ready"].count == 2
+        assert app.refresher.scope.query == Term("phase", ":", "M2") and app.columns["ready"].count == 2
         await select(pilot, "ready", "M2-02")
         await pilot.press("M")
         await settle(pilot)
@@ -92,7 +93,7 @@ async def test_filter_by_owner(board):
         await settle(pilot)
         await pilot.press("slash", *"@agent-7", "enter")
         await settle(pilot)
-        assert app.refresher.scope.owner == "agent-7"
+        assert app.refresher.scope.query == Term("owner", ":", "agent-7")
         claimed = app.columns["claimed"]
         assert claimed.count == 1 and claimed.find("M1-02") is not None and claimed.find("M1-06") is None
         assert app.columns["ready"].count == 0
@@ -102,7 +103,7 @@ async def test_filter_by_owner(board):
         app.filter_box.value = ""
         await pilot.press("enter")
         await settle(pilot)
-        assert app.refresher.scope.owner is None and app.columns["claimed"].count == 3
+        assert app.refresher.scope.query is None and app.columns["claimed"].count == 3
 
 
 # --------------------------------------------------------------------------- reorder and priority

@@ -205,3 +205,20 @@ def test_card_detail_with_a_thread(snap_compare, demo):
     run_sql(backlog, "UPDATE backlog_events SET at = :at", {"at": FIXED_NOW.strftime("%Y-%m-%d %H:%M:%S.000")})
     assert snap_compare(make_app(backlog, clock=clock), terminal_size=(160, 60),
                         run_before=select("blocked", "M2-04", "enter"))
+
+
+def test_views_picker(snap_compare, demo, tmp_path, monkeypatch):
+    """``v``: the saved views, numbered, with their counts, queries, orders and sources."""
+    from test_views import write_views
+
+    backlog, clock = demo
+    for card, lab in [("M1-03", "infra"), ("M1-04", "infra"), ("M2-02", "infra"), ("M1-07", "docs")]:
+        run_sql(backlog, "INSERT INTO backlog_labels (card_id, label) VALUES (:c, :l)", {"c": card, "l": lab})
+    write_views(tmp_path, monkeypatch)
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready", None, "v"))
+
+
+def test_filter_error_line(snap_compare, demo):
+    """A bad query in the filter box: one line under it, the board unchanged."""
+    assert snap_compare(make_app(demo[0], clock=demo[1]), terminal_size=WIDE,
+                        run_before=select("ready", None, "slash", *"#infra colour:red", "enter"))

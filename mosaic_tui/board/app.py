@@ -33,7 +33,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from mosaic_tui.board import keys
@@ -55,6 +55,7 @@ from mosaic_tui.board.refresher import BoardFeed, Refresher
 from mosaic_tui.board.stats import StatsFooter
 from mosaic_tui.board.topbar import TopBar
 from mosaic_tui.board.undo import UndoKeys
+from mosaic_tui.board.views import FilterBar, ViewKeys
 
 NARROW_BELOW = 110  # the dependency pane hides on narrower terminals
 
@@ -85,8 +86,6 @@ class BoardApp(App[int]):
     #graph { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     Screen.narrow #graphpane { display: none; }
     #stats { height: 1; background: $boost; color: $text-muted; padding: 0 1; }
-    #filter { dock: bottom; display: none; }
-    #filter.shown { display: block; }
     """
 
     def __init__(self, backlog, *, phase: str | None = None, clock: Callable[[], datetime] | None = None,
@@ -106,6 +105,7 @@ class BoardApp(App[int]):
         self.groom = GroomKeys(self)
         self.undo_keys = UndoKeys(self)
         self.editor = EditorKeys(self)
+        self.view_keys = ViewKeys(self)
         self.painted = False
 
     def compose(self) -> ComposeResult:
@@ -115,7 +115,8 @@ class BoardApp(App[int]):
         self.kanban = Kanban(self.refresher, self.clock, live=live, marks=self.marks)
         self.dependencies = DependencyPane(self.refresher)
         self.stats_footer = StatsFooter(self.refresher)
-        self.filter_box = Input(placeholder="filter: text in ids and titles, @owner, phase:NAME (enter applies, empty clears, escape cancels)", id="filter")
+        self.filter_bar = FilterBar()
+        self.filter_box = self.filter_bar.input
         with Horizontal(id="head"):
             yield self.topbar
             yield AttentionBadge(self.backlog, notices=self.refresher.notices, clock=self.clock)
@@ -124,7 +125,7 @@ class BoardApp(App[int]):
             yield self.dependencies
         yield AgentsPane(self.refresher, self.clock)
         yield self.stats_footer
-        yield self.filter_box
+        yield self.filter_bar
         yield Footer()
 
     def on_mount(self) -> None:
@@ -217,7 +218,8 @@ class BoardApp(App[int]):
 
     @property
     def search(self) -> str | None:
-        return self.refresher.scope.search
+        """The filter as text (None: none)."""
+        return self.refresher.scope.filter_text() or None
 
     @property
     def generation(self) -> int:

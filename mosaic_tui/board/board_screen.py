@@ -18,9 +18,7 @@ the screen on top (``KEY_TABLE``).
 
 from __future__ import annotations
 
-from textual import on
 from textual.screen import Screen
-from textual.widgets import Input
 
 from mosaic_tui.board import keys
 
@@ -105,20 +103,18 @@ class BoardScreen(Screen):
     def action_graph(self) -> None:
         self.app.actions.graph()
 
-    # -- the filter line ---------------------------------------------------------------------
+    # -- the filter line and the saved views ---------------------------------------------------
     def action_filter(self) -> None:
-        box = self.app.filter_box
-        box.value = self.app.refresher.scope.filter_text()
-        box.add_class("shown")
-        box.focus()
+        self.app.filter_bar.open(self.app.refresher.scope.filter_text())
 
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        self._close_filter()
-        self.app.set_scope(self.app.refresher.scope.with_filter(event.value))
+    def action_views(self) -> None:
+        self.app.view_keys.picker()
+
+    def action_view(self, n: int) -> None:
+        self.app.view_keys.nth(n)
 
     def _close_filter(self) -> None:
-        self.app.filter_box.remove_class("shown")
+        self.app.filter_bar.close()
         self.app.kanban.focus_board()
 
     def on_key(self, event) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mosaic_tui.repository import STATUSES
+from mosaic_tui.repository.query import Node, parse, to_text
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -24,40 +25,31 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Scope:
-    """What the board shows: one phase (or all), a text filter (or none), one claim owner (or any)."""
+    """What the board shows: one phase (or all) and a query (``docs/query.md``; None: every card), maybe
+    from a saved view."""
 
     phase: str | None = None
-    search: str | None = None
-    owner: str | None = None
+    query: Node | None = None
+    view: str | None = None  # the saved view the query came from (``v``), shown in the top bar
 
     @property
     def whole(self) -> bool:
         """The whole backlog: counts can move by the events' deltas."""
-        return self.phase is None and not self.search and self.owner is None
+        return self.phase is None and self.query is None
 
     @property
-    def filters(self) -> dict[str, str | None]:
+    def filters(self) -> dict[str, Any]:
         """The repository's list / count filters of this scope (``Backlog.list(**scope.filters)``)."""
-        return {"phase": self.phase, "search": self.search, "owner": self.owner}
+        return {"phase": self.phase, "where": self.query}
 
     def with_filter(self, text: str) -> Scope:
-        """The scope the filter box asks for: ``@agent-3`` filters by claim owner, ``phase:M1`` by
-        phase (``phase:all`` or ``phase:`` for every phase; without a ``phase:`` word the phase stays),
-        the other words by text in ids and titles. An empty box clears text and owner."""
-        phase, owner, words = self.phase, None, []
-        for word in text.split():
-            if word.startswith("@") and len(word) > 1:
-                owner = word[1:]
-            elif word.lower().startswith("phase:"):
-                value = word[len("phase:"):]
-                phase = None if value.lower() in ("", "all", "*") else value
-            else:
-                words.append(word)
-        return Scope(phase, " ".join(words) or None, owner)
+        """The scope the filter box asks for (the phase chosen with ``p`` stays; an empty box clears the
+        query). Raises :class:`~mosaic_tui.repository.query.QueryError` for a bad query."""
+        return Scope(self.phase, parse(text))
 
     def filter_text(self) -> str:
-        """What the filter box shows for this scope (text and owner; the phase is in the top bar)."""
-        return " ".join(w for w in (self.search, f"@{self.owner}" if self.owner else None) if w)
+        """What the filter box shows for this scope: the query, printed back."""
+        return to_text(self.query)
 
 
 @dataclass(frozen=True)

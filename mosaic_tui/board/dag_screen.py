@@ -57,13 +57,13 @@ def read_graph(backlog, scope, limit: int = READ_LIMIT) -> tuple[dict[str, Any],
     """The graph of ``scope`` (phase, filter): ``(cards by id, edges (card, dependency), title, cards not read)``.
 
     The scope's first ``limit`` cards in claim order, and the cards outside it that they depend on."""
-    total = backlog.count(phase=scope.phase, search=scope.search)
-    cards = {c.id: c for c in backlog.list(phase=scope.phase, search=scope.search, limit=limit)}
+    total = backlog.count(**scope.filters)
+    cards = {c.id: c for c in backlog.list(**scope.filters, limit=limit)}
     edges = backlog.edges(list(cards)) if cards else []
     cards.update(backlog.get_many({d for _, d in edges if d not in cards}))
     where = f"phase {literal(scope.phase)}" if scope.phase else "all phases"
-    if scope.search:
-        where += f', filter "{literal(scope.search)}"'
+    if scope.query is not None:
+        where += f', filter "{literal(scope.filter_text())}"'
     return cards, edges, f"Dependency graph · {where}", max(0, total - limit)
 
 

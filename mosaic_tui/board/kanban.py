@@ -284,9 +284,10 @@ class Kanban(Horizontal):
         order = None
         if batch.impact is not None and "ready" in batch.pages:  # ids in claim order, sorted by impact here
             order = batch.impact.by_impact(b.ids(status="ready", **scope.filters))
+        every = b.counts(**scope.filters) if len(batch.count) > 1 else None  # one grouped query, not four
         for status in batch.count:
             batch.counts[status] = len(order) if status == "ready" and order is not None else \
-                b.count(status=status, **scope.filters)
+                every[status] if every is not None else b.count(status=status, **scope.filters)
         fresh: set[str] = set()
         for status, pages in batch.pages.items():
             n = batch.counts.get(status)
@@ -371,7 +372,7 @@ class Kanban(Horizontal):
         """In a worker: every column's exact count (a recount)."""
         view, moved = ask
         scope = view.scope
-        return view, moved, {s: self.backlog.count(status=s, **scope.filters) for s in STATUSES}
+        return view, moved, self.backlog.counts(**scope.filters)
 
     def _counted(self, got: tuple[_View, int, dict[str, int]]) -> None:
         view, moved, counts = got

@@ -98,7 +98,9 @@ class TopBar(Static):
         t = Text(" mosaic board", "bold")
         t.append(f"  {self.where}", "dim" if not self.offline else "")
         t.append(f"  phase: {literal(self.scope.phase) if self.scope.phase else 'all'}")
-        if self.scope.search or self.scope.owner:
+        if self.scope.view is not None:
+            t.append(f"  view: {literal(self.scope.view)}", "bold")
+        elif self.scope.query is not None:
             t.append("  filter: ")
             t.append(f'"{literal(self.scope.filter_text())}"', "bold")
         t.append("  ")

@@ -80,14 +80,21 @@ def show(card_id: str) -> None:
 @click.option("--claimable", is_flag=True, help="Only cards that can be claimed now.")
 @click.option("--search", metavar="TEXT", help="Only cards whose id or title contains TEXT.")
 @click.option("--label", metavar="NAME", help="Only cards labelled NAME.")
+@click.option("--where", metavar="QUERY", help="Only cards the query matches, e.g. '#infra status:ready' (docs/query.md).")
+@click.option("--view", metavar="NAME", help="Only cards of the saved view NAME (.mosaic/views.toml, or the data dir's).")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N cards.")
-def list_(status, phase, claimable, search, label, limit) -> None:
-    """List cards in claim order (priority high first, then oldest first). --json: each card has "labels"."""
+def list_(status, phase, claimable, search, label, where, view, limit) -> None:
+    """List cards in claim order (priority high first, then oldest first). --json: each card has "labels".
+
+    --where and --view combine with the other options: all must hold."""
     from mosaic_tui.repository import card_json
+    from mosaic_tui.repository.views import where_of
 
     statuses = split_list(status) or None
+    node = where_of(where, view)  # before opening the backlog: a bad query or views file reads nothing
     with Open() as b:
-        cards = b.list(status=statuses, phase=phase, claimable=claimable, search=search, limit=limit, label=label)
+        cards = b.list(status=statuses, phase=phase, claimable=claimable, search=search, where=node, limit=limit,
+                       label=label)
         labels = b.labels(c.id for c in cards) if json_mode() else {}
     if json_mode():
         out.emit_json([{**card_json(c), "labels": labels[c.id]} for c in cards])

@@ -8,14 +8,15 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, literal_column, or_, select, update
+from sqlalchemy import Connection, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mosaic_tui.db.engine import Database, open_database
 from mosaic_tui.db.models import Card, EventRecord
 from mosaic_tui.db.sql import LeaseEnd, insert_or_nothing, lock_graph, plan_graph_walk
 from mosaic_tui.errors import Conflict, InvalidInput, NotFound
-from mosaic_tui.repository import hot
+from mosaic_tui.dag.analysis import keystones
+from mosaic_tui.repository import hot, query
 from mosaic_tui.repository.checks import (
     STATUSES,
     check_acceptance,
@@ -186,8 +187,10 @@ class Backlog(Grooming, Restoring, Annotating):
         rows = self.db.run(lambda conn: conn.execute(select(B).where(B.c.id.in_(ids))).all(), write=False)
         return {c.id: c for c in map(card_from_row, rows)}
 
-    def _list_query(self, status, phase, claimable, search, owner=None, label=None):
+    def _list_query(self, status, phase, claimable, search, owner=None, where=None, label=None, *, paged=False):
         q = select(B)
+        if where is not None:
+            q = q.where(self.condition(where, paged=paged))
         if label is not None:
             q = q.where(B.c.id.in_(select(LABELS.c.card_id).where(LABELS.c.label == check_label(label))))
         if owner is not None:
@@ -202,9 +205,22 @@ class Backlog(Grooming, Restoring, Annotating):
         if claimable:
             q = q.where(CLAIMABLE)
         if search:
-            like = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            q = q.where(or_(func.lower(B.c.title).like(like, escape="\\"), func.lower(B.c.id).like(like, escape="\\")))
+            q = q.where(query.text_match(search))
         return q
+
+    def condition(self, where: str | query.Node | None, *, paged: bool = False):
+        """The SQL condition of a query (text or parsed, ``docs/query.md``); ``unlocks`` is counted now if named;
+        ``paged``: for a page in claim order (see :func:`~mosaic_tui.repository.query.condition`)."""
+        node = query.parse(where) if isinstance(where, str) else where
+        unlocks = None
+        if "unlocks" in query.fields_used(node):
+            unlocks = self.unlocks()
+        return query.condition(node, self.now(), unlocks, paged=paged)
+
+    def unlocks(self) -> dict[str, int]:
+        """For each unfinished card that others wait on, how many unfinished cards transitively wait on it."""
+        nodes, edges = self.open_work()
+        return keystones([n[0] for n in sorted(nodes, key=lambda n: (n[3], n[0]))], {n[0]: n[1] for n in nodes}, edges)
 
     def list(
         self,
@@ -214,13 +230,15 @@ class Backlog(Grooming, Restoring, Annotating):
         claimable: bool = False,
         search: str | None = None,
         owner: str | None = None,
+        where: str | query.Node | None = None,
         limit: int | None = None,
         offset: int = 0,
         label: str | None = None,
     ) -> list[Card]:
         """Cards in claim order: priority high first, then oldest first (then id); ``owner``: claimed by;
-        ``label``: only cards with that label."""
-        q = self._list_query(status, phase, claimable, search, owner, label).order_by(*LIST_ORDER)
+        ``where``: a query (``docs/query.md``; a bad one raises :class:`~mosaic_tui.repository.query.QueryError`);
+        ``label``: only cards with that label (what ``where="#label"`` finds)."""
+        q = self._list_query(status, phase, claimable, search, owner, where, label, paged=limit is not None).order_by(*LIST_ORDER)
         if limit is not None:
             q = q.limit(limit)
         if offset:
@@ -228,9 +246,9 @@ class Backlog(Grooming, Restoring, Annotating):
         return [card_from_row(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
 
     def ids(self, *, status: str | Sequence[str] | None = None, phase: str | None = None, search: str | None = None,
-            owner: str | None = None) -> list[str]:
+            owner: str | None = None, where: str | query.Node | None = None) -> list[str]:
         """The ids of ``list``'s cards, all of them, in claim order (a column sorted otherwise in Python)."""
-        q = self._list_query(status, phase, False, search, owner).with_only_columns(B.c.id).order_by(*LIST_ORDER)
+        q = self._list_query(status, phase, False, search, owner, where).with_only_columns(B.c.id).order_by(*LIST_ORDER)
         return list(self.db.run(lambda conn: conn.execute(q).scalars().all(), write=False))
 
     def open_work(self) -> tuple[list[tuple[str, str, str | None, datetime]], list[tuple[str, str]]]:
@@ -248,9 +266,16 @@ class Backlog(Grooming, Restoring, Annotating):
 
         return self.db.run(tx, write=False)
 
-    def count(self, *, status=None, phase=None, claimable=False, search=None, owner=None) -> int:
-        q = self._list_query(status, phase, claimable, search, owner).with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    def count(self, *, status=None, phase=None, claimable=False, search=None, owner=None, where=None) -> int:
+        q = self._list_query(status, phase, claimable, search, owner, where).with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
         return self.db.run(lambda conn: conn.execute(q).scalar_one(), write=False)
+
+    def counts(self, *, phase=None, search=None, owner=None, where=None) -> dict[str, int]:
+        """Cards per status (every status, 0 included) under the same filters as ``count``: one query."""
+        q = (self._list_query(None, phase, False, search, owner, where)
+             .with_only_columns(B.c.status, func.count(), maintain_column_froms=True).group_by(B.c.status).order_by(None))
+        found = dict(self.db.run(lambda conn: conn.execute(q).all(), write=False))
+        return {s: found.get(s, 0) for s in STATUSES}
 
     # -- claims (the hot verbs: mosaic_tui.repository.hot, shared with the CLI's one-shot path) ----------
     def claim(self, owner: str, ttl: int = DEFAULT_TTL, id: str | None = None) -> Card | None:

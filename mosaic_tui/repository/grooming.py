@@ -201,6 +201,7 @@ class Grooming:
         phase: str | None = None,
         search: str | None = None,
         owner: str | None = None,
+        where: Any = None,
     ) -> Result:
         """Move every card one place ``up`` / ``down`` in claim order within its status column, by the
         least change of its own priority that does it (``docs/semantics.md``, *Reorder*).
@@ -219,6 +220,7 @@ class Grooming:
         up = direction == "up"
         now = self.now()
         result = Result(f"move {direction}", f"moved {direction}")
+        within = None if where is None else self.condition(where)  # read before the write transaction
 
         def tx(conn: Connection) -> Result:
             result.done, result.refused = [], {}
@@ -237,7 +239,7 @@ class Grooming:
                     stuck.add(i)
                     continue
                 cur = card_from_row(conn.execute(select(B).where(B.c.id == i)).one())
-                other = self._neighbour(conn, cur, up, phase=phase, search=search, owner=owner)
+                other = self._neighbour(conn, cur, up, phase=phase, search=search, owner=owner, within=within)
                 if other is None:
                     result.refused[i] = f"{i} is already {'first' if up else 'last'} in {cur.status}"
                     stuck.add(i)
@@ -270,6 +272,8 @@ class Grooming:
             cond = or_(p < card.priority, and_(p == card.priority, or_(c > card.created_at, and_(c == card.created_at, i > card.id))))
             order = (p.desc(), c.asc(), i.asc())
         q = self._list_query(card.status, scope.get("phase"), False, scope.get("search"), scope.get("owner"))
+        if scope.get("within") is not None:
+            q = q.where(scope["within"])
         row = conn.execute(q.where(cond).order_by(*order).limit(1)).first()
         return None if row is None else card_from_row(row)
 
