@@ -111,6 +111,8 @@ def test_the_typescript_client_runs_the_agent_loop_and_reads_every_tool(db_url, 
         ("link", {"from": "c", "to": "b"}), ("unlink", {"from": "c", "to": "b"}), ("reopen", {"id": "a"}),
         ("stats", {}), ("events", {"cardId": "a"}), ("impact", {}), ("agents", {}), ("flow", {"window": "1h"}),
         ("db", {}),
+        ("note", {"id": "b", "body": "found the flaky test"}), ("notes", {"id": "b"}),
+        ("label", {"ids": ["a", "b"], "add": ["infra"]}), ("list", {"where": "#infra"}),
     ]
     untried = {t.name for t in TOOLS} - {t for t, _ in calls}
     assert not untried, f"call the new tools here too, so the SDK checks their results: {sorted(untried)}"
@@ -121,7 +123,8 @@ def test_the_typescript_client_runs_the_agent_loop_and_reads_every_tool(db_url, 
     for (tool, _), res in zip(calls, out["results"], strict=True):
         text = text_of(res)  # the SDK accepted the structured content against the output schema
         assert res["isError"] is False and res["structuredContent"] is not None, tool
-        wrap = {"claim": "card", "list": "cards", "events": "events", "agents": "agents"}.get(tool)
+        wrap = {"claim": "card", "list": "cards", "events": "events", "agents": "agents", "notes": "notes",
+                "label": "labels"}.get(tool)
         assert res["structuredContent"] == ({wrap: text} if wrap else text), tool
         seen.setdefault(tool, []).append(text)
     first, second, none = seen["claim"]
@@ -133,6 +136,10 @@ def test_the_typescript_client_runs_the_agent_loop_and_reads_every_tool(db_url, 
     assert [e["kind"] for e in seen["events"][0]] == ["created", "claimed", "heartbeat", "completed", "reopened"]
     assert seen["stats"][0]["counts"] == {"ready": 3, "claimed": 0, "blocked": 0, "done": 0}
     assert seen["db"][0]["backend"] == ("sqlite" if db_url.endswith(".db") else "postgresql")
+    assert seen["note"][0]["body"] == "found the flaky test" and seen["note"][0]["kind"] == "note"
+    assert [n["body"] for n in seen["notes"][0]] == ["found the flaky test"]
+    assert seen["label"][0] == {"a": ["infra"], "b": ["infra"]}
+    assert sorted(c["id"] for c in seen["list"][1]) == ["a", "b"]
 
 
 # --------------------------------------------------------------------------- errors
