@@ -58,7 +58,7 @@ COLS = (
 PG_COLS = ", ".join(f"backlog.{c.strip()}" for c in COLS.split(","))
 
 # --- the repository's statements, as emitted (SQLAlchemy 2.x, echo=True) ----------------------
-# The reclaim's first statement (mosaic_tui.db.hotsql.ENDED): the ended leases, with what their system notes
+# The reclaim's first statement (mosaic_tui.db.verbs_sql.ENDED): the ended leases, with what their system notes
 # say; an UPDATE and a note per card follow only when one has ended (never in these drains).
 SQLITE_RECLAIM = (
     "SELECT backlog.id, backlog.claim_owner, backlog.claim_ttl_seconds, backlog.attempts FROM backlog "

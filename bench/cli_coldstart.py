@@ -206,7 +206,7 @@ SQLAlchemy, SQLModel, the repository), started the same way.
 
 {info}.
 {mcp_part}
-What the hot verbs load (`mosaic_tui.cli.fast`, `docs/cli.md` "Cold start"):
+What the hot verbs load (`mosaic_tui.cli.oneshot`, `docs/cli.md` "Cold start"):
 the interpreter, the standard library's `json`, `datetime` and `sqlite3`, the
 driver (`psycopg` on Postgres: its import alone is a row of the table, and
 most of the difference between the two backends), and a dozen small modules of

@@ -111,15 +111,15 @@ def bench_layout(sizes: list[int], runs: int) -> None:
 def bench_first_draw(sizes: list[int], runs: int) -> None:
     from textual.app import App
 
-    from mosaic_tui.board import dag_screen
-    from mosaic_tui.board.dag_screen import DagScreen
+    from mosaic_tui.board.screens import graph as graph_screen
+    from mosaic_tui.board.screens.graph import DagScreen
 
     async def once(cards, edges, listed: bool) -> tuple[float, float]:
         app = App()
-        limit = dag_screen.DRAW_LIMIT
+        limit = graph_screen.DRAW_LIMIT
         async with app.run_test(size=(160, 45)) as pilot:
             await pilot.pause()
-            dag_screen.DRAW_LIMIT = -1 if listed else limit  # listed: the layered list of the same cards
+            graph_screen.DRAW_LIMIT = -1 if listed else limit  # listed: the layered list of the same cards
             try:
                 w, c = time.perf_counter(), time.process_time()
                 screen = DagScreen(cards, edges)
@@ -130,7 +130,7 @@ def bench_first_draw(sizes: list[int], runs: int) -> None:
                 await pilot.pause()
                 return time.perf_counter() - w, time.process_time() - c
             finally:
-                dag_screen.DRAW_LIMIT = limit
+                graph_screen.DRAW_LIMIT = limit
 
     def median(pairs: list[tuple[float, float]]) -> tuple[float, float]:
         return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
@@ -153,8 +153,8 @@ def bench_list(sizes: list[int], runs: int) -> None:
     from textual.screen import Screen
     from textual.widgets import Static
 
-    from mosaic_tui.board.dag_screen import DagScreen
-    from mosaic_tui.board.graph import layered
+    from mosaic_tui.board.screens.graph import DagScreen
+    from mosaic_tui.board.draw.graph_text import layered
 
     class StaticList(Screen):  # the baseline: the list as one Static in a scroll container
         def __init__(self, text) -> None:
@@ -259,7 +259,7 @@ def bench_key_to_picture(sizes: list[int], runs: int, backends: list[str]) -> No
                 backlog.close()
                 drop()
     code = ("import time; import mosaic_tui.board.app, mosaic_tui.board.actions; w, c = time.perf_counter(), time.process_time(); "
-            "import mosaic_tui.board.dag_screen; print(time.perf_counter() - w, time.process_time() - c)")
+            "import mosaic_tui.board.screens.graph; print(time.perf_counter() - w, time.process_time() - c)")
     took = [tuple(map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
                       .stdout.split())) for _ in range(runs)]
     print(f"  the first g of a process also imports the screen: {ms(median(took))} (fresh processes)")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The agents query at scale: ``mosaic_tui.fleet.agents()`` on 100,000 cards and 1,000,000 events.
+"""The agents query at scale: ``mosaic_tui.repository.watch.fleet.agents()`` on 100,000 cards and 1,000,000 events.
 
 What ``mosaic-tui agents --json`` and the board's agents pane (``a``) read.
 The history is bench/flow.py's (every card ten events over the last
@@ -38,7 +38,7 @@ def bench_backend(backend: str, args) -> dict:
     from sqlalchemy import func, select
 
     from mosaic_tui.db.models import Event
-    from mosaic_tui.fleet import agents
+    from mosaic_tui.repository.watch.fleet import agents
     from mosaic_tui.repository import Backlog
 
     EV = Event.__table__

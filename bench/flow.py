@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Flow figures at scale: ``mosaic_tui.flow.flow(window)`` on 100,000 cards and ~1,000,000 events, against the old code.
+"""Flow figures at scale: ``mosaic_tui.repository.watch.flow.flow(window)`` on 100,000 cards and ~1,000,000 events, against the old code.
 
 Seeds a fresh database per backend directly at revision 0003 (no triggers
 while loading: on Postgres ``session_replication_role = replica`` and COPY,
@@ -8,7 +8,7 @@ then migrates it to the head as a backlog with that history would be, and
 times that migration (0004: the flow side tables' backfill). Then, per window
 (1h, 1d, 7d), ``flow(backlog, w)`` and, as the baseline in the same process
 on the same database, interleaved, the code before the side tables
-(``mosaic_tui/flow.py`` at ``--baseline-ref``, read with ``git show``, with
+(``mosaic_tui/repository/watch/flow.py`` at ``--baseline-ref``, read with ``git show``, with
 migration 0002's done index it read made again), ``--runs`` times each, with a
 warm connection pool, as the board's Flow screen calls it. ``sameFigures``:
 ``flow_json`` of both, compared whole.
@@ -250,15 +250,15 @@ DONE_IDX = ("CREATE INDEX IF NOT EXISTS backlog_events_done_idx ON backlog_event
 
 
 def baseline_module(ref: str):
-    """``mosaic_tui/flow.py`` as it was at ``ref`` (``git show``), as a module of its own."""
+    """``mosaic_tui/repository/watch/flow.py`` as it was at ``ref`` (``git show``), as a module of its own."""
     import subprocess
     import types
 
     root = Path(__file__).resolve().parent.parent
-    source = subprocess.run(["git", "-C", str(root), "show", f"{ref}:mosaic_tui/flow.py"],
+    source = subprocess.run(["git", "-C", str(root), "show", f"{ref}:mosaic_tui/repository/watch/flow.py"],
                             check=True, capture_output=True, text=True).stdout
     module = types.ModuleType("flow_before")
-    module.__file__ = f"{ref[:7]}:mosaic_tui/flow.py"
+    module.__file__ = f"{ref[:7]}:mosaic_tui/repository/watch/flow.py"
     sys.modules["flow_before"] = module  # dataclasses look their module up
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     return module
@@ -300,17 +300,17 @@ def screen_open_s(b, key: str, flow_fn=None) -> float:
     from textual import on
     from textual.app import App
 
-    from mosaic_tui.board import flowscreen
-    from mosaic_tui.board.flowscreen import FlowScreen
+    from mosaic_tui.board.screens import flow as flow_screen
+    from mosaic_tui.board.screens.flow import FlowScreen
     from mosaic_tui.board.jobs import Call
 
     if flow_fn is not None:
-        real = flowscreen.flow
-        flowscreen.flow = flow_fn
+        real = flow_screen.flow
+        flow_screen.flow = flow_fn
         try:
             return screen_open_s(b, key)
         finally:
-            flowscreen.flow = real
+            flow_screen.flow = real
 
     class ScreenApp(App):
         @on(Call)
@@ -338,7 +338,7 @@ def explain(b) -> None:
     """Run flow() for each window, catch the statements it sends, and print their plans."""
     from sqlalchemy import event
 
-    from mosaic_tui.flow import WINDOWS, flow
+    from mosaic_tui.repository.watch.flow import WINDOWS, flow
 
     seen: list[tuple[str, object]] = []
 
@@ -428,7 +428,7 @@ def bench_backend(backend: str, args) -> list[dict]:
     from sqlalchemy import func, select, text
 
     from mosaic_tui.db.models import Event
-    from mosaic_tui.flow import WINDOWS, flow, flow_json
+    from mosaic_tui.repository.watch.flow import WINDOWS, flow, flow_json
     from mosaic_tui.repository import Backlog
 
     before = baseline_module(args.baseline_ref)
@@ -510,7 +510,7 @@ def main(argv=None) -> int:
                          "month: ten events a card over --days days, mostly heartbeats (history)")
     ap.add_argument("--days", type=float, default=30.0, help="--shape month: the history's span in days (default 30)")
     ap.add_argument("--agents", type=int, default=100)
-    ap.add_argument("--baseline-ref", default=BASELINE_REF, help="the commit whose mosaic_tui/flow.py is the baseline")
+    ap.add_argument("--baseline-ref", default=BASELINE_REF, help="the commit whose mosaic_tui/repository/watch/flow.py is the baseline")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--backends", default="sqlite,pg")
     ap.add_argument("--explain", action="store_true", help="print the query plans instead of timing")

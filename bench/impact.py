@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: the board's keystone counts (``unlocks N``) and critical paths at 100,000 cards, both backends.
 
-What the keystones room reads (``mosaic_tui.impact.impact``): the unfinished
+What the keystones room reads (``mosaic_tui.repository.watch.impact.impact``): the unfinished
 cards and the edges between them (``Backlog.open_work``, one transaction),
 then the analysis in Python (exact keystones, critical path per phase). Also
 what ``s`` (the ready column sorted by impact) costs per page read: the ready
@@ -38,7 +38,7 @@ from dag import plan, timed as timed_s  # noqa: E402
 
 from sqlalchemy import text  # noqa: E402
 
-from mosaic_tui.impact import analyse, impact  # noqa: E402
+from mosaic_tui.repository.watch.impact import analyse, impact  # noqa: E402
 from mosaic_tui.repository import Backlog  # noqa: E402
 
 

@@ -53,7 +53,7 @@ def script() -> str:
 
 
 def populate(url: str, cards: int) -> None:
-    from mosaic_tui import transfer
+    from mosaic_tui.repository import transfer
     from mosaic_tui.repository import Backlog
 
     import json

@@ -135,7 +135,7 @@ def _isolated_home(tmp_path, monkeypatch):
 
 
 def _seeded_board(url: str):
-    from mosaic_tui.board.fixtures import FixedClock, seed
+    from fixtures import FixedClock, seed
     from mosaic_tui.db.engine import open_database
     from mosaic_tui.repository import Backlog
 
@@ -148,7 +148,7 @@ def _seeded_board(url: str):
 
 @pytest.fixture
 def board(db_url):
-    """The board fixture's twelve cards (``mosaic_tui.board.fixtures.seed``) on both backends, with its fixed clock."""
+    """The board fixture's twelve cards (``tests.fixtures.seed``) on both backends, with its fixed clock."""
     yield from _seeded_board(db_url)
 
 

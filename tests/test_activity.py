@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from mosaic_tui.activity import needs_attention, recent, titles
+from mosaic_tui.repository.watch.activity import needs_attention, recent, titles
 from mosaic_tui.repository import Backlog
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)

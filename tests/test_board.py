@@ -320,7 +320,7 @@ async def test_enter_opens_the_detail(sboard):
         await select(pilot, "claimed", "M1-02")
         await pilot.press("enter")
         await settle(pilot)
-        from mosaic_tui.board.screens import DetailScreen
+        from mosaic_tui.board.screens.dialogs import DetailScreen
 
         assert isinstance(app.screen, DetailScreen)
         assert app.screen.card.id == "M1-02"
@@ -339,7 +339,7 @@ async def test_question_mark_opens_help_and_card_keys_do_nothing_there(sboard):
         await settle(pilot)
         await pilot.press("question_mark")
         await settle(pilot)
-        from mosaic_tui.board.screens import HelpScreen
+        from mosaic_tui.board.screens.dialogs import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("c")  # not through the help screen
@@ -396,7 +396,7 @@ async def test_g_opens_the_full_screen_graph(sboard):
         await select(pilot, "ready", "M1-07")
         await pilot.press("g")
         await settle(pilot)
-        from mosaic_tui.board.dag_screen import DagScreen
+        from mosaic_tui.board.screens.graph import DagScreen
 
         assert isinstance(app.screen, DagScreen)
         scene = app.screen.view.scene
@@ -570,7 +570,7 @@ def test_importing_the_board_package_is_cheap():
 
 
 def test_literal_shows_control_characters():
-    from mosaic_tui.board.text import literal
+    from mosaic_tui.board.draw.text import literal
 
     assert literal("a\x1b[31mred\x07\tb\u202e") == "a\\e[31mred\\x07\\tb\\u202e"
     assert literal("[bold]x[/bold]") == "[bold]x[/bold]"
@@ -722,9 +722,9 @@ def test_the_docs_key_table_is_the_key_table():
 @aio
 async def test_bindings_help_and_palette_come_from_the_key_table(sboard):
     from mosaic_tui.board import keys
-    from mosaic_tui.board.board_screen import BoardScreen
-    from mosaic_tui.board.columns import CardColumn
-    from mosaic_tui.board.screens import HelpScreen
+    from mosaic_tui.board.screens.board import BoardScreen
+    from mosaic_tui.board.panes.columns import CardColumn
+    from mosaic_tui.board.screens.dialogs import HelpScreen
 
     assert BoardScreen.BINDINGS == keys.bindings(keys.BOARD) and CardColumn.BINDINGS == keys.bindings(keys.COLUMN)
     from mosaic_tui.board.app import BoardApp
@@ -783,7 +783,7 @@ async def test_a_look_is_one_worker_the_columns_read_along(board, monkeypatch):
 
 @aio
 async def test_columns_busy_as_a_look_starts_read_on_their_own_after_it(board, monkeypatch):
-    from mosaic_tui.board.kanban import Kanban
+    from mosaic_tui.board.panes.kanban import Kanban
 
     backlog, clock = board
     monkeypatch.setattr(Kanban, "_plan_along", lambda self: None)  # as if a read of its own were running

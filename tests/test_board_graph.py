@@ -12,12 +12,12 @@ import time
 import pytest
 
 from boardkit import SIZE, aio, settle
-from mosaic_tui.board import dag_screen as dag_screen_module
+from mosaic_tui.board.screens import graph as graph_screen
 from mosaic_tui.board import keys, make_app, run_board
-from mosaic_tui.board.dag_screen import DagScreen
-from mosaic_tui.board.dag_view import STATUS_COLOUR, DagView
-from mosaic_tui.board.fixtures import FixedClock, seed
-from mosaic_tui.board.topbar import badge
+from mosaic_tui.board.screens.graph import DagScreen
+from mosaic_tui.board.draw.dag_view import STATUS_COLOUR, DagView
+from fixtures import FixedClock, seed
+from mosaic_tui.board.panes.topbar import badge
 from mosaic_tui.db.engine import open_database
 from mosaic_tui.db.feed import SQLiteFeed
 from mosaic_tui.errors import Unavailable
@@ -147,7 +147,7 @@ async def test_enter_opens_the_selected_nodes_detail(board):
         assert target != "M1-03"
         await pilot.press("enter")
         await settle(pilot)
-        from mosaic_tui.board.screens import DetailScreen
+        from mosaic_tui.board.screens.dialogs import DetailScreen
 
         assert isinstance(app.screen, DetailScreen) and app.screen.card.id == target
         await pilot.press("escape")
@@ -185,8 +185,8 @@ async def test_a_heartbeat_reads_nothing_and_reads_are_paced(sboard_factory, mon
     """A heartbeat changes nothing drawn: no read. Someone else's changes: read again, at most once a second."""
     backlog, clock, url = sboard_factory
     reads = []
-    real = dag_screen_module.read_graph
-    monkeypatch.setattr(dag_screen_module, "read_graph", lambda *a, **k: reads.append(time.monotonic()) or real(*a, **k))
+    real = graph_screen.read_graph
+    monkeypatch.setattr(graph_screen, "read_graph", lambda *a, **k: reads.append(time.monotonic()) or real(*a, **k))
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_graph(pilot, "ready", "M1-03")
@@ -251,7 +251,7 @@ async def test_help_and_palette_on_the_graph_are_the_graphs(sboard_factory):
         assert backlog.get("M2-05").status == "ready"
         await pilot.press("question_mark")
         await settle(pilot)
-        from mosaic_tui.board.screens import HelpScreen
+        from mosaic_tui.board.screens.dialogs import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)
         shown = str(app.screen.query_one("Static").render())
@@ -267,7 +267,7 @@ def test_the_badge_says_the_feeds_label(tmp_path):
     assert badge("polling", "polling (every 1s)").plain == "◌ polling (every 1s)"
     assert badge("live", "live").plain == "● live"
     assert badge("lost", "lost").plain == "✕ feed lost"
-    from mosaic_tui.board.topbar import first_label
+    from mosaic_tui.board.panes.topbar import first_label
 
     b = Backlog.open(str(tmp_path / "x.db"))
     feed = b.feed()
@@ -338,13 +338,13 @@ async def test_the_dependency_pane_follows_the_board_while_the_graph_is_open(sbo
 @aio
 async def test_g_pressed_again_while_the_graph_is_read_opens_one_graph(board, monkeypatch):
     backlog, clock = board
-    slow = dag_screen_module.read_graph
+    slow = graph_screen.read_graph
 
     def read_slowly(*args):
         time.sleep(0.4)  # the second g arrives while the first is still reading
         return slow(*args)
 
-    monkeypatch.setattr(dag_screen_module, "read_graph", read_slowly)
+    monkeypatch.setattr(graph_screen, "read_graph", read_slowly)
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

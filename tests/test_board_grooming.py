@@ -294,7 +294,7 @@ async def test_E_edits_in_the_editor_and_a_parse_error_reopens_it(board, monkeyp
             return text.replace("priority: high", "priority: 7")
         raise AssertionError("opened a third time")
 
-    monkeypatch.setattr("mosaic_tui.board.editor.edit_text", editor)
+    monkeypatch.setattr("mosaic_tui.board.grooming.editor.edit_text", editor)
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -318,7 +318,7 @@ async def test_E_unchanged_writes_nothing_and_a_conflict_keeps_the_text(board, m
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     events = len(backlog.events())
-    monkeypatch.setattr("mosaic_tui.board.editor.edit_text", lambda app, cid, text: text)
+    monkeypatch.setattr("mosaic_tui.board.grooming.editor.edit_text", lambda app, cid, text: text)
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -331,7 +331,7 @@ async def test_E_unchanged_writes_nothing_and_a_conflict_keeps_the_text(board, m
             backlog.update_card("M2-02", title="changed by someone else")
             return text.replace("title: Import from the fleet", "title: mine")
 
-        monkeypatch.setattr("mosaic_tui.board.editor.edit_text", meanwhile)
+        monkeypatch.setattr("mosaic_tui.board.grooming.editor.edit_text", meanwhile)
         await pilot.press("E")
         await settle(pilot)
         assert backlog.get("M2-02").title == "changed by someone else"
@@ -365,8 +365,8 @@ async def test_titles_read_at_160_columns_and_backslash_gives_more(board):
 
 
 def test_fit_gives_floors_then_the_focused_column_then_the_needs():
-    from mosaic_tui.board.columns import STRIP
-    from mosaic_tui.board.kanban import fit
+    from mosaic_tui.board.panes.columns import STRIP
+    from mosaic_tui.board.panes.kanban import fit
 
     # ready focused (needs 70), claimed floor 30 (owner + lease), an empty strip, done needs 40
     wants = [(17, 70), (30, 45), (STRIP, STRIP), (14, 40)]
@@ -387,7 +387,7 @@ def test_fit_gives_floors_then_the_focused_column_then_the_needs():
 @aio
 async def test_the_claimed_column_shows_owner_and_lease_whole_when_not_focused(board):
     backlog, clock = board
-    from mosaic_tui.board.kanban import SOFT_MIN
+    from mosaic_tui.board.panes.kanban import SOFT_MIN
 
     backlog.claim("agent-with-a-long-name-12", ttl=7200, id="M2-02")  # (a claim returns agent-3's expired card)
     app = make_app(backlog, clock=clock)

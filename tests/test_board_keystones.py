@@ -12,8 +12,8 @@ from conftest import run_sql
 from boardkit import SIZE, aio, settle
 from mosaic_tui.board import make_app
 from mosaic_tui.board.changes import Scope
-from mosaic_tui.board.columns import ROW_H
-from mosaic_tui.board.screens import DetailScreen
+from mosaic_tui.board.panes.columns import ROW_H
+from mosaic_tui.board.screens.dialogs import DetailScreen
 
 IMPACT_ORDER = ["M1-04", "M1-03", "M1-05", "M2-02", "M1-07", "M2-03"]  # test_impact's hand count, most first
 

@@ -7,7 +7,7 @@ from boardkit import SIZE, aio, settle
 from test_board import select
 
 from mosaic_tui.board import make_app
-from mosaic_tui.board.notes import NoteScreen
+from mosaic_tui.board.screens.note import NoteScreen
 from mosaic_tui.repository import MAX_NOTE_BYTES
 
 
@@ -106,7 +106,7 @@ async def test_the_detail_shows_the_thread_and_the_timeline_shows_notes_as_they_
         await settle(pilot)
         lines = [a for a in app.screen.events.lines if a.event.kind == "noted"]
         assert [a.note for a in lines] == [("block", "blocked on review"), ("note", "first\n\x1b[31mred\x1b[0m")]
-        from mosaic_tui.board.timeline import line
+        from mosaic_tui.board.screens.timeline import line
 
         shown = line(lines[1]).plain
         assert "first" in shown and "\x1b" not in shown and line(lines[0]).plain.endswith("block: blocked on review")

@@ -10,7 +10,7 @@ import pytest
 from conftest import run_sql
 
 from mosaic_tui.board import make_app
-from mosaic_tui.board.fixtures import FIXED_NOW, FixedClock, seed, seed_fleet
+from fixtures import FIXED_NOW, FixedClock, seed, seed_fleet
 from mosaic_tui.db.engine import open_database
 from mosaic_tui.errors import Unavailable
 from mosaic_tui.repository import Backlog

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from boardkit import SIZE, aio, settle
 from mosaic_tui.board import make_app
-from mosaic_tui.board.attention import AttentionBadge
-from mosaic_tui.board.flowscreen import FlowScreen
-from mosaic_tui.board.timeline import TimelineScreen
+from mosaic_tui.board.panes.attention import AttentionBadge
+from mosaic_tui.board.screens.flow import FlowScreen
+from mosaic_tui.board.screens.timeline import TimelineScreen
 from mosaic_tui.repository import Backlog
 
 

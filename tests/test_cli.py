@@ -433,8 +433,9 @@ def test_one_exit_code_table(mt):
     """Every error class, the --help epilog and docs/cli.md take their exit codes from errors.EXIT_CODES."""
     from pathlib import Path
 
-    from mosaic_tui import errors, transfer
+    from mosaic_tui import errors
 
+    from mosaic_tui.repository import transfer
     classes = [errors.MosaicError, errors.InvalidInput, errors.NotFound, errors.Conflict, errors.Unavailable,
                transfer.VerifyFailed]
     assert {c.code: c("x").exit_code for c in classes} == {c.code: errors.EXIT_CODES[c.code] for c in classes}

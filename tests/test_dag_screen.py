@@ -1,4 +1,4 @@
-"""The drawn graph screen (mosaic_tui.board.dag_screen): pictures, navigation, compact mode, live redraw, fallback."""
+"""The drawn graph screen (mosaic_tui.board.screens.graph): pictures, navigation, compact mode, live redraw, fallback."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from textual.app import App
 
 from boardkit import aio
-from mosaic_tui.board.dag_screen import DRAW_LIMIT, DagScreen
-from mosaic_tui.board.dag_view import DagView
-from mosaic_tui.board.fixtures import FixedClock, seed
+from mosaic_tui.board.screens.graph import DRAW_LIMIT, DagScreen
+from mosaic_tui.board.draw.dag_view import DagView
+from fixtures import FixedClock, seed
 from mosaic_tui.db.engine import open_database
 from mosaic_tui.demo import build_plan
 from mosaic_tui.repository import Backlog

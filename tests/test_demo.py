@@ -70,7 +70,7 @@ def test_the_last_agent_stalls_so_that_needs_attention_and_stale_show(tmp_path):
     """The stalling agent holds a card unheard: first silent (half its lease), then stale (lease ended, unreclaimed)."""
     import time
 
-    from mosaic_tui.activity import needs_attention
+    from mosaic_tui.repository.watch.activity import needs_attention
 
     path = str(tmp_path / "stall.db")
     b = Backlog.open(path)

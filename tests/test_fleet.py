@@ -1,6 +1,6 @@
-"""The fleet's figures (``mosaic_tui.fleet.agents``) and the agents view (``a``), on both backends.
+"""The fleet's figures (``mosaic_tui.repository.watch.fleet.agents``) and the agents view (``a``), on both backends.
 
-The history is ``mosaic_tui.board.fixtures.seed_fleet``: every event stamped at a fixed time before
+The history is ``tests.fixtures.seed_fleet``: every event stamped at a fixed time before
 the fixed clock, so each figure below is computed by hand from its docstring.
 """
 
@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from test_board import SIZE, aio, notes, settle
 
-from mosaic_tui import fleet
+from mosaic_tui.repository.watch import fleet
 from mosaic_tui.board import make_app
-from mosaic_tui.board.agents import AgentsPane
-from mosaic_tui.board.fixtures import FixedClock, seed_fleet
+from mosaic_tui.board.panes.agents import AgentsPane
+from fixtures import FixedClock, seed_fleet
 from mosaic_tui.db.engine import open_database
 from mosaic_tui.repository import Backlog
 
@@ -65,7 +65,7 @@ def test_the_figures_match_the_history_by_hand(db_url):
 def test_an_odd_number_of_cycles_takes_the_middle_one(sqlite_url):
     clock = FixedClock()
     backlog = Backlog(open_database(sqlite_url), clock=clock)
-    from mosaic_tui.board.fixtures import pin_events
+    from fixtures import pin_events
 
     last = 0
     start = clock.now
@@ -83,7 +83,7 @@ def test_an_odd_number_of_cycles_takes_the_middle_one(sqlite_url):
 
 
 def test_the_fleet_module_stays_below_the_entry_floor():
-    code = "import sys, mosaic_tui.fleet; print(sorted(m for m in ('textual', 'click', 'rich') if m in sys.modules))"
+    code = "import sys, mosaic_tui.repository.watch.fleet; print(sorted(m for m in ('textual', 'click', 'rich') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -1,4 +1,4 @@
-"""Flow figures (mosaic_tui.flow) against a history computed by hand, on both backends.
+"""Flow figures (mosaic_tui.repository.watch.flow) against a history computed by hand, on both backends.
 
 The history (times UTC, 2026-01-01; the clock says 12:00:30, so the 1h window
 starts at 11:01:00 and has sixty one-minute buckets, bucket i = 11:01 + i min):
@@ -35,7 +35,7 @@ import pytest
 
 from conftest import run_sql
 from mosaic_tui.errors import InvalidInput
-from mosaic_tui.flow import WINDOWS, Spread, flow, flow_json, window
+from mosaic_tui.repository.watch.flow import WINDOWS, Spread, flow, flow_json, window
 from mosaic_tui.repository import Backlog
 
 NOW = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
@@ -203,7 +203,7 @@ def test_python_receives_aggregates_not_events(history):
     """The moves come as grouped rows, from the events (the hour) or SQLite's half-hour counts (the day);
     the durations one per completion: 700 more heartbeats and edits in the window add no row and change no
     figure."""
-    from mosaic_tui.flow import _completions, _moves_statement, _slot_moves_statement
+    from mosaic_tui.repository.watch.flow import _completions, _moves_statement, _slot_moves_statement
 
     start = datetime(2026, 1, 1, 11, 1, tzinfo=UTC)
     day = WINDOWS["1d"].buckets_between(datetime(2025, 12, 31, 12, 30, tzinfo=UTC))

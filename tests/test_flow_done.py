@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import case, null, select
 
 from conftest import new_pg_database, run_sql
-from mosaic_tui import flow as flow_module
+from mosaic_tui.repository.watch import flow as flow_module
 from mosaic_tui.db.models import Card, Event
 from mosaic_tui.db.timing import MillisBetween
-from mosaic_tui.flow import WINDOWS, Spread, flow
+from mosaic_tui.repository.watch.flow import WINDOWS, Spread, flow
 from mosaic_tui.repository import Backlog
 
 B, EV = Card.__table__, Event.__table__

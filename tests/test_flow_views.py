@@ -21,10 +21,10 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from mosaic_tui.board.attention import AttentionBadge
-from mosaic_tui.board.flowscreen import FlowScreen
+from mosaic_tui.board.panes.attention import AttentionBadge
+from mosaic_tui.board.screens.flow import FlowScreen
 from mosaic_tui.board.jobs import Call
-from mosaic_tui.board.timeline import TimelineScreen
+from mosaic_tui.board.screens.timeline import TimelineScreen
 from mosaic_tui.repository import Backlog
 
 SIZE = (160, 45)
@@ -261,7 +261,7 @@ async def test_timeline_is_live_and_filters_by_agent_and_card(history, db_url):
 
 @aio
 async def test_timeline_under_a_busy_fleet_keeps_a_bounded_list(history):
-    from mosaic_tui.board.timeline import KEEP
+    from mosaic_tui.board.screens.timeline import KEEP
     from mosaic_tui.db.models import EventRecord
 
     app = ViewApp(history, lambda app: TimelineScreen(app.backlog, notices=app.notices), clock=clock)

@@ -123,7 +123,7 @@ def test_bulk_of_many_cards_is_one_transaction_all_or_nothing(bl, monkeypatch):
     if bl.backend == "postgresql":  # every row written by the same transaction
         assert sql(bl, "SELECT count(DISTINCT xmin::text) FROM backlog").scalar() == 1
     # A failure inside the transaction, after the updates, leaves everything as it was.
-    import mosaic_tui.repository.undo as undo_mod
+    import mosaic_tui.repository.grooming.undo as undo_mod
 
     def fail(*_a, **_k):
         raise RuntimeError("boom")

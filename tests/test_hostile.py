@@ -231,7 +231,7 @@ ESCAPES = [
 
 @pytest.mark.parametrize("raw,shown", ESCAPES, ids=range(len(ESCAPES)))
 def test_cli_and_board_escape_untrusted_text_the_same_way(raw, shown):
-    from mosaic_tui.board.text import literal, literal_block
+    from mosaic_tui.board.draw.text import literal, literal_block
     from mosaic_tui.cli.output import safe
 
     assert safe(raw) == literal(raw) == shown

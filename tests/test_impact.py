@@ -1,4 +1,4 @@
-"""Keystones and critical paths read from the database (``mosaic_tui.impact``), on both backends.
+"""Keystones and critical paths read from the database (``mosaic_tui.repository.watch.impact``), on both backends.
 
 The figures are checked against a hand count on the board's fixture, against
 a brute-force walk of the database's own edges on random backlogs, and after
@@ -13,9 +13,9 @@ import random
 import pytest
 from conftest import run_sql
 
-from mosaic_tui.board.fixtures import FixedClock
+from fixtures import FixedClock
 from mosaic_tui.db.engine import open_database
-from mosaic_tui.impact import Impact, impact
+from mosaic_tui.repository.watch.impact import Impact, impact
 from mosaic_tui.repository import Backlog
 
 # The fixture by hand: M1-02 (claimed) <- M1-03, M1-04; M1-04 <- M1-05; M1-03 and M1-05 <- M1-07; M2-02 <- M2-03.

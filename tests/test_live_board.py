@@ -8,7 +8,7 @@ import sys
 import time
 
 from mosaic_tui.board import make_app
-from mosaic_tui.board.fixtures import FixedClock, seed
+from fixtures import FixedClock, seed
 from mosaic_tui.db.engine import open_database
 from mosaic_tui.repository import Backlog
 

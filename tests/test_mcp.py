@@ -1,6 +1,6 @@
 """The MCP server, driven by the MCP SDK's own stdio client, in real server processes, on both backends.
 
-Each test starts ``python -m mosaic_tui.mcp_server`` (one test the console
+Each test starts ``python -m mosaic_tui.mcp.server`` (one test the console
 script ``mosaic-tui mcp``) and talks to it as an MCP client does: initialize,
 list the tools, call them. The client validates every non-error result
 against the tool's output schema itself.
@@ -42,7 +42,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 async def connect(url: str, tmp_path: Path, *, owner: str | None = None, env: dict[str, str] | None = None,
                   script: bool = False, errlog=None) -> AsyncIterator[ClientSession]:
     """A client session on a new server process for the backlog at ``url``."""
-    args = ["mcp"] if script else ["-m", "mosaic_tui.mcp_server"]
+    args = ["mcp"] if script else ["-m", "mosaic_tui.mcp.server"]
     args += ["--db", url] + (["--owner", owner] if owner is not None else [])
     params = StdioServerParameters(command=str(SCRIPT) if script else sys.executable, args=args,
                                    env=env if env is not None else _env(tmp_path))
@@ -120,7 +120,7 @@ def test_the_cli_and_the_tools_print_the_same_json(sqlite_url, tmp_path):
 
 
 def test_impact_is_the_clis_keystones_and_critical_paths(db_url, tmp_path):
-    from mosaic_tui.board.fixtures import FixedClock, seed
+    from fixtures import FixedClock, seed
     from mosaic_tui.db.engine import open_database
 
     b = Backlog(open_database(db_url), clock=FixedClock())
@@ -387,7 +387,7 @@ def test_the_start_line_names_the_backlog_as_the_user_gave_it(tmp_path):
     started = {}
     for name, args in (("env", []), ("flag", ["--db", "postgresql://ann:s3cret@127.0.0.1:1/fleet?sslmode=disable"]),
                        ("path", ["--db", str(tmp_path / "b.db")])):
-        r = subprocess.run([sys.executable, "-m", "mosaic_tui.mcp_server", *args], capture_output=True, text=True,
+        r = subprocess.run([sys.executable, "-m", "mosaic_tui.mcp.server", *args], capture_output=True, text=True,
                            env=env, stdin=subprocess.DEVNULL, timeout=120)  # stdin closed: serves, then ends
         assert r.stdout == "" and "s3cret" not in r.stderr and "Traceback" not in r.stderr, r.stderr
         started[name] = r.stderr.splitlines()[0].split("; ")[0]
@@ -494,13 +494,13 @@ def test_the_claim_command_does_not_load_the_mcp_sdk(sqlite_url):
     Backlog.open(sqlite_url).close()
     code = ("import sys; from mosaic_tui.cli import run; "
             f"rc = run(['claim', '--owner', 'x', '--json', '--db', {sqlite_url!r}]); "
-            "print('RESULT', rc, [m for m in ('mcp', 'mosaic_tui.mcp_server', 'anyio') if m in sys.modules])")
+            "print('RESULT', rc, [m for m in ('mcp', 'mosaic_tui.mcp.server', 'anyio') if m in sys.modules])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.splitlines()[-1] == "RESULT 0 []", r.stderr
 
 
 def test_docs_name_every_tool_and_every_argument():
-    from mosaic_tui.mcp_tools import TOOLS, input_schema
+    from mosaic_tui.mcp.tools import TOOLS, input_schema
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "mcp.md").read_text(encoding="utf-8")
     results = doc.split("## Results", 1)[1].split("\n## ", 1)[0]

@@ -72,7 +72,7 @@ def ts_client() -> Path:
 def drive(client: Path, url: str, tmp_path: Path, calls: list[tuple[str, dict]], *, owner: str | None = "me",
           script: bool = False, list_tools: bool = True) -> dict:
     """Start a server for ``url``, make ``calls`` through the TypeScript SDK; what the client saw."""
-    args = ["mcp"] if script else ["-m", "mosaic_tui.mcp_server"]
+    args = ["mcp"] if script else ["-m", "mosaic_tui.mcp.server"]
     args += ["--db", url] + (["--owner", owner] if owner is not None else [])
     env = {"MOSAIC_HOME": str(tmp_path / "home")}  # the SDK adds only HOME, PATH, ... of its own
     if os.environ.get("PYTHONPATH"):
@@ -97,7 +97,7 @@ def text_of(result: dict):
 
 # --------------------------------------------------------------------------- results
 def test_the_typescript_client_runs_the_agent_loop_and_reads_every_tool(db_url, tmp_path, ts_client):
-    from mosaic_tui.mcp_tools import TOOLS
+    from mosaic_tui.mcp.tools import TOOLS
 
     b = Backlog.open(db_url)
     b.create("a", "Alpha", phase="P", priority=2)

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from mosaic_tui import cli
-from mosaic_tui.board.fixtures import FixedClock
+from fixtures import FixedClock
 from mosaic_tui.db.engine import open_database
 from mosaic_tui.errors import InvalidInput, NotFound
 from mosaic_tui.repository import MAX_NOTE_BYTES, Backlog
@@ -244,7 +244,7 @@ def test_a_note_after_a_change_does_not_stand_in_the_way_of_its_undo(b):
 def test_flow_does_not_count_a_note_as_a_move(b, clock):
     from datetime import UTC, datetime
 
-    from mosaic_tui.flow import flow
+    from mosaic_tui.repository.watch.flow import flow
 
     b.create("A", "a")
     soon = datetime.now(UTC) + timedelta(minutes=5)  # event times are the database's clock

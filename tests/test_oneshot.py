@@ -1,4 +1,4 @@
-"""The CLI's one-shot path (mosaic_tui.cli.fast): claim, heartbeat and complete --json without click,
+"""The CLI's one-shot path (mosaic_tui.cli.oneshot): claim, heartbeat and complete --json without click,
 SQLAlchemy or SQLModel, against the full CLI (click and the repository), on both backends and through a
 PgBouncer in transaction mode.
 
@@ -24,8 +24,10 @@ import pytest
 
 import pooler
 from conftest import new_pg_database
-from mosaic_tui.cli import commands, fast
-from mosaic_tui.repository import Backlog, card_json, hot
+from mosaic_tui.cli import commands
+from mosaic_tui.cli import oneshot
+from mosaic_tui.repository import Backlog, card_json
+from mosaic_tui.repository import verbs
 from test_cli_subprocess import MT
 
 HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "pydantic_core", "click", "alembic", "textual", "rich", "mcp")
@@ -36,7 +38,7 @@ T0 = datetime(2026, 5, 1, 9, 30, 0, 123456, tzinfo=UTC)
 def twins(request, tmp_path):
     """Two empty backlogs of one kind (SQLite files, Postgres databases, or those through a PgBouncer)."""
     if request.param == "sqlite":
-        yield str(tmp_path / "fast.db"), str(tmp_path / "full.db")
+        yield str(tmp_path / "oneshot.db"), str(tmp_path / "full.db")
         return
     request.getfixturevalue("pg_server")
     with new_pg_database("mosaic_fast") as a, new_pg_database("mosaic_full") as b:
@@ -50,9 +52,9 @@ def twins(request, tmp_path):
 
 @pytest.fixture
 def clock(monkeypatch):
-    """One frozen clock for both paths (``hot.utcnow``, which the CLI's Backlog and the one-shot path read)."""
+    """One frozen clock for both paths (``verbs.utcnow``, which the CLI's Backlog and the one-shot path read)."""
     now = {"t": T0}
-    monkeypatch.setattr(hot, "utcnow", lambda: now["t"])
+    monkeypatch.setattr(verbs, "utcnow", lambda: now["t"])
     return now
 
 
@@ -90,7 +92,7 @@ def state(url: str) -> tuple[list, list]:
 def both(capsys, argv: list[str], fast_url: str, full_url: str):
     """``argv`` through the one-shot path (which must take it) and through the full CLI."""
     capsys.readouterr()
-    code = fast.attempt([*argv, "--db", fast_url])
+    code = oneshot.attempt([*argv, "--db", fast_url])
     got = capsys.readouterr()
     assert code is not None, f"the one-shot path did not take {argv}"
     full_code = commands.run([*argv, "--db", full_url])
@@ -198,22 +200,22 @@ def test_both_paths_fail_alike_before_the_transaction(pg_url, tmp_path, capsys, 
 
 def test_a_first_use_goes_to_the_full_path_and_writes_nothing_first(tmp_path, capsys):
     fresh = tmp_path / "sub" / "fresh.db"
-    assert fast.attempt(["claim", "--owner", "w", "--json", "--db", str(fresh)]) is None
+    assert oneshot.attempt(["claim", "--owner", "w", "--json", "--db", str(fresh)]) is None
     assert not fresh.exists() and not fresh.parent.exists()  # the full path creates it, private, and migrates
     capsys.readouterr()
-    assert fast.run(["claim", "--owner", "w", "--json", "--db", str(fresh)]) == 0
+    assert oneshot.run(["claim", "--owner", "w", "--json", "--db", str(fresh)]) == 0
     assert capsys.readouterr().out == "null\n"
     assert fresh.stat().st_mode & 0o777 == 0o600
-    assert fast.attempt(["claim", "--owner", "w", "--json", "--db", str(fresh)]) == 0  # migrated: this path now
+    assert oneshot.attempt(["claim", "--owner", "w", "--json", "--db", str(fresh)]) == 0  # migrated: this path now
 
 
 def test_a_never_migrated_postgres_goes_to_the_full_path(pg_server, capsys):
     with new_pg_database("mosaic_fresh") as url:
-        assert fast.attempt(["claim", "--owner", "w", "--json", "--db", url]) is None
+        assert oneshot.attempt(["claim", "--owner", "w", "--json", "--db", url]) is None
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT to_regclass('backlog')").fetchone()[0] is None
-        assert fast.run(["claim", "--owner", "w", "--json", "--db", url]) == 0
-        assert fast.attempt(["claim", "--owner", "w", "--json", "--db", url]) == 0
+        assert oneshot.run(["claim", "--owner", "w", "--json", "--db", url]) == 0
+        assert oneshot.attempt(["claim", "--owner", "w", "--json", "--db", url]) == 0
         assert capsys.readouterr().out == "null\nnull\n"
 
 
@@ -240,16 +242,16 @@ def test_a_never_migrated_postgres_goes_to_the_full_path(pg_server, capsys):
     [],
 ])
 def test_command_lines_it_is_not_sure_of_go_to_click(argv):
-    assert fast.parse(argv) is None
+    assert oneshot.parse(argv) is None
 
 
 def test_command_lines_it_reads_as_click_does():
-    assert fast.parse(["--json", "--db=X", "claim", "--owner=w", "--wait", "0.5"]) == (
+    assert oneshot.parse(["--json", "--db=X", "claim", "--owner=w", "--wait", "0.5"]) == (
         "claim", {"owner": "w", "ttl": "900", "card_id": None}, {"db": "X", "wait": 0.5, "listen_url": None, "read_url": None})
-    assert fast.parse(["heartbeat", "--owner", "w", "A", "--ttl=60", "--json", "--listen-url", "L"]) is None
-    assert fast.parse(["--listen-url", "L", "heartbeat", "--owner", "w", "A", "--ttl=60", "--json"]) == (
+    assert oneshot.parse(["heartbeat", "--owner", "w", "A", "--ttl=60", "--json", "--listen-url", "L"]) is None
+    assert oneshot.parse(["--listen-url", "L", "heartbeat", "--owner", "w", "A", "--ttl=60", "--json"]) == (
         "heartbeat", {"card_id": "A", "owner": "w", "ttl": "60"}, {"db": None, "wait": None, "listen_url": "L", "read_url": None})
-    assert fast.parse(["complete", "A", "--json", "--owner", ""]) == (
+    assert oneshot.parse(["complete", "A", "--json", "--owner", ""]) == (
         "complete", {"card_id": "A", "owner": ""}, {"db": None, "wait": None, "listen_url": None, "read_url": None})
 
 
@@ -266,7 +268,7 @@ def test_the_hot_verbs_import_neither_sqlalchemy_nor_sqlmodel_nor_click(db_url):
         card = json.loads(r.stdout)
         assert card["id"] == "a" and card["status"] == ("done" if argv[0] == "complete" else "claimed")
         loaded = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
-        assert "mosaic_tui.repository.hot" in loaded and "mosaic_tui.cli.group" not in loaded
+        assert "mosaic_tui.repository.verbs" in loaded and "mosaic_tui.cli.group" not in loaded
         assert not {m for m in loaded if m.split(".")[0] in HEAVY}, argv
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mosaic_tui.board import make_app
 from mosaic_tui.errors import InvalidInput
-from mosaic_tui.impact import impact
+from mosaic_tui.repository.watch.impact import impact
 from mosaic_tui.repository.query import (
     DURATION_FIELDS,
     And,

@@ -436,10 +436,10 @@ def test_the_backlogs_clock_is_the_now_of_every_read(db_url):
     """One clock: the operations, stats, flow, the agents view, needs-attention, an export and the board read
     ``Backlog.now()``. The clock stands 10 minutes ahead of the wall clock (events are stamped by the
     database), so any of them reading the wall clock instead gives other figures."""
-    from mosaic_tui import transfer
-    from mosaic_tui.activity import needs_attention
-    from mosaic_tui.fleet import agent_json, agents
-    from mosaic_tui.flow import flow
+    from mosaic_tui.repository import transfer
+    from mosaic_tui.repository.watch.activity import needs_attention
+    from mosaic_tui.repository.watch.fleet import agent_json, agents
+    from mosaic_tui.repository.watch.flow import flow
 
     clock = Clock(datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10))
     b = Backlog(open_database(db_url), clock=clock)

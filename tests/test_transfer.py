@@ -1,4 +1,4 @@
-"""Export, import and migrate (mosaic_tui.transfer): round trips across backends, all or nothing."""
+"""Export, import and migrate (mosaic_tui.repository.transfer): round trips across backends, all or nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mosaic_tui import transfer
+from mosaic_tui.repository import transfer
 from mosaic_tui.db.engine import open_database
 from mosaic_tui.errors import Conflict, InvalidInput
 from mosaic_tui.repository import Backlog, card_json, event_json

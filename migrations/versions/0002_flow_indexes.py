@@ -1,4 +1,4 @@
-"""Indexes for the flow figures (mosaic_tui.flow), on both backends.
+"""Indexes for the flow figures (mosaic_tui.repository.watch.flow), on both backends.
 
 Revision ID: 0002
 Revises: 0001

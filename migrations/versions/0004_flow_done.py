@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-07
 
-The flow figures (``mosaic_tui.flow``) over a busy week read hundreds of
+The flow figures (``mosaic_tui.repository.watch.flow``) over a busy week read hundreds of
 thousands of completions; working out each one's cycle time (a probe for the
 claim it ended) and lead time (a lookup of its card) at every read cost
 seconds. Triggers now keep them as they happen, whoever writes (our code, the
@@ -45,7 +45,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-SLOT_SECONDS = 1800  # mosaic_tui.flow.SLOT_SECONDS
+SLOT_SECONDS = 1800  # mosaic_tui.repository.watch.flow.SLOT_SECONDS
 
 # later - earlier in whole milliseconds: the text of mosaic_tui.db.timing.MillisBetween on each backend
 MILLIS = {

@@ -15,13 +15,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from mosaic_tui.board.jobs import run_job
-from mosaic_tui.board.text import literal
+from mosaic_tui.board.draw.text import literal
 
-def screens():
+
+def dialogs():
     """The dialogs, imported when first opened (Markdown and TextArea cost a first paint ~50 ms)."""
-    from mosaic_tui.board import screens
+    from mosaic_tui.board.screens import dialogs
 
-    return screens
+    return dialogs
 
 
 class CardActions:
@@ -94,7 +95,7 @@ class CardActions:
                 self.write(f"{v['id']} created", lambda: self.backlog.create(
                     v["id"], v["title"], body=v["body"], phase=v["phase"], priority=v["priority"]), [v["id"]], focus=v["id"])
 
-        self.app.push_screen(screens().CardForm(None, phase=self.app.refresher.scope.phase), made)
+        self.app.push_screen(dialogs().CardForm(None, phase=self.app.refresher.scope.phase), made)
 
     def edit(self) -> None:
         card = self.card_or_say()
@@ -108,7 +109,7 @@ class CardActions:
                     card.id, expected_updated_at=seen, title=v["title"], body=v["body"], phase=v["phase"],
                     priority=v["priority"]), [card.id], focus=card.id)
 
-        self.app.push_screen(screens().CardForm(card), edited)
+        self.app.push_screen(dialogs().CardForm(card), edited)
 
     def link(self) -> None:
         card = self.card_or_say()
@@ -119,7 +120,7 @@ class CardActions:
             if dep:
                 self.write(f"{card.id} now depends on {dep}", lambda: self._deps(card.id, add=dep), [card.id])
 
-        self.app.push_screen(screens().PickCardScreen(self.backlog, f"{literal(card.id)} depends on…", exclude={card.id, *card.depends_on}), picked)
+        self.app.push_screen(dialogs().PickCardScreen(self.backlog, f"{literal(card.id)} depends on…", exclude={card.id, *card.depends_on}), picked)
 
     def unlink(self) -> None:
         card = self.card_or_say()
@@ -135,7 +136,7 @@ class CardActions:
 
         def ask(found: dict) -> None:
             choices = [found.get(d) or SimpleNamespace(id=d, title="(no such card)", status="missing") for d in card.depends_on]
-            self.app.push_screen(screens().PickCardScreen(self.backlog, f"remove a dependency of {literal(card.id)}", choices=choices), picked)
+            self.app.push_screen(dialogs().PickCardScreen(self.backlog, f"remove a dependency of {literal(card.id)}", choices=choices), picked)
 
         self.read_then(self.backlog.get_many, card.depends_on, then=ask)
 
@@ -154,7 +155,7 @@ class CardActions:
 
         def show(got) -> None:
             v, deps, events = got
-            self.app.push_screen(screens().DetailScreen(v.card, deps, events, self.app.clock(), self.app.keystones.current,
+            self.app.push_screen(dialogs().DetailScreen(v.card, deps, events, self.app.clock(), self.app.keystones.current,
                                                         thread=(v.notes, v.note_count), labels=v.labels))
 
         self.read_then(read, card_id, then=show)
@@ -164,7 +165,7 @@ class CardActions:
         card = self.card_or_say()
         if card is None:
             return
-        from mosaic_tui.board.notes import NoteScreen
+        from mosaic_tui.board.screens.note import NoteScreen
         from mosaic_tui.repository import person
 
         def written(text: str | None) -> None:
@@ -180,20 +181,19 @@ class CardActions:
                 self.app.set_scope(replace(self.app.refresher.scope, phase=v[0]))
 
         self.read_then(self.backlog.phases, then=lambda phases: self.app.push_screen(
-            screens().PhaseScreen(phases, self.app.refresher.scope.phase), chosen))
+            dialogs().PhaseScreen(phases, self.app.refresher.scope.phase), chosen))
 
     def graph(self) -> None:
         """The drawn graph of the scope, on the selected card, live, the card keys acting on its selection
         (the screen is imported when first opened, as the dialogs are)."""
-        from mosaic_tui.board import dag_screen
-
+        from mosaic_tui.board.screens import graph as graph_screen
         selected = self.app.kanban.selected
         refresher = self.app.refresher
 
         def show(got) -> None:
             cards, edges, title, truncated = got
-            self.app.push_screen(dag_screen.DagScreen(
+            self.app.push_screen(graph_screen.DagScreen(
                 cards, edges, title=title, truncated=truncated, select=selected.id if selected else None,
                 card_keys=True, refresher=refresher))
 
-        self.read_then(dag_screen.read_graph, self.backlog, refresher.scope, then=show)
+        self.read_then(graph_screen.read_graph, self.backlog, refresher.scope, then=show)

@@ -9,13 +9,13 @@ The rooms (``docs/board.md``, *How the board is built*):
   after its cursor) and publishes one :class:`~mosaic_tui.board.changes.Changes`
   notice per look;
 - the panes hear it, read what they need in a worker and draw:
-  :class:`~mosaic_tui.board.topbar.TopBar`, :class:`~mosaic_tui.board.kanban.Kanban`,
-  :class:`~mosaic_tui.board.dependencies.DependencyPane`,
-  :class:`~mosaic_tui.board.agents.AgentsPane`, :class:`~mosaic_tui.board.stats.StatsFooter`;
+  :class:`~mosaic_tui.board.panes.topbar.TopBar`, :class:`~mosaic_tui.board.panes.kanban.Kanban`,
+  :class:`~mosaic_tui.board.panes.dependencies.DependencyPane`,
+  :class:`~mosaic_tui.board.panes.agents.AgentsPane`, :class:`~mosaic_tui.board.panes.stats.StatsFooter`;
 - :class:`~mosaic_tui.board.keystones.Keystones` reads what each card
   unlocks and the critical paths (paced) and publishes them on the same notices;
 - keys come from :mod:`~mosaic_tui.board.keys`; the board's are the
-  :class:`~mosaic_tui.board.board_screen.BoardScreen`'s (this app's default screen), which hands
+  :class:`~mosaic_tui.board.screens.board.BoardScreen`'s (this app's default screen), which hands
   each to its owner (the kanban, the marks, grooming, undo, the editor, the dialogs of
   :class:`~mosaic_tui.board.actions.CardActions`);
 - every worker's failure comes here, to one handler (:func:`~mosaic_tui.board.jobs.explain`).
@@ -38,23 +38,23 @@ from textual.worker import Worker, WorkerState
 
 from mosaic_tui.board import keys
 from mosaic_tui.board.actions import CardActions
-from mosaic_tui.board.editor import EditorKeys
-from mosaic_tui.board.grooming import GroomKeys
-from mosaic_tui.board.marks import MarkKeys, Marks
-from mosaic_tui.board.agents import AgentsPane
-from mosaic_tui.board.attention import AttentionBadge
-from mosaic_tui.board.board_screen import BoardScreen
+from mosaic_tui.board.grooming.editor import EditorKeys
+from mosaic_tui.board.grooming.groom import GroomKeys
+from mosaic_tui.board.grooming.marks import MarkKeys, Marks
+from mosaic_tui.board.panes.agents import AgentsPane
+from mosaic_tui.board.panes.attention import AttentionBadge
+from mosaic_tui.board.screens.board import BoardScreen
 from mosaic_tui.board.changes import Scope
-from mosaic_tui.board.dependencies import DependencyPane
+from mosaic_tui.board.panes.dependencies import DependencyPane
 from mosaic_tui.db.live import POLL_S
 from mosaic_tui.board.jobs import OFFLINE, REFUSED, Call, explain
-from mosaic_tui.board.kanban import Kanban
+from mosaic_tui.board.panes.kanban import Kanban
 from mosaic_tui.board.keystones import Keystones
-from mosaic_tui.board.pane import Drawn, ShowCard
+from mosaic_tui.board.panes.base import Drawn, ShowCard
 from mosaic_tui.board.refresher import BoardFeed, Refresher
-from mosaic_tui.board.stats import StatsFooter
-from mosaic_tui.board.topbar import TopBar
-from mosaic_tui.board.undo import UndoKeys
+from mosaic_tui.board.panes.stats import StatsFooter
+from mosaic_tui.board.panes.topbar import TopBar
+from mosaic_tui.board.grooming.undo import UndoKeys
 from mosaic_tui.board.views import FilterBar, ViewKeys
 
 NARROW_BELOW = 110  # the dependency pane hides on narrower terminals

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
     from mosaic_tui.db.models import EventRecord
 
+#: The events that may change the dependency graph's edges (the dependency pane and the drawn graph read again).
+EDGE_KINDS = frozenset({"linked", "unlinked", "edited", "created", "deleted"})
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -66,7 +69,7 @@ class Changes:
     ``offline``: why the database cannot be reached, or None.
     ``read_along``: what panes read in the look's worker, right after its
     events (see :class:`Notices`), by ``id(pane)``. ``impact``: new
-    keystones and critical paths (:class:`mosaic_tui.impact.Impact`), from
+    keystones and critical paths (:class:`mosaic_tui.repository.watch.impact.Impact`), from
     the keystones room; such a notice says nothing else.
     """
 

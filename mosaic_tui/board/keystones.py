@@ -1,6 +1,6 @@
 """The keystones room: what each unfinished card unlocks, and the critical path per phase, kept current.
 
-It reads :func:`mosaic_tui.impact.impact` (the unfinished cards, the edges
+It reads :func:`mosaic_tui.repository.watch.impact.impact` (the unfinished cards, the edges
 between them, then the analysis; a few milliseconds at a thousand cards,
 about half a second at 100,000) in a worker, one read at a time, and
 publishes the result on the refresher's notices (a :class:`Changes` with
@@ -23,7 +23,7 @@ import time
 
 from mosaic_tui.board.changes import Changes
 from mosaic_tui.board.jobs import Job
-from mosaic_tui.impact import Impact, impact
+from mosaic_tui.repository.watch.impact import Impact, impact
 
 STRUCTURE_KINDS = frozenset({"linked", "unlinked", "edited", "created", "deleted"})
 MIN_S = 1.0  # reads at most this often...

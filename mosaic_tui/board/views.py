@@ -22,7 +22,7 @@ from textual.widgets.option_list import Option
 
 from mosaic_tui.board.changes import Changes
 from mosaic_tui.board.jobs import Job
-from mosaic_tui.board.text import literal
+from mosaic_tui.board.draw.text import literal
 from mosaic_tui.repository.query import QueryError
 from mosaic_tui.repository.views import View, load
 

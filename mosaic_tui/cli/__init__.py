@@ -1,6 +1,6 @@
 """The agent CLI (entry floor): ``mosaic-tui <command> [--db URL] [--json]``.
 
-``main`` (the console script) is :func:`mosaic_tui.cli.fast.main`: the
+``main`` (the console script) is :func:`mosaic_tui.cli.oneshot.main`: the
 agent's hot verbs with ``--json`` (claim, heartbeat, complete) run there
 without click, SQLAlchemy or SQLModel; every other command line goes to the
 full CLI, the click group ``cli`` of :mod:`mosaic_tui.cli.group`, whose
@@ -10,7 +10,7 @@ in-process) are loaded on first use, so that the console script's start-up
 does not pay for click.
 """
 
-from mosaic_tui.cli.fast import main
+from mosaic_tui.cli.oneshot import main
 
 __all__ = ["cli", "main", "run"]
 

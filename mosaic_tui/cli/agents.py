@@ -28,7 +28,7 @@ def agents_cmd() -> None:
     claim or `reclaim` will). From the backlog and its event log, so other
     programs' agents count too.
     """
-    from mosaic_tui.fleet import agent_json, agents
+    from mosaic_tui.repository.watch.fleet import agent_json, agents
 
     with Open() as b:
         now = b.now()

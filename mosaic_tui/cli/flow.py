@@ -8,7 +8,7 @@ from mosaic_tui.cli import output as out
 from mosaic_tui.cli.group import Open, cli, common, json_mode
 from mosaic_tui.repository import STATUSES
 
-WINDOWS = ("1h", "1d", "7d")  # mosaic_tui.flow.WINDOWS (not imported here: the CLI starts without SQLAlchemy)
+WINDOWS = ("1h", "1d", "7d")  # mosaic_tui.repository.watch.flow.WINDOWS (not imported here: the CLI starts without SQLAlchemy)
 BARS = " ▁▂▃▄▅▆▇█"
 
 
@@ -67,7 +67,7 @@ def flow_cmd(window_key: str) -> None:
     bucket, and cycle time (from the claim a completion ended) and lead time
     (from the card's creation), p50 and p90, overall, per phase and per agent.
     """
-    from mosaic_tui.flow import flow, flow_json
+    from mosaic_tui.repository.watch.flow import flow, flow_json
 
     with Open() as b:
         f = flow(b, window_key)

@@ -1,7 +1,7 @@
 """The command group, the options every command takes, and ``run``, which maps failures to exit codes.
 
 Cold start matters (an agent runs one process per command): the hot verbs
-with ``--json`` do not come here at all (:mod:`mosaic_tui.cli.fast`), and the
+with ``--json`` do not come here at all (:mod:`mosaic_tui.cli.oneshot`), and the
 CLI imports click and nothing else heavy at the top: the repository
 (SQLAlchemy, SQLModel, the driver) is imported inside the commands, Alembic
 only if the schema needs migrating, Textual only by the board. Every failure
@@ -214,7 +214,7 @@ def _wants_json(argv: list[str]) -> bool:
 def run(argv: list[str]) -> int:
     """Run one command through click (the full CLI); every failure becomes one line and an exit code.
 
-    The console script (:func:`mosaic_tui.cli.fast.main`) comes here for everything but the agent's
+    The console script (:func:`mosaic_tui.cli.oneshot.main`) comes here for everything but the agent's
     hot verbs with --json.
     """
     st = State()

@@ -22,7 +22,7 @@ def impact_cmd(phase: str | None, top: int) -> None:
     each waiting on the one before, first to do first. Ready, claimed and
     blocked cards are unfinished; done cards count for nothing.
     """
-    from mosaic_tui.impact import impact, impact_json
+    from mosaic_tui.repository.watch.impact import impact, impact_json
     from mosaic_tui.repository.checks import check_id
 
     if phase is not None:

@@ -1,4 +1,4 @@
-"""``mosaic-tui mcp``: the backlog as MCP tools over stdio (the server is :mod:`mosaic_tui.mcp_server`)."""
+"""``mosaic-tui mcp``: the backlog as MCP tools over stdio (the server is :mod:`mosaic_tui.mcp.server`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def mcp_(owner: str | None) -> int:
     """
     import os
 
-    from mosaic_tui.mcp_server import serve  # the MCP SDK is loaded by this command only
+    from mosaic_tui.mcp.server import serve  # the MCP SDK is loaded by this command only
 
     st = state()
     if st.read_url:  # the read tools read the replica: the server opens its backlog with the environment's

@@ -1,7 +1,7 @@
 """Output for people and for scripts: escaped text, tables, JSON, one-line errors.
 
 Imports nothing heavy (no database, no click): the error path and the claim
-path (:mod:`mosaic_tui.cli.fast` as well as the full CLI) both use it.
+path (:mod:`mosaic_tui.cli.oneshot` as well as the full CLI) both use it.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from mosaic_tui.cli.group import Open, cli, common, json_mode, state
 @click.argument("file", required=False, metavar="[FILE]")
 def export_(file: str | None) -> None:
     """Write the whole backlog (every card, every event) as JSON Lines to FILE or stdout."""
-    from mosaic_tui import transfer
+    from mosaic_tui.repository import transfer
     from mosaic_tui.errors import InvalidInput
 
     with Open() as b:
@@ -51,7 +51,7 @@ def export_(file: str | None) -> None:
                    "(replace) or refuse the whole import (fail). Identical cards are always skipped.")
 def import_(file: str, on_existing: str) -> None:
     """Read an export (FILE, or - for stdin) into the backlog, in one transaction: all or nothing."""
-    from mosaic_tui import transfer
+    from mosaic_tui.repository import transfer
     from mosaic_tui.errors import InvalidInput
 
     try:
@@ -91,7 +91,7 @@ def migrate(to_url: str, merge: bool, replace: bool) -> None:
     read back and compared (counts and a SHA-256 checksum per card) before it
     commits, so a failed migrate leaves the target unchanged.
     """
-    from mosaic_tui import transfer
+    from mosaic_tui.repository import transfer
     from mosaic_tui.repository import Backlog
 
     if replace and not merge:

@@ -7,7 +7,7 @@ locked" on lock upgrade. Reads open a deferred ``BEGIN`` so they never hold the
 write lock (WAL readers do not block writers).
 
 Postgres: psycopg 3, READ COMMITTED; the claim's row locking is
-``FOR UPDATE SKIP LOCKED`` (see ``mosaic_tui.db.hotsql``). Safe behind a
+``FOR UPDATE SKIP LOCKED`` (see ``mosaic_tui.db.verbs_sql``). Safe behind a
 transaction pooler (PgBouncer's transaction mode, a hosted Postgres's pooled
 endpoint): no server-side prepared statements (psycopg's ``prepare_threshold``
 is off), only transaction-scoped locks and settings, no session state relied
@@ -20,7 +20,7 @@ change of primary just works; one back within that second is not (the claim
 loop's hot path pays no round trip).
 
 The set-up of connections, the connect arguments, the busy retry and the
-meaning of driver errors are :mod:`mosaic_tui.db.direct`'s, shared with the
+meaning of driver errors are :mod:`mosaic_tui.db.connections`'s, shared with the
 CLI's one-shot path, which runs the hot verbs without SQLAlchemy.
 """
 
@@ -37,8 +37,8 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import NullPool
 
-from mosaic_tui.db import direct
-from mosaic_tui.db.direct import (
+from mosaic_tui.db import connections
+from mosaic_tui.db.connections import (
     DEFAULT_WAIT_S,
     NEVER_MIGRATED_ON_STANDBY,
     PG_DIRECT_PREPARE_THRESHOLD,
@@ -49,7 +49,7 @@ from mosaic_tui.db.direct import (
     pg_direct,
     sqlite_setup,
 )
-from mosaic_tui.db.hotsql import BEGIN_READ, BEGIN_WRITE
+from mosaic_tui.db.verbs_sql import BEGIN_READ, BEGIN_WRITE
 from mosaic_tui.db.url import Target, resolve_listen, resolve_read
 from mosaic_tui.errors import ReadOnly, Unavailable
 
@@ -102,7 +102,7 @@ def create(target: Target, *, pool: bool = True, wait: float = DEFAULT_WAIT_S) -
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
-            sqlite_setup(dbapi_connection)  # the same set-up as the one-shot path's (mosaic_tui.db.direct)
+            sqlite_setup(dbapi_connection)  # the same set-up as the one-shot path's (mosaic_tui.db.connections)
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection):
@@ -111,7 +111,7 @@ def create(target: Target, *, pool: bool = True, wait: float = DEFAULT_WAIT_S) -
 
         return engine
 
-    # The URL names the dialect only: every connection is made by direct.pg_connect, with the libpq keywords
+    # The URL names the dialect only: every connection is made by connections.pg_connect, with the libpq keywords
     # the one URL reader found (several hosts, target_session_attrs, sslmode, service...), as the one-shot
     # path and the change feed make theirs; a full server is retried for ``wait`` seconds.
     prepare = pg_connect_args(PG_DIRECT_PREPARE_THRESHOLD)["prepare_threshold"]
@@ -183,9 +183,9 @@ class Database:
 
     # -- errors ---------------------------------------------------------------
     def _translate(self, exc: BaseException) -> BaseException:
-        """The error a user sees for a driver error (:func:`mosaic_tui.db.direct.translate`, shared with
+        """The error a user sees for a driver error (:func:`mosaic_tui.db.connections.translate`, shared with
         the one-shot path): Busy, ReadOnly, Unavailable, DatabaseFailure, or ``exc`` itself."""
-        raised = direct.translate(exc, self.target, self.wait)
+        raised = connections.translate(exc, self.target, self.wait)
         if isinstance(raised, ReadOnly) and getattr(exc, "schema", False):  # a standby never migrated (or behind)
             return ReadOnly(NEVER_MIGRATED_ON_STANDBY.format(where=self.target.short()))
         return raised
@@ -216,9 +216,9 @@ class Database:
 
     def _driver_transaction(self, fn, write: bool):
         """``fn(tx)`` in one transaction driven on the pooled DBAPI connection itself, through the one
-        transaction wrapper (:func:`mosaic_tui.db.direct.transaction`).
+        transaction wrapper (:func:`mosaic_tui.db.connections.transaction`).
 
-        For the hot verbs' statements (``mosaic_tui.db.hotsql``) and
+        For the hot verbs' statements (``mosaic_tui.db.verbs_sql``) and
         :class:`~mosaic_tui.db.prepared.Prepared` ones only: no SQLAlchemy
         ``Connection``, no per-call events; ``tx`` has the ``.backend`` and
         ``.dbapi`` of a ``hotsql.Tx`` and the ``.dialect`` and ``.connection``
@@ -236,7 +236,7 @@ class Database:
         dbapi_connection = pooled.dbapi_connection
         begin = (BEGIN_WRITE if write else BEGIN_READ).get(self.backend)
         try:
-            return direct.transaction(dbapi_connection, begin, fn, _DriverTx(self.dialect, pooled))
+            return connections.transaction(dbapi_connection, begin, fn, _DriverTx(self.dialect, pooled))
         except self._driver_error as exc:
             invalidated = self.dialect.is_disconnect(exc, dbapi_connection, None)
             if invalidated:
@@ -265,9 +265,9 @@ class Database:
 
     def run(self, fn, *, write: bool = True, attempts: int = 5, driver: bool = False):
         """Run ``fn(conn)`` in one transaction, through the one retry loop
-        (:func:`mosaic_tui.db.direct.retrying`, shared with the one-shot path).
+        (:func:`mosaic_tui.db.connections.retrying`, shared with the one-shot path).
 
-        ``driver=True``: ``fn`` runs only :mod:`~mosaic_tui.db.hotsql` or
+        ``driver=True``: ``fn`` runs only :mod:`~mosaic_tui.db.verbs_sql` or
         :class:`~mosaic_tui.db.prepared.Prepared` statements and gets a light driver transaction instead of a SQLAlchemy
         ``Connection`` (the hot operations: claim, complete, heartbeat).
 
@@ -287,7 +287,7 @@ class Database:
         return self._run(fn, write=write, attempts=attempts, driver=driver)
 
     def _run(self, fn, *, write: bool, attempts: int, driver: bool):
-        return direct.retrying(lambda: self._once(fn, write, driver), write=write, errors=(DBAPIError,),
+        return connections.retrying(lambda: self._once(fn, write, driver), write=write, errors=(DBAPIError,),
                                translate=self._translate, attempts=attempts, ride=self.ride)
 
     def ensure_schema(self) -> None:

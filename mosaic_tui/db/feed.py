@@ -167,7 +167,7 @@ class PostgresFeed(ChangeFeed):
         self._connect()
 
     def _open(self, target: Target | None = None):
-        from mosaic_tui.db.direct import pg_connect
+        from mosaic_tui.db.connections import pg_connect
 
         return pg_connect(target or self.target, autocommit=True, connect_timeout=3, prepare_threshold=None,
                           application_name="mosaic-tui feed")

@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger, Column, Enum, Integer, Text
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import Field, SQLModel
 
-from mosaic_tui.db.hotsql import CARD_COLUMNS, STATUSES
+from mosaic_tui.db.verbs_sql import CARD_COLUMNS, STATUSES
 from mosaic_tui.db.types import UTCDateTime, json_type
 
 status_type = Enum(*STATUSES, name="backlog_status", native_enum=True, create_constraint=False, validate_strings=False)

@@ -2,7 +2,7 @@
 
 A read or write that runs many times a second and does little database work
 (the event cursor's read; the hot verbs used to be here too, and are now SQL
-text in :mod:`mosaic_tui.db.hotsql`) pays more for SQLAlchemy's per-call work
+text in :mod:`mosaic_tui.db.verbs_sql`) pays more for SQLAlchemy's per-call work
 -- building the statement, computing its cache key, setting up the execution
 context and the result -- than for the database; on SQLite a write spends it
 while the write lock is held, which caps every worker together

@@ -20,8 +20,8 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from mosaic_tui.db.direct import not_a_database, version_is_current
-from mosaic_tui.db.hotsql import HEAD, VERSION_TABLE
+from mosaic_tui.db.connections import not_a_database, version_is_current
+from mosaic_tui.db.verbs_sql import HEAD, VERSION_TABLE
 from mosaic_tui.db.url import Target
 from mosaic_tui.errors import Unavailable
 

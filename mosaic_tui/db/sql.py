@@ -4,7 +4,7 @@ Everything else is one statement for both: ``with_for_update()`` renders
 ``FOR UPDATE`` on Postgres and nothing on SQLite, where the ``BEGIN
 IMMEDIATE`` transaction of ``mosaic_tui.db.engine`` already makes a write
 exclusive. (The hot verbs' statements, the claim included, are SQL text in
-``mosaic_tui.db.hotsql``, where the same few things differ.)
+``mosaic_tui.db.verbs_sql``, where the same few things differ.)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from mosaic_tui.db.hotsql import LEASE_END
+from mosaic_tui.db.verbs_sql import LEASE_END
 
 
 class LeaseEnd(FunctionElement):
@@ -31,7 +31,7 @@ class LeaseEnd(FunctionElement):
 @compiles(LeaseEnd, "postgresql")
 @compiles(LeaseEnd, "sqlite")
 def _lease_end(element, compiler, **kw):
-    # One text per backend, shared with the hot path's statements (mosaic_tui.db.hotsql).
+    # One text per backend, shared with the hot path's statements (mosaic_tui.db.verbs_sql).
     claimed_at, ttl = (compiler.process(c, **kw) for c in element.clauses)
     return LEASE_END[compiler.dialect.name].format(claimed_at=claimed_at, ttl=ttl)
 

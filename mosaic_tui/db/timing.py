@@ -1,7 +1,7 @@
 """Time arithmetic in SQL, the lines that differ between SQLite and Postgres.
 
 Flow figures bucket events by time and measure durations inside the
-database (see ``mosaic_tui.flow``). Postgres has ``timestamptz`` and
+database (see ``mosaic_tui.repository.watch.flow``). Postgres has ``timestamptz`` and
 ``extract(epoch ...)``; SQLite stores UTC text (``YYYY-MM-DD HH:MM:SS.fff``
 from the triggers, ``.ffffff`` from our own writes) and has ``julianday``,
 which reads milliseconds. Both spellings give the same integers.

@@ -6,7 +6,7 @@ from sqlalchemy import JSON, DateTime, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-from mosaic_tui.db.hotsql import SQLITE_TS_FORMAT, sqlite_timestamp, to_utc
+from mosaic_tui.db.verbs_sql import SQLITE_TS_FORMAT, sqlite_timestamp, to_utc
 
 __all__ = ["SQLITE_TS_FORMAT", "UTCDateTime", "json_type"]
 
@@ -15,7 +15,7 @@ class UTCDateTime(TypeDecorator):
     """A UTC timestamp: ``timestamptz`` on Postgres, fixed-width sortable text on SQLite.
 
     Values come back timezone-aware (UTC) on both backends; naive values going
-    in are taken as UTC. (The conversions are :mod:`mosaic_tui.db.hotsql`'s, which
+    in are taken as UTC. (The conversions are :mod:`mosaic_tui.db.verbs_sql`'s, which
     the hot path's statements use without SQLAlchemy.)
     """
 

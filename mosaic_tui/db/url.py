@@ -4,7 +4,7 @@ Precedence: an explicit URL (the ``--db`` flag) > ``DATABASE_URL`` > the
 embedded default, a SQLite file at ``<data dir>/fleet/backlog.db`` where the
 data dir is ``MOSAIC_HOME`` or the platform's user data dir for ``mosaic``.
 
-Every path reads a URL here -- the one-shot CLI path (:mod:`mosaic_tui.db.direct`),
+Every path reads a URL here -- the one-shot CLI path (:mod:`mosaic_tui.db.connections`),
 the SQLAlchemy engine, the change feed, ``mcp``, ``serve``, migrations -- and
 connects to Postgres with the same libpq keywords (:attr:`Target.connect_kwargs`),
 so a URL means the same thing everywhere. Postgres, as libpq reads it:

@@ -16,7 +16,8 @@ from mosaic_tui.db.models import Card, EventRecord
 from mosaic_tui.db.sql import LeaseEnd, insert_or_nothing, lock_graph, plan_graph_walk
 from mosaic_tui.errors import Conflict, InvalidInput, NotFound
 from mosaic_tui.dag.analysis import keystones
-from mosaic_tui.repository import hot, query
+from mosaic_tui.repository import query
+from mosaic_tui.repository import verbs
 from mosaic_tui.repository.checks import (
     STATUSES,
     check_acceptance,
@@ -30,13 +31,13 @@ from mosaic_tui.repository.checks import (
     has_control,
 )
 from mosaic_tui.repository.cursor import EventCursor
-from mosaic_tui.repository.hot import DEFAULT_TTL
-from mosaic_tui.repository.shapes import card_from_row, card_of, event_from_row
-from mosaic_tui.repository.statements import CLAIMABLE, CLAIMED, EV, LIST_ORDER, READY, B, E
-from mosaic_tui.repository.grooming import Grooming
+from mosaic_tui.repository.verbs import DEFAULT_TTL
+from mosaic_tui.repository.rows import card_from_row, card_of, event_from_row
+from mosaic_tui.repository.tables import CLAIMABLE, CLAIMED, EV, LIST_ORDER, READY, B, E
+from mosaic_tui.repository.grooming.bulk import Grooming
 from mosaic_tui.repository.notes import LABELS, Annotating
 from mosaic_tui.repository.rules import Rule, rule_for
-from mosaic_tui.repository.undo import Restoring
+from mosaic_tui.repository.grooming.undo import Restoring
 
 
 
@@ -51,7 +52,7 @@ class Backlog(Grooming, Restoring, Annotating):
     """Every operation of the backlog, each one transaction, same code on both backends.
 
     The grooming operations (bulk actions, reorder, delete, the document edit) are in
-    :class:`~mosaic_tui.repository.grooming.Grooming`; undo in :class:`~mosaic_tui.repository.undo.Restoring`;
+    :class:`~mosaic_tui.repository.grooming.bulk.Grooming`; undo in :class:`~mosaic_tui.repository.grooming.undo.Restoring`;
     notes and labels in :class:`~mosaic_tui.repository.notes.Annotating`.
     """
 
@@ -63,8 +64,8 @@ class Backlog(Grooming, Restoring, Annotating):
         max_attempts: int | None = None,
     ):
         self.db = db
-        self.clock = hot.utcnow if clock is None else clock
-        self.max_attempts = hot.max_attempts_from_env(max_attempts)
+        self.clock = verbs.utcnow if clock is None else clock
+        self.max_attempts = verbs.max_attempts_from_env(max_attempts)
 
     @classmethod
     def open(cls, url: str | None = None, *, wait: float | None = None, listen_url: str | None = None,
@@ -97,10 +98,10 @@ class Backlog(Grooming, Restoring, Annotating):
             raise NotFound(f"no card {card_id!r}")
         return card_from_row(row)
 
-    def _hot(self, fn) -> Card | None:
-        """Run a hot verb's transaction (:mod:`mosaic_tui.repository.hot`) on the driver; its Card, built after."""
+    def _run_verb(self, fn) -> Card | None:
+        """Run a hot verb's transaction (:mod:`mosaic_tui.repository.verbs`) on the driver; its Card, built after."""
         row = self.db.run(fn, driver=True)
-        return None if row is None else card_of(hot.card_values(self.backend, row))
+        return None if row is None else card_of(verbs.card_values(self.backend, row))
 
     @staticmethod
     def _missing(conn: Connection, ids: Iterable[str]) -> list[str]:
@@ -277,24 +278,24 @@ class Backlog(Grooming, Restoring, Annotating):
         found = dict(self.db.run(lambda conn: conn.execute(q).all(), write=False))
         return {s: found.get(s, 0) for s in STATUSES}
 
-    # -- claims (the hot verbs: mosaic_tui.repository.hot, shared with the CLI's one-shot path) ----------
+    # -- claims (the hot verbs: mosaic_tui.repository.verbs, shared with the CLI's one-shot path) ----------
     def claim(self, owner: str, ttl: int = DEFAULT_TTL, id: str | None = None) -> Card | None:
         """Take the first claimable card (or the named one) for ``owner``; None when there is none.
 
         Ended leases are reclaimed first, in the same transaction, so a lease
         that ran out returns its card to the queue without a separate reclaimer.
         """
-        return self._hot(hot.claim(owner, ttl, id, clock=self.now, max_attempts=self.max_attempts))
+        return self._run_verb(verbs.claim(owner, ttl, id, clock=self.now, max_attempts=self.max_attempts))
 
     def heartbeat(self, card_id: str, owner: str, ttl: int = DEFAULT_TTL) -> Card:
         """Extend the owner's lease to now + ttl, keeping claimed_at (the lease stays claimed_at + ttl)."""
-        return self._hot(hot.heartbeat(card_id, owner, ttl, clock=self.now))
+        return self._run_verb(verbs.heartbeat(card_id, owner, ttl, clock=self.now))
 
     def reclaim(self, id: str | None = None) -> list[str]:
         """Release every claim whose lease has ended, or the named claim whatever its lease."""
         now = self.now()
         if id is None:
-            return self.db.run(lambda tx: hot.reclaim_expired(tx, now, self.max_attempts), driver=True)
+            return self.db.run(lambda tx: verbs.reclaim_expired(tx, now, self.max_attempts), driver=True)
         return [self._release(id).id]
 
     def release(self, card_id: str, owner: str | None = None, *, reason: str | None = None,
@@ -316,8 +317,8 @@ class Backlog(Grooming, Restoring, Annotating):
     def _apply_rule(self, card_id: str, rule: Rule, owner: str | None = None, *, read_back: bool = False,
                     reason: str | None = None, author: str | None = None) -> Card:
         """The rule's change on one card; ``reason``: a note of the rule's kind by ``author``, same transaction."""
-        fn = hot.apply(card_id, rule, owner, clock=self.now, read_back=read_back)
-        return self._hot(hot.with_note(fn, card_id, reason, author=author, kind=rule.verb, clock=self.now))
+        fn = verbs.apply(card_id, rule, owner, clock=self.now, read_back=read_back)
+        return self._run_verb(verbs.with_note(fn, card_id, reason, author=author, kind=rule.verb, clock=self.now))
 
     def block(self, card_id: str, *, reason: str | None = None, author: str | None = None) -> Card:
         """Block the card; ``reason``: a ``block`` note by ``author``, in the same transaction."""

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from mosaic_tui.db.hotsql import STATUSES  # the one list of statuses, re-exported by the repository
+from mosaic_tui.db.verbs_sql import STATUSES  # the one list of statuses, re-exported by the repository
 from mosaic_tui.errors import InvalidInput
 
 MAX_ID_LEN = 200

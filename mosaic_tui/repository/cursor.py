@@ -8,8 +8,8 @@ import time
 from sqlalchemy import select
 
 from mosaic_tui.db.models import EventRecord
-from mosaic_tui.repository.shapes import event_from_row
-from mosaic_tui.repository.statements import EV, EVENTS_AFTER
+from mosaic_tui.repository.rows import event_from_row
+from mosaic_tui.repository.tables import EV, EVENTS_AFTER
 
 
 class EventCursor:

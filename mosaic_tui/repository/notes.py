@@ -9,7 +9,7 @@ A mixin of :class:`~mosaic_tui.repository.backlog.Backlog` (it uses the Backlog'
   changes; ``system`` for what the backlog itself says, e.g. a reclaimed
   lease), its text (at most 16 KiB, never empty) and when (the repository's
   clock). A note is written by the hot path's own statement
-  (:func:`mosaic_tui.repository.hot.add_note`), so a reason given with a
+  (:func:`mosaic_tui.repository.verbs.add_note`), so a reason given with a
   status change is in that change's transaction.
 * **Labels** (``backlog_labels``): one row per (card, label); names follow
   :data:`~mosaic_tui.repository.checks.LABEL_RULE`; a card's labels come back sorted.
@@ -27,15 +27,15 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, func, select
 
-from mosaic_tui.db.hotsql import to_utc
+from mosaic_tui.db.verbs_sql import to_utc
 from mosaic_tui.db.models import Label, Note
 from mosaic_tui.db.sql import insert_or_nothing
 from mosaic_tui.errors import InvalidInput, NotFound
-from mosaic_tui.repository import hot
+from mosaic_tui.repository import verbs
 from mosaic_tui.repository.checks import check_id, check_label, check_note, check_note_kind, check_owner
-from mosaic_tui.repository.shapes import card_from_row
-from mosaic_tui.repository.statements import B
-from mosaic_tui.repository.undo import chunks
+from mosaic_tui.repository.rows import card_from_row
+from mosaic_tui.repository.tables import B
+from mosaic_tui.repository.grooming.undo import chunks
 
 __all__ = ["LABELS", "LATEST_NOTES", "NOTES", "Annotating", "CardView", "NoteRecord", "note_json", "of_card", "person",
            "view_json"]
@@ -56,7 +56,7 @@ class NoteRecord(NamedTuple):
 
 
 def note_json(n: NoteRecord) -> dict[str, Any]:
-    return {"id": n.id, "cardId": n.card_id, "author": n.author, "kind": n.kind, "body": n.body, "at": hot.iso(n.at)}
+    return {"id": n.id, "cardId": n.card_id, "author": n.author, "kind": n.kind, "body": n.body, "at": verbs.iso(n.at)}
 
 
 class CardView(NamedTuple):
@@ -70,7 +70,7 @@ class CardView(NamedTuple):
 
 def view_json(v: CardView) -> dict[str, Any]:
     """``show --json`` (and the MCP ``show``): the card's keys, then ``labels``, ``notes``, ``noteCount``."""
-    return {**hot.card_json(v.card), "labels": v.labels, "notes": [note_json(n) for n in v.notes],
+    return {**verbs.card_json(v.card), "labels": v.labels, "notes": [note_json(n) for n in v.notes],
             "noteCount": v.note_count}
 
 
@@ -144,7 +144,7 @@ class Annotating:
         if author is not None:
             author = check_owner(author)
         now = self.now()
-        row = self.db.run(lambda tx: hot.add_note(tx, card_id, body, author=author, kind=kind, now=now), driver=True)
+        row = self.db.run(lambda tx: verbs.add_note(tx, card_id, body, author=author, kind=kind, now=now), driver=True)
         return _record(row)
 
     def notes(self, card_id: str, *, limit: int | None = None) -> list[NoteRecord]:

@@ -22,7 +22,7 @@ from mosaic_tui.db.models import STATUSES, Label
 from mosaic_tui.db.sql import LeaseEnd
 from mosaic_tui.errors import InvalidInput
 from mosaic_tui.repository.checks import LABEL_RULE
-from mosaic_tui.repository.statements import CLAIMABLE, B
+from mosaic_tui.repository.tables import CLAIMABLE, B
 
 # -- the tree ------------------------------------------------------------------------------------
 

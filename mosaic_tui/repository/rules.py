@@ -1,6 +1,6 @@
 """The status changes' rules, written once: which statuses each change accepts, what it sets, and
 why it refuses. The single-card operations (``Backlog.block``, ``Backlog.complete`` ...), the bulk ones
-(``Backlog.bulk``) and the CLI's one-shot ``complete`` (:mod:`mosaic_tui.repository.hot`) all read them,
+(``Backlog.bulk``) and the CLI's one-shot ``complete`` (:mod:`mosaic_tui.repository.verbs`) all read them,
 so one card and a thousand, in a long-lived process or a one-shot one, follow the same rules.
 
 Imports only light modules of the standard library and :mod:`mosaic_tui.errors` (the one-shot path loads it).
