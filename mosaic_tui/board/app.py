@@ -246,7 +246,7 @@ class BoardApp(App[int]):
     def set_scope(self, scope: Scope) -> None:
         self.refresher.reload(scope)
 
-    # -- keys: the board screen owns them (board_screen.py); the palette offers the top screen's ---------
+    # -- keys: the board screen owns them (screens/board.py); the palette offers the top screen's ---------
     def get_default_screen(self) -> Screen:
         return BoardScreen(id="board")
 

@@ -62,7 +62,7 @@ _IDLE_SINCE = "mosaic_idle_since"
 
 
 class _DriverTx:
-    """A transaction on a pooled DBAPI connection: what the hot verbs (``hotsql.Tx``) and a
+    """A transaction on a pooled DBAPI connection: what the hot verbs (``verbs_sql.Tx``) and a
     :class:`~mosaic_tui.db.prepared.Prepared` statement need of it."""
 
     __slots__ = ("backend", "dbapi", "dialect", "connection")
@@ -221,7 +221,7 @@ class Database:
         For the hot verbs' statements (``mosaic_tui.db.verbs_sql``) and
         :class:`~mosaic_tui.db.prepared.Prepared` ones only: no SQLAlchemy
         ``Connection``, no per-call events; ``tx`` has the ``.backend`` and
-        ``.dbapi`` of a ``hotsql.Tx`` and the ``.dialect`` and ``.connection``
+        ``.dbapi`` of a ``verbs_sql.Tx`` and the ``.dialect`` and ``.connection``
         a Prepared statement needs.
         """
         self._ensure()

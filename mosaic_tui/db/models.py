@@ -134,7 +134,7 @@ class EventRecord(NamedTuple):
     at: datetime
 
 
-assert CARD_COLUMNS == tuple(c.name for c in Card.__table__.c), "hotsql.CARD_COLUMNS follows the Card columns"
+assert CARD_COLUMNS == tuple(c.name for c in Card.__table__.c), "verbs_sql.CARD_COLUMNS follows the Card columns"
 assert EventRecord._fields == tuple(c.name for c in Event.__table__.c), "EventRecord follows the Event columns"
 
 

@@ -1,4 +1,4 @@
-"""The board's screens: help, card detail, card form, card picker, phase picker (the drawn graph: ``dag_screen``)."""
+"""The board's screens: help, card detail, card form, card picker, phase picker (the drawn graph: ``screens.graph``)."""
 
 from __future__ import annotations
 
