@@ -8,7 +8,7 @@ then migrates it to the head as a backlog with that history would be, and
 times that migration (0004: the flow side tables' backfill). Then, per window
 (1h, 1d, 7d), ``flow(backlog, w)`` and, as the baseline in the same process
 on the same database, interleaved, the code before the side tables
-(``mosaic_tui/repository/watch/flow.py`` at ``--baseline-ref``, read with ``git show``, with
+(the flow module at ``--baseline-ref``, ``mosaic_tui/flow.py`` then, read with ``git show``, with
 migration 0002's done index it read made again), ``--runs`` times each, with a
 warm connection pool, as the board's Flow screen calls it. ``sameFigures``:
 ``flow_json`` of both, compared whole.
@@ -243,6 +243,7 @@ def load(url: str, backend: str, card_rows, events) -> tuple[float, float]:
 #: same process on the same database. It read migration 0002's done index (and on SQLite its flow index),
 #: which 0004 drops; the benchmark makes them again for the baseline (the new code reads neither there).
 BASELINE_REF = "7d6a1cb952cbbe30e74d5bd937d155557791765c"
+BASELINE_PATH = "mosaic_tui/flow.py"  # where the flow module was at BASELINE_REF (repository/watch/flow.py now)
 FLOW_IDX = ("CREATE INDEX IF NOT EXISTS backlog_events_flow_idx ON backlog_events (at, kind, old_status, new_status, "
             "owner) WHERE kind <> 'heartbeat'")
 DONE_IDX = ("CREATE INDEX IF NOT EXISTS backlog_events_done_idx ON backlog_events (at, card_id, id, owner, old_status) "
@@ -250,15 +251,15 @@ DONE_IDX = ("CREATE INDEX IF NOT EXISTS backlog_events_done_idx ON backlog_event
 
 
 def baseline_module(ref: str):
-    """``mosaic_tui/repository/watch/flow.py`` as it was at ``ref`` (``git show``), as a module of its own."""
+    """The flow module as it was at ``ref`` (``git show`` of BASELINE_PATH), as a module of its own."""
     import subprocess
     import types
 
     root = Path(__file__).resolve().parent.parent
-    source = subprocess.run(["git", "-C", str(root), "show", f"{ref}:mosaic_tui/repository/watch/flow.py"],
+    source = subprocess.run(["git", "-C", str(root), "show", f"{ref}:{BASELINE_PATH}"],
                             check=True, capture_output=True, text=True).stdout
     module = types.ModuleType("flow_before")
-    module.__file__ = f"{ref[:7]}:mosaic_tui/repository/watch/flow.py"
+    module.__file__ = f"{ref[:7]}:{BASELINE_PATH}"
     sys.modules["flow_before"] = module  # dataclasses look their module up
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     return module
@@ -510,7 +511,7 @@ def main(argv=None) -> int:
                          "month: ten events a card over --days days, mostly heartbeats (history)")
     ap.add_argument("--days", type=float, default=30.0, help="--shape month: the history's span in days (default 30)")
     ap.add_argument("--agents", type=int, default=100)
-    ap.add_argument("--baseline-ref", default=BASELINE_REF, help="the commit whose mosaic_tui/repository/watch/flow.py is the baseline")
+    ap.add_argument("--baseline-ref", default=BASELINE_REF, help="the commit whose flow module (BASELINE_PATH) is the baseline")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--backends", default="sqlite,pg")
     ap.add_argument("--explain", action="store_true", help="print the query plans instead of timing")
