@@ -132,3 +132,18 @@ def test_the_listen_url_comes_from_the_flag_else_the_environment(monkeypatch):
     monkeypatch.setenv("MOSAIC_LISTEN_URL", "sqlite:///tmp/x.db")
     with pytest.raises(InvalidInput, match="MOSAIC_LISTEN_URL must be a postgresql:// URL"):
         open_database("postgresql://fleet@pooler:6432/backlog")
+
+
+def test_the_one_backoff_doubles_to_its_cap_and_never_passes_its_deadline():
+    from mosaic_tui.db.backoff import Backoff
+
+    b = Backoff(0.1, 0.5)
+    assert [b.pause() for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
+    b.reset()
+    assert b.pause() == 0.1
+    jittered = Backoff(1.0, 8.0, jitter=True)
+    assert all(lo <= jittered.pause() <= hi for lo, hi in ((0.5, 1.5), (1.0, 3.0), (2.0, 6.0)))
+    timed = Backoff(10.0, 10.0, seconds=0.3)
+    started = time.monotonic()
+    assert timed.sleep() is True and 0.25 <= time.monotonic() - started < 1.0  # cut to the deadline, not 10 s
+    assert timed.sleep() is False and timed.pause() is None  # the time is up: no more pauses

@@ -9,6 +9,7 @@ import click
 
 from mosaic_tui.cli import output as out
 from mosaic_tui.cli.group import Open, cli, common, json_mode, listen_option
+from mosaic_tui.db.backoff import Backoff
 from mosaic_tui.errors import Unavailable
 
 
@@ -107,20 +108,22 @@ def _follow(b, card_id: str | None, since: int | None) -> None:
         status(feed.status, feed.label)
     live = LiveFeed(open_feed, wake.set, status, poll=0.2)
     live.start()
-    backoff = None  # while the database is unreachable (a restart, a failover): the pause before the next read
+    away = False  # the database is unreachable (a restart, a failover): read again after each pause
+    backoff = Backoff(0.1, 2.0)
     try:
         while True:
             wake.clear()
             try:
                 evs = cursor.fetch(card=card_id)
             except Unavailable as exc:  # ride it: the cursor has not moved, so nothing is missed or repeated
-                if backoff is None:
+                if not away:
+                    away = True
                     _reading_note(f"unreachable: {exc}; reconnecting", as_json)
-                backoff = min((backoff or 0.05) * 2, 2.0)
-                wake.wait(backoff)
+                wake.wait(backoff.pause())
                 continue
-            if backoff is not None:
-                backoff = None
+            if away:
+                away = False
+                backoff.reset()
                 _reading_note("reconnected: caught up from the event log", as_json)
             emit(evs)
             wake.wait(1.0)

@@ -24,12 +24,12 @@ full path. Imports only the standard library and, when connecting, the driver.
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mosaic_tui.db import failures
+from mosaic_tui.db.backoff import Backoff
 
 from mosaic_tui.db import verbs_sql
 from mosaic_tui.db.url import Target, scrub
@@ -96,16 +96,13 @@ def connect_retrying(connect: Callable[[], Any], wait: float, driver_error: type
 
     Safe for any operation: a connection that was refused has run nothing.
     """
-    deadline = time.monotonic() + wait
-    delay = 0.05
+    backoff = Backoff(0.05, 1.0, seconds=wait, jitter=True)  # jitter: a fleet refused at once does not return at once
     while True:
         try:
             return connect()
         except driver_error as exc:
-            if not failures.is_busy(exc) or time.monotonic() + delay > deadline:
+            if not failures.is_busy(exc) or not backoff.sleep():
                 raise
-        time.sleep(delay * random.uniform(0.5, 1.5))  # jitter: a fleet refused at once does not return at once
-        delay = min(delay * 2, 1.0)
 
 
 def pg_connect(target: Target, wait: float = 0.0, **extra):
@@ -205,8 +202,8 @@ def retrying(once: Callable[[], T], *, write: bool, errors: tuple[type[BaseExcep
     A failure of ``errors`` carries ``.orig`` and ``.connection_invalidated`` (SQLAlchemy's DBAPIError or
     :class:`DriverError`), and ``.unsent`` when it came before anything was sent.
     """
-    deadline = time.monotonic() + ride
-    delay, attempt = 0.1, 0
+    backoff = Backoff(0.1, RIDE_MAX_DELAY_S, seconds=ride, jitter=True)
+    attempt = 0
     while True:
         try:
             return once()
@@ -220,9 +217,7 @@ def retrying(once: Callable[[], T], *, write: bool, errors: tuple[type[BaseExcep
                     and not getattr(exc, "unsent", False)):
                 continue
             safe = not write or getattr(exc, "unsent", False) or kind in ("read_only", "no_primary")
-            if kind in ("gone", "read_only", "no_primary") and safe and time.monotonic() + delay < deadline:
-                time.sleep(delay * random.uniform(0.5, 1.5))
-                delay = min(delay * 2, RIDE_MAX_DELAY_S)
+            if kind in ("gone", "read_only", "no_primary") and safe and ride > 0 and backoff.sleep():
                 continue
             raised = translate(exc)
             if raised is exc:

@@ -35,6 +35,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
+from mosaic_tui.db.backoff import Backoff
+
 if TYPE_CHECKING:
     from mosaic_tui.db.url import Target
 
@@ -159,7 +161,7 @@ class PostgresFeed(ChangeFeed):
         self._newest = 0  # while polling: the newest event id seen
         self._next_poll = 0.0
         self._checked = 0.0  # when the connection was last seen alive while busy (monotonic)
-        self._backoff = MIN_BACKOFF_S
+        self._backoff = Backoff(MIN_BACKOFF_S, MAX_BACKOFF_S)
         self._retry_at = 0.0  # no connection attempt before this (monotonic)
         self.attempts = 0  # connection attempts made (the tests count them)
         self.standby = False  # the server is a read-only standby: it cannot LISTEN; the feed polls its event log
@@ -193,14 +195,13 @@ class PostgresFeed(ChangeFeed):
                 self._polling, self.status, self.interval = True, "polling", self.poll
                 self._newest = self._newest_event(self._conn)
                 self._next_poll = time.monotonic() + self.poll
-            self._backoff = MIN_BACKOFF_S
+            self._backoff.reset()
             self._close_replica()
             return True
         except psycopg.Error:
             self._drop()
             self._use_replica()
-            self._retry_at = time.monotonic() + self._backoff
-            self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)
+            self._retry_at = time.monotonic() + self._backoff.pause()
             return False
 
     def _probe(self) -> bool:
@@ -311,7 +312,7 @@ class PostgresFeed(ChangeFeed):
             return got
         except psycopg.Error:
             self._drop()
-            self._retry_at = time.monotonic() + self._backoff  # the first attempt again after a short pause
+            self._retry_at = time.monotonic() + self._backoff.pause()  # the first attempt again after a short pause
             return False
 
     def _replica_wait(self, timeout: float) -> bool:
