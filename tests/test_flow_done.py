@@ -227,3 +227,16 @@ def test_the_migration_backfills_a_backlog_with_history(empty_url, monkeypatch):
         assert run_sql(b, "SELECT count(*) FROM backlog_flow_done WHERE card_id = 'N1'")[0][0] == 1
     finally:
         b.close()
+
+
+def test_an_event_a_hair_before_a_half_hour_counts_in_the_half_hour_its_text_says(tmp_path):
+    """SQLite parses times to the millisecond, rounding: '11:29:59.9997' read as 11:30:00 would put the move
+    in the next half hour's count, while the windows, which compare the text, put it before."""
+    b = Backlog.open(str(tmp_path / "b.db"))
+    b.create("a", "A")
+    run_sql(b, "INSERT INTO backlog_events (card_id, kind, old_status, new_status, owner, at) "
+               "VALUES ('a', 'claimed', 'ready', 'claimed', 'x', '2026-12-07 11:29:59.999700')")
+    slots = run_sql(b, "SELECT slot FROM backlog_flow_moves WHERE kind = 'claimed'")
+    half_hour = int(datetime(2026, 12, 7, 11, 0, tzinfo=UTC).timestamp()) // 1800
+    assert [s for (s,) in slots] == [half_hour]
+    b.close()

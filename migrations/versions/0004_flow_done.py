@@ -176,7 +176,9 @@ PG = [
 ]
 
 # --------------------------------------------------------------------------- sqlite
-_SLOT = f"(CAST(strftime('%s', {{0}}.at) AS INTEGER) / {SLOT_SECONDS})"
+# The slot of an event's time, its fraction cut off first: SQLite parses a time to the millisecond, rounding,
+# so that '11:29:59.9996' would count in the 11:30 slot while the text, which the windows compare, is before it.
+_SLOT = f"(CAST(strftime('%s', substr({{0}}.at, 1, 19)) AS INTEGER) / {SLOT_SECONDS})"
 _MOVES_WHEN = "{0}.kind <> 'heartbeat' AND ({0}.old_status IS NOT {0}.new_status OR {0}.kind IN ('claimed', 'completed'))"
 
 
