@@ -35,7 +35,7 @@ from mosaic_tui.repository.verbs import DEFAULT_TTL
 from mosaic_tui.repository.rows import card_from_row, card_of, event_from_row
 from mosaic_tui.repository.tables import CLAIMABLE, CLAIMED, EV, LIST_ORDER, READY, B, E
 from mosaic_tui.repository.grooming.bulk import Grooming
-from mosaic_tui.repository.notes import LABELS, Annotating
+from mosaic_tui.repository.notes import Annotating
 from mosaic_tui.repository.rules import Rule, rule_for
 from mosaic_tui.repository.grooming.undo import Restoring
 
@@ -193,7 +193,7 @@ class Backlog(Grooming, Restoring, Annotating):
         if where is not None:
             q = q.where(self.condition(where, paged=paged))
         if label is not None:
-            q = q.where(B.c.id.in_(select(LABELS.c.card_id).where(LABELS.c.label == check_label(label))))
+            q = q.where(self.condition(query.Term("label", ":", check_label(label)), paged=paged))  # as `#label`
         if owner is not None:
             q = q.where(B.c.claim_owner == owner)
         if status is not None:
