@@ -140,6 +140,7 @@ class BoardApp(App[int]):
     def on_unmount(self) -> None:
         if self.live_feed is not None:
             self.live_feed.stop()
+        self.keystones.stop()
 
     def on_resize(self, event) -> None:
         self.screen_stack[0].set_class(event.size.width < NARROW_BELOW, "narrow")

@@ -13,13 +13,28 @@ changed meanwhile is not in any notice), and after a notice whose events change 
 unfinished graph (a card done or undone, created, deleted, linked, unlinked,
 edited: its phase). **Paced** like Dolphie's refresh: the next read starts
 no sooner than ``MIN_S`` after the last one ended, nor sooner than
-``PACE`` times what the last one took, so a busy fleet at 100,000 cards costs
+``PACE`` times the CPU the last one cost, so a busy fleet at 100,000 cards costs
 the board at most about a tenth of a core here. It never draws.
+
+**Where**: when the last read found more than ``IN_PROCESS_MAX`` unfinished
+cards, the next ones run in a process of its own (one, started on first need,
+at a lower CPU priority; :func:`~mosaic_tui.repository.watch.impact.impact_of`
+opens the backlog there by its URL), the worker thread only waiting for it and
+unpickling the result (about 15 ms at 100,000 cards). In the board's own
+process the read and the analysis (about 0.6 s of pure Python at 100,000
+cards) shared the interpreter lock with the interface thread: a claim shown
+meanwhile took several times as long (docs/performance/live.md). A small
+backlog reads in the thread (a few milliseconds: no process for it).
 """
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from mosaic_tui.board.changes import Changes
 from mosaic_tui.board.jobs import Job
@@ -28,6 +43,8 @@ from mosaic_tui.repository.watch.impact import Impact, impact
 STRUCTURE_KINDS = frozenset({"linked", "unlinked", "edited", "created", "deleted"})
 MIN_S = 1.0  # reads at most this often...
 PACE = 10.0  # ...and leave nine tenths of the time to everything else
+IN_PROCESS_MAX = 5000  # more unfinished cards than this: read and analysed in a process of its own
+NICE = 10  # that process's CPU priority, lowered by so much
 
 
 def reshapes(events) -> bool:
@@ -43,15 +60,24 @@ class Keystones:
         self.app = app
         self.refresher = refresher
         self.current: Impact | None = None
-        self.took = 0.0  # seconds the last read took (wall)
+        self.took = 0.0  # CPU seconds the last read cost (this thread's, or the process's of its own)
         self.reads = 0
         self._due = 0.0  # monotonic: the next read may start then
         self._timer = None
-        self._job = Job(self, self._read, self._show, group="keystones")
+        self._process: subprocess.Popen | None = None
+        self._job = Job(self, self._read, self._show, group="keystones",
+                        prepare=lambda _want: self.current is not None and self.current.cards > IN_PROCESS_MAX)
 
     def start(self) -> None:
         """Hear the notices (called once the app is mounted)."""
         self.refresher.notices.subscribe(self.app, self.changed)
+
+    def stop(self) -> None:
+        """The process, if one was started, goes (called as the app unmounts)."""
+        proc, self._process = self._process, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
 
     def changed(self, changes: Changes) -> None:
         if changes.impact is not None or changes.offline:
@@ -71,10 +97,32 @@ class Keystones:
         self._timer = None
         self._job.ask()
 
-    def _read(self, _want) -> tuple[Impact, float]:
-        started = time.perf_counter()
-        found = impact(self.refresher.backlog)
-        return found, time.perf_counter() - started
+    def _read(self, big: bool) -> tuple[Impact, float]:
+        """In the worker: the impact, and the CPU seconds it cost (what the pace multiplies)."""
+        if big:
+            return self._read_elsewhere()
+        started = time.thread_time()
+        return impact(self.refresher.backlog), time.thread_time() - started
+
+    def _read_elsewhere(self) -> tuple[Impact, float]:
+        """The impact read in the process of its own (started on first need, again if it went)."""
+        proc = self._process
+        if proc is None or proc.poll() is not None:
+            root = str(Path(__file__).resolve().parents[2])  # where mosaic_tui is imported from
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
+            proc = self._process = subprocess.Popen(
+                [sys.executable, "-c", f"from mosaic_tui.repository.watch.impact import serve; serve({NICE})"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        try:
+            pickle.dump(self.refresher.backlog.db.target.raw, proc.stdin)  # through the pipe: never in an argument
+            proc.stdin.flush()
+            found, cpu = pickle.load(proc.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            self.stop()  # the next read starts another
+            raise
+        if found is None:
+            raise cpu  # the read's own failure: the board's one error path says what it means
+        return found, cpu
 
     def _show(self, got: tuple[Impact, float]) -> None:
         self.current, self.took = got
