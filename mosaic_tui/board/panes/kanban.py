@@ -46,6 +46,12 @@ HOLD_S = 5.0  # a column keeps the width its rows needed for this long after the
 SOFT_MIN = 10  # on a narrow terminal a column other than the focused and the claimed one may narrow to this
 
 
+def _tags_of(cards: list[Card], labels: dict[str, list[str]], reasons: dict[str, str]) -> dict[str, tuple]:
+    """What each card's state line shows besides the card itself: its labels and the first line of its latest
+    block reason."""
+    return {c.id: (tuple(labels.get(c.id, ())), first_line(reasons.get(c.id))) for c in cards}
+
+
 def fit(width: int, wants: list[tuple[int, int]], focused: int | None, hard: Container[int] = ()) -> list[int]:
     """The columns' widths in ``width`` cells, from each one's ``(floor, need)`` (:meth:`CardColumn.wants`).
 
@@ -301,11 +307,13 @@ class Kanban(Horizontal):
                 if status == "ready" and order is not None:
                     cards = got[p] = self._ordered_page(order, p)
                     batch.counts["ready"] = len(order)
-                else:
-                    cards = got[p] = b.list(status=status, **scope.filters, limit=PAGE, offset=p * PAGE)
+                    batch.tags.update(self._tags(cards))
+                else:  # the page with its labels and block reasons: one read
+                    cards, labels, reasons = b.list_shown(status=status, **scope.filters, limit=PAGE, offset=p * PAGE)
+                    got[p] = cards
+                    batch.tags.update(_tags_of(cards, labels, reasons))
                 fresh.update(c.id for c in cards)
                 batch.waits.update(self._waits(cards))
-                batch.tags.update(self._tags(cards))
         want = batch.cards - fresh
         if want:
             batch.fresh.update(b.get_many(want))
@@ -320,8 +328,7 @@ class Kanban(Horizontal):
             return {}
         labels = self.backlog.labels(c.id for c in cards)
         blocked = [c.id for c in cards if c.status == "blocked"]
-        reasons = self.backlog.block_reasons(blocked) if blocked else {}
-        return {c.id: (tuple(labels.get(c.id, ())), first_line(reasons.get(c.id))) for c in cards}
+        return _tags_of(cards, labels, self.backlog.block_reasons(blocked) if blocked else {})
 
     def _ordered_page(self, order: list[str], page: int) -> list[Card]:
         """Page ``page`` of ``order`` (ids), read by id; ids deleted since they were listed leave ``order``."""
