@@ -342,6 +342,8 @@ def run(backend: str, cards: int, changes: int, seconds: float, gap: float, pair
                 for _ in range(rounds):
                     for name, pacing, code in variants:
                         got, lost = latency_of(url, max(1, changes // rounds), gap, view, pacing, code)
+                        print(json.dumps({"case": "latency_round", "variant": name, "seen_ms": [round(x, 1) for x in got],
+                                          "missed": lost, "load": os.getloadavg()[0]}), flush=True)
                         lat[name] += got
                         missed[name] += lost
                         loads.append(os.getloadavg()[0])

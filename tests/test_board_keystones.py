@@ -159,14 +159,14 @@ async def test_a_large_backlogs_impact_is_read_in_a_process_of_its_own_and_follo
 
 
 def test_the_impact_process_answers_a_failure_with_the_exception_not_a_traceback():
-    """``serve``: each request a pickled URL, each answer ``(Impact, cpu)`` or ``(None, exception)``; a backlog
-    that cannot be opened is an exception for the asking process's one error path."""
+    """``serve``: each request a pickled URL, each answer an ``Impact`` or the exception; a backlog that cannot
+    be opened is an exception for the asking process's one error path."""
     import pickle
     import subprocess
     import sys
 
     proc = subprocess.run([sys.executable, "-c", "from mosaic_tui.repository.watch.impact import serve; serve()"],
                           input=pickle.dumps("postgresql://nobody:secret@127.0.0.1:1/none"), capture_output=True, timeout=120)
-    found, exc = pickle.loads(proc.stdout)
-    assert proc.returncode == 0 and found is None and isinstance(exc, Exception) and b"Traceback" not in proc.stderr
+    exc = pickle.loads(proc.stdout)
+    assert proc.returncode == 0 and isinstance(exc, Exception) and b"Traceback" not in proc.stderr
     assert "secret" not in str(exc)

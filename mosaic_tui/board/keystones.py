@@ -13,7 +13,7 @@ changed meanwhile is not in any notice), and after a notice whose events change 
 unfinished graph (a card done or undone, created, deleted, linked, unlinked,
 edited: its phase). **Paced** like Dolphie's refresh: the next read starts
 no sooner than ``MIN_S`` after the last one ended, nor sooner than
-``PACE`` times the CPU the last one cost, so a busy fleet at 100,000 cards costs
+``PACE`` times what the last one took, so a busy fleet at 100,000 cards costs
 the board at most about a tenth of a core here. It never draws.
 
 **Where**: when the last read found more than ``IN_PROCESS_MAX`` unfinished
@@ -60,7 +60,7 @@ class Keystones:
         self.app = app
         self.refresher = refresher
         self.current: Impact | None = None
-        self.took = 0.0  # CPU seconds the last read cost (this thread's, or the process's of its own)
+        self.took = 0.0  # seconds the last read took (wall)
         self.reads = 0
         self._due = 0.0  # monotonic: the next read may start then
         self._timer = None
@@ -98,13 +98,11 @@ class Keystones:
         self._job.ask()
 
     def _read(self, big: bool) -> tuple[Impact, float]:
-        """In the worker: the impact, and the CPU seconds it cost (what the pace multiplies)."""
-        if big:
-            return self._read_elsewhere()
-        started = time.thread_time()
-        return impact(self.refresher.backlog), time.thread_time() - started
+        started = time.perf_counter()
+        found = self._read_elsewhere() if big else impact(self.refresher.backlog)
+        return found, time.perf_counter() - started
 
-    def _read_elsewhere(self) -> tuple[Impact, float]:
+    def _read_elsewhere(self) -> Impact:
         """The impact read in the process of its own (started on first need, again if it went)."""
         proc = self._process
         if proc is None or proc.poll() is not None:
@@ -116,13 +114,13 @@ class Keystones:
         try:
             pickle.dump(self.refresher.backlog.db.target.raw, proc.stdin)  # through the pipe: never in an argument
             proc.stdin.flush()
-            found, cpu = pickle.load(proc.stdout)
+            found = pickle.load(proc.stdout)
         except (OSError, EOFError, pickle.UnpicklingError):
             self.stop()  # the next read starts another
             raise
-        if found is None:
-            raise cpu  # the read's own failure: the board's one error path says what it means
-        return found, cpu
+        if isinstance(found, BaseException):
+            raise found  # the read's own failure: the board's one error path says what it means
+        return found
 
     def _show(self, got: tuple[Impact, float]) -> None:
         self.current, self.took = got

@@ -96,13 +96,11 @@ def impact(backlog: Backlog) -> Impact:
 def serve(nice: int = 0) -> None:
     """Read the impact for another process (the board's keystones room), in a process of its own:
     ``python -c "from mosaic_tui.repository.watch.impact import serve; serve(10)"``. Each request is a
-    pickled URL on stdin; each answer a pickled ``(Impact, CPU seconds the read took)``, or ``(None,
-    exception)``, on stdout. The backlog is opened on the first request and kept; ``nice``: this process's
+    pickled URL on stdin; each answer a pickled :class:`Impact`, or the exception the read raised, on stdout. The backlog is opened on the first request and kept; ``nice``: this process's
     CPU priority is lowered by so much (the asking process's interface comes first). Ends with stdin."""
     import os
     import pickle
     import sys
-    import time
 
     from mosaic_tui.repository import Backlog
 
@@ -116,16 +114,15 @@ def serve(nice: int = 0) -> None:
             url = pickle.load(sys.stdin.buffer)
         except EOFError:
             break
-        cpu = time.process_time()
         try:
             if backlog is None:
                 backlog = Backlog.open(url)
-            answer = pickle.dumps((impact(backlog), time.process_time() - cpu), pickle.HIGHEST_PROTOCOL)
+            answer = pickle.dumps(impact(backlog), pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # noqa: BLE001 - said to the asking process, which has the one error path
             try:
-                answer = pickle.dumps((None, exc))
+                answer = pickle.dumps(exc)
             except Exception:  # noqa: BLE001 - an exception that does not pickle: its words
-                answer = pickle.dumps((None, RuntimeError(f"{type(exc).__name__}: {exc}")))
+                answer = pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
         out.write(answer)
         out.flush()
     if backlog is not None:
