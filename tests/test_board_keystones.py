@@ -141,7 +141,8 @@ async def test_a_large_backlogs_impact_is_read_in_a_process_of_its_own_and_follo
     from mosaic_tui.repository.watch.impact import impact
 
     monkeypatch.setattr(keystones_module, "IN_PROCESS_MAX", 0)
-    monkeypatch.setattr(keystones_module, "MIN_S", 0.0)
+    monkeypatch.setattr(keystones_module, "MIN_S", 0.0)  # no pace: every change read at once
+    monkeypatch.setattr(keystones_module, "PACE", 0.0)
     backlog, clock = board
     app = make_app(backlog, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
