@@ -137,6 +137,44 @@ async def test_z_undoes_a_graph_action_as_it_undoes_a_board_one(board):
 
 
 @aio
+async def test_z_and_Z_on_the_graph_undo_and_redo_there(board):
+    """The key table's keys of every screen (``keys.EVERYWHERE``) work on the drawn graph: ``z`` undoes the
+    graph's own status change without leaving it (the board's history), the box is redrawn, ``Z`` redoes."""
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_graph(pilot, "claimed", "M1-02")
+        await pilot.press("b")
+        await settle(pilot)
+        assert backlog.get("M1-02").status == "blocked"
+        await until(pilot, lambda: screen.view.scene.nodes["M1-02"].status == "blocked", "M1-02 drawn blocked")
+        await pilot.press("z")
+        await settle(pilot)
+        assert app.screen is screen  # still on the graph
+        m = backlog.get("M1-02")
+        assert (m.status, m.claim_owner) == ("claimed", "agent-7") and "undid: block M1-02" in notes(app)
+        await until(pilot, lambda: screen.view.scene.nodes["M1-02"].status == "claimed", "M1-02 drawn claimed again")
+        await pilot.press("Z")
+        await settle(pilot)
+        assert backlog.get("M1-02").status == "blocked" and "redid: block M1-02" in notes(app)
+        await until(pilot, lambda: screen.view.scene.nodes["M1-02"].status == "blocked", "M1-02 drawn blocked again")
+        await pilot.press("z")  # the one history: the block undone again, then nothing left
+        await settle(pilot)
+        await pilot.press("z")
+        await settle(pilot)
+        assert "nothing to undo" in notes(app) and app.screen is screen
+
+
+def test_the_keys_of_every_screen_are_bound_on_each_with_one_id():
+    for where in keys.SCREENS:
+        bound = {b.id: b for b in keys.bindings(where)}
+        assert {"board.undo", "board.redo"} <= set(bound)
+        assert bound["board.undo"].key == "z" and bound["board.redo"].key == "Z"
+    assert keys.UNDO in keys.KEYS and keys.UNDO in keys.GRAPH_KEYS  # in each screen's help and palette
+    assert not {b.id for b in keys.bindings(keys.COLUMN) + keys.bindings(keys.NOTE)} & {"board.undo", "board.redo"}
+
+
+@aio
 async def test_enter_opens_the_selected_nodes_detail(board):
     backlog, clock = board
     app = make_app(backlog, clock=clock)
