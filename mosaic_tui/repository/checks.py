@@ -63,6 +63,57 @@ def check_text(value: Any, what: str) -> str | None:
     return value
 
 
+def check_phase(value: Any) -> str | None:
+    """A card's phase, as every path sets it (create, the CLI and MCP, the board's form, ``P``, ``$EDITOR``):
+    text without control characters, the spaces around it trimmed; None, empty or only spaces: no phase."""
+    phase = check_text(value, "phase")
+    if phase is None or not phase.strip():
+        return None
+    if has_control(phase):
+        raise InvalidInput("phase must be text without control characters")
+    return phase.strip()
+
+
+#: What an edit may change: every path's edit (``Backlog.edit``, the board's form, ``$EDITOR``, dependencies).
+EDITABLE = ("title", "body", "phase", "priority", "acceptance", "depends_on")
+
+
+def check_edit(card_id: Any, changes: dict[str, Any]) -> tuple[dict[str, Any], list[str] | None]:
+    """The one set of rules of an edit: ``(values, dependencies)`` checked, before any transaction.
+
+    ``values``: the fields of :data:`EDITABLE` given, normalised as their checks say; ``dependencies``: the
+    ids given for ``depends_on`` (duplicates dropped; None when not given, an empty list clears them)."""
+    check_id(card_id)
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"cannot edit {', '.join(sorted(unknown))} (only {', '.join(EDITABLE)})")
+    values: dict[str, Any] = {}
+    if "title" in changes:
+        values["title"] = check_title(changes["title"])
+    if "body" in changes:
+        values["body"] = check_text(changes["body"], "body")
+    if "phase" in changes:
+        values["phase"] = check_phase(changes["phase"])
+    if "priority" in changes:
+        values["priority"] = check_priority(changes["priority"])
+    if "acceptance" in changes:
+        values["acceptance"] = check_acceptance(changes["acceptance"])
+    deps = None
+    if "depends_on" in changes:
+        deps = check_dependencies(card_id, changes["depends_on"] or [])
+    return values, deps
+
+
+def check_dependencies(card_id: str, ids: Any) -> list[str]:
+    """A card's dependencies: ids, duplicates dropped, never the card itself."""
+    if isinstance(ids, str):
+        raise InvalidInput("dependencies must be a list of card ids, not one string")
+    deps = list(dict.fromkeys(check_id(d, "dependency id") for d in ids))
+    if card_id in deps:
+        raise InvalidInput(f"card {card_id!r} cannot depend on itself")
+    return deps
+
+
 def check_priority(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         try:

@@ -225,14 +225,14 @@ class CardForm(ModalScreen[dict | None]):
         return out
 
     def action_save(self) -> None:
-        from mosaic_tui.repository import check_id, check_priority, check_title
+        """Checked here by the repository's one set of rules for an edit (``check_edit``), so the form says
+        what the repository would, and stays open to fix it."""
+        from mosaic_tui.repository import check_edit, check_id
 
         v = self.values()
         try:
-            if self.card is None:
-                check_id(v["id"])
-            check_title(v["title"])
-            v["priority"] = check_priority(v["priority"])
+            card_id = check_id(v["id"]) if self.card is None else self.card.id
+            v.update(check_edit(card_id, {k: v[k] for k in ("title", "body", "phase", "priority")})[0])
         except MosaicError as exc:
             self.query_one("#error", Label).update(Text(str(exc)))
             return

@@ -28,15 +28,13 @@ from mosaic_tui.db.sql import lock_graph
 from mosaic_tui.errors import Conflict, InvalidInput, NotFound
 from mosaic_tui.repository.checks import (
     INT32,
-    check_acceptance,
+    check_edit,
     check_id,
     check_note,
     check_owner,
+    check_phase,
     check_priority,
     check_status,
-    check_text,
-    check_title,
-    has_control,
 )
 from mosaic_tui.repository.grooming.document import parse_card
 from mosaic_tui.repository.verbs import add_note
@@ -56,16 +54,6 @@ def check_ids(ids: Iterable[str]) -> list[str]:
     if not out:
         raise InvalidInput("no card ids given")
     return out
-
-
-def check_phase(phase: Any) -> str | None:
-    """A phase to set: text without control characters; empty or None clears it."""
-    phase = check_text(phase, "phase")
-    if phase is None or not phase.strip():
-        return None
-    if has_control(phase):
-        raise InvalidInput("phase must be text without control characters")
-    return phase.strip()
 
 
 def _order_key(card: Card) -> tuple:
@@ -351,34 +339,20 @@ class Grooming:
     ) -> Result:
         """Change title, body, phase, priority, acceptance and/or ``depends_on`` in one transaction.
 
-        Refused (:class:`Conflict`) if the card changed since ``expected_updated_at`` (as
-        :meth:`edit`), or if the new dependencies would close a cycle; unknown dependencies are
-        invalid input. Undoable (the result's ``change``).
+        The rules are ``checks.check_edit``'s (:meth:`edit`'s too). Refused (:class:`Conflict`) if the card
+        changed since ``expected_updated_at``, or if the new dependencies would close a cycle; unknown
+        dependencies are invalid input. Only what differs is written. Undoable (the result's ``change``).
         """
-        check_id(card_id)
-        unknown = set(changes) - {"title", "body", "phase", "priority", "acceptance", "depends_on"}
-        if unknown:
-            raise InvalidInput(f"cannot edit {', '.join(sorted(unknown))}")
-        values: dict[str, Any] = {}
-        if "title" in changes:
-            values["title"] = check_title(changes["title"])
-        if "body" in changes:
-            values["body"] = check_text(changes["body"], "body")
-        if "phase" in changes:
-            values["phase"] = check_phase(changes["phase"])
-        if "priority" in changes:
-            values["priority"] = check_priority(changes["priority"])
-        if "acceptance" in changes:
-            values["acceptance"] = check_acceptance(changes["acceptance"])
-        deps = None
-        if "depends_on" in changes:
-            deps = list(dict.fromkeys(check_id(d, "dependency id") for d in changes["depends_on"] or []))
-            if card_id in deps:
-                raise InvalidInput(f"card {card_id!r} cannot depend on itself")
+        return self._edit(card_id, expected_updated_at, changes)[0]
+
+    def _edit(self, card_id: str, expected_updated_at: datetime | None, changes: dict[str, Any], *,
+              read_back: bool = False) -> tuple[Result, Card | None]:
+        """The one edit: :meth:`update_card`'s result, and with ``read_back`` the card after it (:meth:`edit`)."""
+        values, deps = check_edit(card_id, changes)
         now = self.now()
         result = Result("edit", "edited")
 
-        def tx(conn: Connection) -> Result:
+        def tx(conn: Connection) -> tuple[Result, Card | None]:
             if deps is not None:
                 lock_graph(conn)
             t = Tracker(conn, [card_id])
@@ -401,7 +375,7 @@ class Grooming:
                 conn.execute(update(B).where(B.c.id == card_id).values(**new, updated_at=now))
             result.done = [card_id] if new else []
             result.change = t.finish(f"edit {card_id}", result.done)
-            return result
+            return result, self._fetch(conn, card_id) if read_back else None
 
         return self.db.run(tx)
 
