@@ -114,23 +114,26 @@ def check_dependencies(card_id: str, ids: Any) -> list[str]:
     return deps
 
 
-def check_priority(value: Any) -> int:
+def _integer(value: Any, refusal: str) -> int:
+    """``value`` as an integer (an int, or its text, spaces around it ignored; never a bool); else
+    :class:`InvalidInput` with ``refusal`` and the value (``priority must be an integer, not 'high'``)."""
     if isinstance(value, bool) or not isinstance(value, int):
         try:
             value = int(str(value).strip())
         except ValueError:
-            raise InvalidInput(f"priority must be an integer, not {value!r}") from None
+            raise InvalidInput(f"{refusal}, not {value!r}") from None
+    return value
+
+
+def check_priority(value: Any) -> int:
+    value = _integer(value, "priority must be an integer")
     if not -INT32 <= value <= INT32:
         raise InvalidInput(f"priority {value} is out of range (a 32-bit integer)")
     return value
 
 
 def check_ttl(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(str(value).strip())
-        except ValueError:
-            raise InvalidInput(f"ttl must be a whole number of seconds, not {value!r}") from None
+    value = _integer(value, "ttl must be a whole number of seconds")
     if value <= 0:
         raise InvalidInput(f"ttl must be more than 0 seconds, not {value}")
     if value > INT32:
