@@ -69,7 +69,7 @@ KEYS: tuple[Key, ...] = (
     Key("+", "raise the priority by one", (_b("plus", "priority(1)", "Priority +1", show=False),), palette="Raise priority"),
     Key("-", "lower the priority by one", (_b("minus", "priority(-1)", "Priority -1", show=False),), palette="Lower priority"),
     Key("P", "put the card in a phase (empty: none)", (_b("P", "set_phase", "Set phase", show=False),), palette="Set phase"),
-    Key("L", "add / remove labels, e.g. +infra -docs (the labels in use are suggested; → takes one)",
+    Key("L", "add / remove labels, e.g. +infra -docs (labels in use suggested)",
         (_b("L", "relabel", "Labels", show=False),), palette="Add / remove labels"),
     Key("x", "delete the card (asks first; can unlink its dependents)", (_b("x", "delete", "Delete", show=False),),
         palette="Delete card"),

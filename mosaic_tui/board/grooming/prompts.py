@@ -151,7 +151,7 @@ class AskLabels(ModalScreen[tuple[list[str], list[str]] | None]):
             yield Input(placeholder="+name adds, -name removes, e.g. +infra -docs", id="labels",
                         suggester=LabelSuggester([name for name, _ in self.in_use], self.current))
             yield Static("", id="error")
-            yield Static(Text(f"labels in use: {known}\nenter applies · → takes the suggestion · z undoes · "
+            yield Static(Text(f"labels in use: {known}\nenter applies (z undoes it) · → takes the suggestion\n"
                               "escape cancels", "dim"))
 
     def on_mount(self) -> None:
