@@ -44,7 +44,7 @@ from mosaic_tui.repository.labeling import change_text, check_label_change, labe
 from mosaic_tui.repository.verbs import add_note
 from mosaic_tui.repository.rules import allows, rule_for
 from mosaic_tui.repository.rows import card_from_row
-from mosaic_tui.repository.tables import B, E
+from mosaic_tui.repository.tables import B
 from mosaic_tui.repository.grooming.undo import Result, Tracker, chunks, dependents
 
 DIRECTIONS = ("up", "down")
