@@ -15,8 +15,7 @@ from mosaic_tui.cli.group import Open, cli, common, json_mode, state
 @common
 @click.argument("file", required=False, metavar="[FILE]")
 def export_(file: str | None) -> None:
-    """Write the whole backlog (every card with its labels, every note, every event) as JSON Lines to FILE
-    or stdout."""
+    """Write the whole backlog (cards with their labels, notes, events) as JSON Lines to FILE or stdout."""
     from mosaic_tui.repository import transfer
     from mosaic_tui.errors import InvalidInput
 
