@@ -5,7 +5,7 @@ are here, each handed to the room or controller that does the work:
 
 - the columns' moves, the impact sort and the marks: :class:`~mosaic_tui.board.panes.kanban.Kanban`
   and :class:`~mosaic_tui.board.grooming.marks.MarkKeys`;
-- status changes, reorder, priority, phase, delete, copy: :class:`~mosaic_tui.board.grooming.groom.GroomKeys`
+- status changes, reorder, priority, phase, labels, delete, copy: :class:`~mosaic_tui.board.grooming.groom.GroomKeys`
   (the one path of a status change, the drawn graph's too);
 - undo / redo: :class:`~mosaic_tui.board.grooming.undo.UndoKeys`, through :class:`EverywhereKeys` (the drawn graph's too); ``$EDITOR``: :class:`~mosaic_tui.board.grooming.editor.EditorKeys`;
 - the dialogs (detail, new, edit, dependencies, phase, graph): :class:`~mosaic_tui.board.actions.CardActions`;
@@ -83,6 +83,9 @@ class BoardScreen(EverywhereKeys, Screen):
 
     def action_set_phase(self) -> None:
         self.app.groom.set_phase()
+
+    def action_relabel(self) -> None:
+        self.app.groom.relabel()
 
     def action_delete(self) -> None:
         self.app.groom.delete()

@@ -3,6 +3,7 @@
 * :meth:`Grooming.bulk` -- block / unblock / complete / reopen / release many cards, by the same
   rules as the single-card operations (``mosaic_tui.repository.rules``);
 * :meth:`Grooming.shift_priority`, :meth:`Grooming.set_phase` -- priority +/- n, a phase;
+* :meth:`Grooming.relabel` -- add and remove labels (the cards' values stay; its undo puts the labels back);
 * :meth:`Grooming.move` / :meth:`Grooming.move_many` -- one place up / down in claim order;
 * :meth:`Grooming.delete` -- delete cards (optionally unlinking their dependents);
 * :meth:`Grooming.update_card` / :meth:`Grooming.apply_document` -- a conflict-checked edit
@@ -37,10 +38,11 @@ from mosaic_tui.repository.checks import (
     check_status,
 )
 from mosaic_tui.repository.grooming.document import parse_card
+from mosaic_tui.repository.labeling import change_text, check_label_change, labels_of, write_labels
 from mosaic_tui.repository.verbs import add_note
 from mosaic_tui.repository.rules import allows, rule_for
 from mosaic_tui.repository.rows import card_from_row
-from mosaic_tui.repository.tables import B, E
+from mosaic_tui.repository.tables import B
 from mosaic_tui.repository.grooming.undo import Result, Tracker, chunks, dependents
 
 DIRECTIONS = ("up", "down")
@@ -163,6 +165,35 @@ class Grooming:
             for part in chunks(going):
                 conn.execute(update(B).where(B.c.id.in_(part)).values(phase=phase, updated_at=now))
             result.change = t.finish(f"phase {phase or '(none)'} on {_count(going)}", going)
+            return result
+
+        return self.db.run(tx)
+
+    # -- labels ----------------------------------------------------------------------
+    def relabel(self, ids: Iterable[str], add: Iterable[str] = (), remove: Iterable[str] = ()) -> Result:
+        """Add ``add`` to and take ``remove`` from every card of ``ids``, one transaction, undoable.
+
+        An invalid name, a label both added and removed, or none at all: invalid input, nothing written.
+        A card that does not exist is refused; one that has the labels already is done, unchanged.
+        """
+        add, remove = check_label_change(add, remove)
+        ids = check_ids(ids)
+        terms = change_text(add, remove)
+        result = Result("label", f"relabeled {{}} ({terms})")
+
+        def tx(conn: Connection) -> Result:
+            result.done, result.refused = [], {}
+            t = Tracker(conn, ids)
+            for i in ids:
+                if i not in t.cards:
+                    result.refused[i] = _no_card(i)
+                else:
+                    result.done.append(i)
+            before = labels_of(conn, result.done)
+            write_labels(conn, result.done, add, remove)
+            after = labels_of(conn, result.done)
+            changed = {i: (tuple(before[i]), tuple(after[i])) for i in result.done if before[i] != after[i]}
+            result.change = t.finish(f"labels {terms} on {_count(list(changed))}", changed, labels=changed)
             return result
 
         return self.db.run(tx)
