@@ -66,6 +66,20 @@ def _no_card(card_id: str) -> str:
     return f"{card_id} does not exist"
 
 
+def _judge(t: Tracker, ids: list[str], result: Result, refuse=None) -> list[str]:
+    """The ids to act on, in the order given; a card that does not exist, or that ``refuse(card)`` gives a
+    reason for, goes to ``result.refused`` with it instead (what every bulk action does first)."""
+    going = []
+    for i in ids:
+        card = t.cards.get(i)
+        why = _no_card(i) if card is None else refuse(card) if refuse is not None else None
+        if why:
+            result.refused[i] = why
+        else:
+            going.append(i)
+    return going
+
+
 class Grooming:
     """Bulk actions, reorder, delete and the conflict-checked edit (see the module's docstring)."""
 
@@ -93,15 +107,7 @@ class Grooming:
         def tx(conn: Connection) -> Result:
             result.done, result.refused = [], {}
             t = Tracker(conn, ids)
-            going = []
-            for i in ids:
-                card = t.cards.get(i)
-                if card is None:
-                    result.refused[i] = _no_card(i)
-                elif not allows(rule, card, owner):
-                    result.refused[i] = rule.reason(card, owner)
-                else:
-                    going.append(i)
+            going = _judge(t, ids, result, lambda card: None if allows(rule, card, owner) else rule.reason(card, owner))
             changed: set[str] = set()
             for part in chunks(going):
                 cond = and_(B.c.id.in_(part), B.c.status.in_(rule.allowed))
@@ -130,14 +136,8 @@ class Grooming:
         def tx(conn: Connection) -> Result:
             result.done, result.refused = [], {}
             t = Tracker(conn, ids)
-            for i in ids:
-                card = t.cards.get(i)
-                if card is None:
-                    result.refused[i] = _no_card(i)
-                elif not -INT32 <= card.priority + delta <= INT32:
-                    result.refused[i] = f"{i} is at the end of the priority range"
-                else:
-                    result.done.append(i)
+            result.done = _judge(t, ids, result, lambda card: None if -INT32 <= card.priority + delta <= INT32
+                                 else f"{card.id} is at the end of the priority range")
             for part in chunks(result.done):
                 conn.execute(update(B).where(B.c.id.in_(part)).values(priority=B.c.priority + delta, updated_at=now))
             result.change = t.finish(f"priority {delta:+d} on {_count(result.done)}", result.done)
@@ -156,11 +156,7 @@ class Grooming:
         def tx(conn: Connection) -> Result:
             result.done, result.refused = [], {}
             t = Tracker(conn, ids)
-            for i in ids:
-                if i not in t.cards:
-                    result.refused[i] = _no_card(i)
-                else:
-                    result.done.append(i)
+            result.done = _judge(t, ids, result)
             going = [i for i in result.done if t.cards[i].phase != phase]
             for part in chunks(going):
                 conn.execute(update(B).where(B.c.id.in_(part)).values(phase=phase, updated_at=now))
@@ -184,11 +180,7 @@ class Grooming:
         def tx(conn: Connection) -> Result:
             result.done, result.refused = [], {}
             t = Tracker(conn, ids)
-            for i in ids:
-                if i not in t.cards:
-                    result.refused[i] = _no_card(i)
-                else:
-                    result.done.append(i)
+            result.done = _judge(t, ids, result)
             before = labels_of(conn, result.done)
             write_labels(conn, result.done, add, remove)
             after = labels_of(conn, result.done)
@@ -316,15 +308,8 @@ class Grooming:
             if unlink_dependents:
                 t.lock(u for us in users.values() for u in us)
             users = dependents(conn, ids)  # again, under the locks
-            going: list[str] = []
-            for i in ids:
-                card = t.cards.get(i)
-                if card is None:
-                    result.refused[i] = _no_card(i)
-                elif card.status == "claimed":
-                    result.refused[i] = f"{i} is claimed by {card.claim_owner}; release it first"
-                else:
-                    going.append(i)
+            going = _judge(t, ids, result, lambda card: f"{card.id} is claimed by {card.claim_owner}; release it first"
+                           if card.status == "claimed" else None)
             if not unlink_dependents:
                 again = True
                 while again:  # refusing one card may leave another with a dependent that stays
