@@ -41,10 +41,8 @@ class GroomKeys:
         if marks:
             seen = marks.seen(self.app.kanban.columns.values())
             return marks.ids, seen
-        card = self.app.kanban.selected
+        card = self.app.kanban.selected_or_say()
         if card is None:
-            col = self.app.kanban.focused_column()
-            self.app.notify(f"no card selected{' in ' + col.status if col else ''}", severity="warning")
             return None
         return [card.id], {card.id: card.status}
 
