@@ -17,7 +17,7 @@ no sooner than ``MIN_S`` after the last one ended, nor sooner than
 the board at most about a tenth of a core here. It never draws.
 
 **Where**: when the last read found more than ``IN_PROCESS_MAX`` unfinished
-cards, the next ones run in a process of its own (one, started on first need,
+cards (the first read: when the counts say so), the reads run in a process of its own (one, started on first need,
 at a lower CPU priority; :func:`~mosaic_tui.repository.watch.impact.impact_of`
 opens the backlog there by its URL), the worker thread only waiting for it and
 unpickling the result (about 15 ms at 100,000 cards). In the board's own
@@ -66,7 +66,7 @@ class Keystones:
         self._timer = None
         self._process: subprocess.Popen | None = None
         self._job = Job(self, self._read, self._show, group="keystones",
-                        prepare=lambda _want: self.current is not None and self.current.cards > IN_PROCESS_MAX)
+                        prepare=lambda _want: None if self.current is None else self.current.cards > IN_PROCESS_MAX)
 
     def start(self) -> None:
         """Hear the notices (called once the app is mounted)."""
@@ -97,8 +97,12 @@ class Keystones:
         self._timer = None
         self._job.ask()
 
-    def _read(self, big: bool) -> tuple[Impact, float]:
+    def _read(self, big: bool | None) -> tuple[Impact, float]:
+        """In the worker; ``big``: by the last read's size (None: the first read, by the counts)."""
         started = time.perf_counter()
+        if big is None:
+            counts = self.refresher.backlog.counts()
+            big = sum(n for status, n in counts.items() if status != "done") > IN_PROCESS_MAX
         found = self._read_elsewhere() if big else impact(self.refresher.backlog)
         return found, time.perf_counter() - started
 
