@@ -14,7 +14,9 @@ unfinished graph (a card done or undone, created, deleted, linked, unlinked,
 edited: its phase). **Paced** like Dolphie's refresh: the next read starts
 no sooner than ``MIN_S`` after the last one ended, nor sooner than
 ``PACE`` times what the last one took, so a busy fleet at 100,000 cards costs
-the board at most about a tenth of a core here. It never draws.
+the board at most about a twentieth of a core here (in a process of its own
+the read takes less time than in the board's thread, which shared the
+interpreter lock: at ten times, as before, it would be read more often). It never draws.
 
 **Where**: when the last read found more than ``IN_PROCESS_MAX`` unfinished
 cards (the first read: when the counts say so), the reads run in a process of its own (one, started on first need,
@@ -42,7 +44,7 @@ from mosaic_tui.repository.watch.impact import Impact, impact
 
 STRUCTURE_KINDS = frozenset({"linked", "unlinked", "edited", "created", "deleted"})
 MIN_S = 1.0  # reads at most this often...
-PACE = 10.0  # ...and leave nine tenths of the time to everything else
+PACE = 20.0  # ...and leave nineteen twentieths of the time to everything else
 IN_PROCESS_MAX = 5000  # more unfinished cards than this: read and analysed in a process of its own
 NICE = 10  # that process's CPU priority, lowered by so much
 
