@@ -13,7 +13,8 @@ changed meanwhile is not in any notice), and after a notice whose events change 
 unfinished graph (a card done or undone, created, deleted, linked, unlinked,
 edited: its phase). **Paced** like Dolphie's refresh: the next read starts
 no sooner than ``MIN_S`` after the last one ended, nor sooner than
-``PACE`` times what the last one took, so a busy fleet at 100,000 cards costs
+``PACE`` times what the last one took, and while the fleet is busy (the
+refresher's ``busy``) no sooner than ``RECOUNT_BUSY_S`` after it, so a busy fleet at 100,000 cards costs
 the board at most about a twentieth of a core here (in a process of its own
 the read takes less time than in the board's thread, which shared the
 interpreter lock: at ten times, as before, it would be read more often). It never draws.
@@ -40,6 +41,7 @@ from pathlib import Path
 
 from mosaic_tui.board.changes import Changes
 from mosaic_tui.board.jobs import Job
+from mosaic_tui.board.refresher import RECOUNT_BUSY_S
 from mosaic_tui.repository.watch.impact import Impact, impact
 
 STRUCTURE_KINDS = frozenset({"linked", "unlinked", "edited", "created", "deleted"})
@@ -65,6 +67,7 @@ class Keystones:
         self.took = 0.0  # seconds the last read took (wall)
         self.reads = 0
         self._due = 0.0  # monotonic: the next read may start then
+        self._ended = 0.0  # monotonic: the last read ended then
         self._timer = None
         self._process: subprocess.Popen | None = None
         self._job = Job(self, self._read, self._show, group="keystones",
@@ -90,6 +93,8 @@ class Keystones:
     def ask(self) -> None:
         """Read again, now or once the pace allows (one read pending at most)."""
         wait = self._due - time.monotonic()
+        if self.refresher.busy:  # a busy fleet: with the recount's period at most (the counts' own pace)
+            wait = max(wait, self._ended + RECOUNT_BUSY_S - time.monotonic())
         if wait <= 0 or self.current is None:
             self._job.ask()
         elif self._timer is None:
@@ -131,6 +136,7 @@ class Keystones:
     def _show(self, got: tuple[Impact, float]) -> None:
         self.current, self.took = got
         self.reads += 1
-        self._due = time.monotonic() + max(MIN_S, PACE * self.took)
+        self._ended = time.monotonic()
+        self._due = self._ended + max(MIN_S, PACE * self.took)
         r = self.refresher
         r.notices.publish(Changes(r.generation, r.scope, impact=self.current))
