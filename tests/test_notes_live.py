@@ -86,7 +86,12 @@ def test_a_note_racing_a_delete_never_outlives_its_card(db_url):
     for p in procs:
         p.start()
     start.set()
-    time.sleep(0.3)
+    # The deletes begin once the noters are writing (a spawned process takes a while to start on a loaded
+    # machine; deleting before that would race nothing).
+    deadline = time.monotonic() + 120
+    while not run_sql(b, "SELECT count(*) FROM backlog_notes")[0][0]:
+        assert time.monotonic() < deadline, "the noters never wrote"
+        time.sleep(0.02)
     for i in range(20):
         b.delete([f"d{i}"])
         time.sleep(0.02)
@@ -120,7 +125,7 @@ def test_events_follow_carries_notes_and_labels_as_they_are_written(db_url):
         b.note("A", "live note", author="agent-1")
         b.label(["A"], add=["infra"])
         b.label(["A"], remove=["infra"])
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while len(lines) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
