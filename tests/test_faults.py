@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from conftest import new_pg_database, run_sql
+from conftest import new_pg_database, reap, run_sql
 
 from mosaic_tui.db.engine import SQLITE_BUSY_TIMEOUT_S
 from mosaic_tui.db.schema import HEAD
@@ -103,10 +103,11 @@ def _drain_with_processes(url: str, workers: int) -> list[str]:
     procs = [ctx.Process(target=_drainer, args=(url, f"d{i}", results)) for i in range(workers)]
     for p in procs:
         p.start()
-    taken = [cid for _ in procs for cid in results.get(timeout=120)[1]]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    try:
+        taken = [cid for _ in procs for cid in results.get(timeout=120)[1]]
+    finally:
+        reap(procs)
+    assert all(p.exitcode == 0 for p in procs)
     return taken
 
 
@@ -204,10 +205,11 @@ def test_sqlite_eight_processes_hammering_one_file_never_locked_and_file_intact(
     procs = [ctx.Process(target=_hammer, args=(sqlite_url, f"h{i}", 60, results)) for i in range(8)]
     for p in procs:
         p.start()
-    outcomes = [results.get(timeout=180) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    try:
+        outcomes = [results.get(timeout=180) for _ in procs]
+    finally:
+        reap(procs)
+    assert all(p.exitcode == 0 for p in procs)
     errors = [e for _, _, errs in outcomes for e in errs]
     assert not [e for e in errors if "locked" in e.lower() or "busy" in e.lower()], errors
     assert errors == []
