@@ -38,7 +38,9 @@ KILL_CHILD = textwrap.dedent(
         with self.write() if write else self.read() as conn:
             result = fn(conn)
             if write:
-                print("IN-TX", getattr(result, "id", None) or result[0], getattr(result, "status", None) or "?", flush=True)
+                server_pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() if "postgresql" in url else "-"
+                print("IN-TX", getattr(result, "id", None) or result[0], getattr(result, "status", None) or "?",
+                      server_pid, flush=True)
                 time.sleep(120)
             return result
     Database.run = stall
@@ -56,6 +58,7 @@ def _kill_in_transaction(url: str, op: str, card_id: str = "-") -> str:
         [sys.executable, "-c", KILL_CHILD, url, op, card_id],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    line = ""
     try:
         line = proc.stdout.readline()
         assert line.startswith("IN-TX"), f"child did not reach its transaction: {line!r} {proc.stderr.read()}"
@@ -66,22 +69,20 @@ def _kill_in_transaction(url: str, op: str, card_id: str = "-") -> str:
         assert proc.returncode == -signal.SIGKILL
         proc.stdout.close()
         proc.stderr.close()
-        _until_the_server_ended_its_session(url)
+        if url.startswith("postgresql") and line.startswith("IN-TX"):
+            _until_the_server_process_ended(url, int(line.split()[3]))
 
 
-def _until_the_server_ended_its_session(url: str, timeout: float = 60.0) -> None:
+def _until_the_server_process_ended(url: str, server_pid: int, timeout: float = 60.0) -> None:
     """Postgres: the killed client's server process rolls back and lets go of its row locks only once it has
     read the closed socket, which on a busy machine is not at once (a SKIP LOCKED claim or reclaim made
-    before then passes over the dead transaction's rows). SQLite: the lock went with the process."""
-    if not url.startswith("postgresql"):
-        return
+    before then passes over the dead transaction's rows). (SQLite: the lock went with the process.)"""
     import psycopg
 
     deadline = time.monotonic() + timeout
     with psycopg.connect(url, autocommit=True) as conn:
-        while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'").fetchone()[0]:
-            assert time.monotonic() < deadline, "the killed client's transaction is still open on the server"
+        while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (server_pid,)).fetchone()[0]:
+            assert time.monotonic() < deadline, f"server process {server_pid} still there after its client was killed"
             time.sleep(0.02)
 
 
@@ -120,7 +121,7 @@ def test_sigkill_mid_claim_and_mid_complete_loses_and_doubles_nothing(db_url):
 
     # 1. Killed inside the claim's transaction: the claim never happened.
     line = _kill_in_transaction(db_url, "claim")
-    assert line.split()[1:] == ["K00", "claimed"]  # it had claimed K00, uncommitted
+    assert line.split()[1:3] == ["K00", "claimed"]  # it had claimed K00, uncommitted
     k00 = repo.get("K00")
     assert (k00.status, k00.claim_owner, k00.attempts) == ("ready", None, 0)
     assert repo.events(since=before) == []
@@ -133,7 +134,7 @@ def test_sigkill_mid_claim_and_mid_complete_loses_and_doubles_nothing(db_url):
 
     # 2. Killed inside complete's transaction: the card is still claimed by the dead worker...
     line = _kill_in_transaction(db_url, "complete", "K01")
-    assert line.split()[1:] == ["K01", "done"]
+    assert line.split()[1:3] == ["K01", "done"]
     k01 = repo.get("K01")
     assert (k01.status, k01.claim_owner, k01.attempts) == ("claimed", "victim", 1)
     # ...only until its lease ends: then reclaim hands it back, and nothing else.
