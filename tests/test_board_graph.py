@@ -138,6 +138,44 @@ async def test_z_undoes_a_graph_action_as_it_undoes_a_board_one(board):
 
 
 @aio
+async def test_z_and_Z_on_the_graph_undo_and_redo_there(board):
+    """The key table's keys of every screen (``keys.EVERYWHERE``) work on the drawn graph: ``z`` undoes the
+    graph's own status change without leaving it (the board's history), the box is redrawn, ``Z`` redoes."""
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_graph(pilot, "claimed", "M1-02")
+        await pilot.press("b")
+        await settle(pilot)
+        assert backlog.get("M1-02").status == "blocked"
+        await until(pilot, lambda: screen.view.scene.nodes["M1-02"].status == "blocked", "M1-02 drawn blocked")
+        await pilot.press("z")
+        await settle(pilot)
+        assert app.screen is screen  # still on the graph
+        m = backlog.get("M1-02")
+        assert (m.status, m.claim_owner) == ("claimed", "agent-7") and "undid: block M1-02" in notes(app)
+        await until(pilot, lambda: screen.view.scene.nodes["M1-02"].status == "claimed", "M1-02 drawn claimed again")
+        await pilot.press("Z")
+        await settle(pilot)
+        assert backlog.get("M1-02").status == "blocked" and "redid: block M1-02" in notes(app)
+        await until(pilot, lambda: screen.view.scene.nodes["M1-02"].status == "blocked", "M1-02 drawn blocked again")
+        await pilot.press("z")  # the one history: the block undone again, then nothing left
+        await settle(pilot)
+        await pilot.press("z")
+        await settle(pilot)
+        assert "nothing to undo" in notes(app) and app.screen is screen
+
+
+def test_the_keys_of_every_screen_are_bound_on_each_with_one_id():
+    for where in keys.SCREENS:
+        bound = {b.id: b for b in keys.bindings(where)}
+        assert {"board.undo", "board.redo"} <= set(bound)
+        assert bound["board.undo"].key == "z" and bound["board.redo"].key == "Z"
+    assert keys.UNDO in keys.KEYS and keys.UNDO in keys.GRAPH_KEYS  # in each screen's help and palette
+    assert not {b.id for b in keys.bindings(keys.COLUMN) + keys.bindings(keys.NOTE)} & {"board.undo", "board.redo"}
+
+
+@aio
 async def test_enter_opens_the_selected_nodes_detail(board):
     backlog, clock = board
     app = make_app(backlog, clock=clock)
@@ -297,6 +335,61 @@ async def test_the_top_bar_shows_the_feeds_label(sboard_factory):
         app.post_message(FeedStatus("live", "live"))
         await settle(pilot)
         assert "● live" in str(app.topbar.render()) and "every" not in str(app.topbar.render())
+
+
+def test_a_feed_polling_the_replica_reports_its_own_state_and_the_notice_gives_the_lag():
+    from mosaic_tui.board.panes.topbar import replica_notice
+    from mosaic_tui.db.feed import ChangeFeed
+    from mosaic_tui.db.live import LiveFeed
+
+    feed = ChangeFeed()
+    feed.status, feed.interval = "polling", 1.0
+    assert (feed.state, feed.label) == ("polling", "polling (every 1s)")  # a pooler: the primary, polled
+    feed.where = " the replica"
+    assert (feed.state, feed.label) == ("replica", "polling the replica (every 1s)")
+    feed.status = "lost"
+    assert feed.state == "lost"
+    said = []
+    feed.status, feed.busy = "polling", False
+    feed.wait = lambda timeout: live.stop() or False  # one wait, then the thread stops
+    live = LiveFeed(lambda: feed, lambda: None, lambda state, label: said.append((state, label)), poll=0.01)
+    live._follow(feed)
+    assert said == [("replica", "polling the replica (every 1s)")]  # what the board and events --follow hear
+    assert badge("replica", "polling the replica (every 1s)").plain == "◌ polling the replica (every 1s)"
+    assert "polling the replica (lag 123 ms)" in replica_notice(0.1234)
+    assert "(lag 1,500 ms)" in replica_notice(1.5) and "(lag unknown)" in replica_notice(None)
+    assert "caught up" not in replica_notice(0.0)
+
+
+@aio
+async def test_falling_back_to_the_replica_is_not_caught_up_and_coming_back_is(sboard_factory):
+    """The wording path: lost, then polling the replica (the notice says so, with the lag, never "caught
+    up"), then live on the primary again ("caught up", the board having looked)."""
+    from mosaic_tui.board.app import FeedStatus
+
+    backlog, clock, _ = sboard_factory
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.live_feed.stop()
+        app.live_feed.join(5)
+        said: list[str] = []
+        app.notify = lambda message, **kw: said.append(str(message))
+        for state, label in [("live", "live"), ("lost", "reconnecting"), ("replica", "polling the replica (every 1s)")]:
+            app.post_message(FeedStatus(state, label))
+            await settle(pilot)
+        await until(pilot, lambda: said, "the replica's notice")
+        assert said == [replica_notice_unknown()] and "◌ polling the replica (every 1s)" in str(app.topbar.render())
+        app.post_message(FeedStatus("replica", "polling the replica (every 2s)"))  # the same state: said once
+        app.post_message(FeedStatus("live", "live"))
+        await settle(pilot)
+        assert said[1:] == ["feed reconnected: caught up"] and app.feed_status == "live"
+
+
+def replica_notice_unknown() -> str:
+    from mosaic_tui.board.panes.topbar import replica_notice
+
+    return replica_notice(None)  # a SQLite board has no replica to measure
 
 
 def test_run_board_hands_the_listen_and_read_urls_to_the_backlog(monkeypatch, capsys):

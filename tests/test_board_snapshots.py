@@ -94,6 +94,15 @@ def test_help_screen(snap_compare, demo):
     assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE, run_before=select("ready", None, "question_mark"))
 
 
+def test_label_prompt(snap_compare, demo):
+    """``L`` on a card with labels: its labels now, the labels in use, a suggestion for the word typed."""
+    backlog, clock = demo
+    backlog.label(["M2-02"], add=["fleet"])
+    backlog.label(["M2-04", "M1-03"], add=["infra", "docs"])
+    assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE,
+                        run_before=select("ready", "M2-02", "L", *"-fleet +in"))
+
+
 def test_filter_in_effect(snap_compare, demo):
     backlog, clock = demo
     assert snap_compare(make_app(backlog, clock=clock), terminal_size=WIDE,

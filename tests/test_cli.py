@@ -386,11 +386,14 @@ def test_export_import_and_migrate_commands(mt, b, tmp_path):
     b.create("a", "Alpha")
     b.create("b", "Beta", depends_on=["a"])
     b.claim("w", 60, "a")
+    b.label(["a"], add=["infra"])
+    b.note("b", "a note", author="ann")
     path = tmp_path / "out.jsonl"
     r = mt("export", str(path))
-    assert r.code == 0 and r.out == f"exported 2 cards and 3 events to {path}\n"
+    assert r.code == 0 and r.out == f"exported 2 cards, 5 events, 1 notes and 1 labels to {path}\n"
     assert (path.stat().st_mode & 0o777) == 0o600  # an export may hold private text
-    assert mt("export", str(path), "--json").json() == {"exported": {"cards": 2, "events": 3, "file": str(path)}}
+    assert mt("export", str(path), "--json").json() == {"exported": {"cards": 2, "events": 5, "notes": 1, "labels": 1,
+                                                                        "file": str(path)}}
     whole = mt("export")
     assert whole.code == 0 and whole.out == path.read_text().replace(
         path.read_text().splitlines()[0], whole.out.splitlines()[0])  # the same, but for exportedAt
@@ -398,13 +401,15 @@ def test_export_import_and_migrate_commands(mt, b, tmp_path):
     other = str(tmp_path / "other.db")
     r = mt("import", str(path), "--json", db=other)
     assert r.json()["imported"] == {"inserted": 2, "replaced": 0, "unchanged": 0, "kept": 0, "keptIds": [],
-                                    "events": 3, "eventIdsKept": True, "verified": False}
+                                    "events": 5, "eventIdsKept": True, "notes": 1, "notesAlreadyThere": 0,
+                                    "labels": 1, "verified": False}
     r = mt("import", "-", db=other, stdin=path.read_text())
-    assert r.code == 0 and r.out == "imported 0 cards, 0 events, 2 already there\n"
+    assert r.code == 0 and r.out == "imported 0 cards, 0 events, 2 already there, 1 notes already there\n"
     b.edit("b", title="Beta, edited")
     edited = mt("export").out
     r = mt("import", "-", db=other, stdin=edited)
-    assert r.out == "imported 0 cards, 0 events, 1 already there, kept 1 existing that differ: b\n"
+    assert r.out == ("imported 0 cards, 0 events, 1 already there, kept 1 existing that differ: b, "
+                     "1 notes already there\n")
     r = mt("import", "-", "--on-existing", "fail", "--json", db=other, stdin=edited)
     assert r.code == 4 and r.error()["code"] == "conflict"
     r = mt("import", "-", "--on-existing", "replace", db=other, stdin=edited)
@@ -418,7 +423,8 @@ def test_export_import_and_migrate_commands(mt, b, tmp_path):
     target = str(tmp_path / "target.db")
     r = mt("migrate", "--to", target, "--json")
     m = r.json()["migrated"]
-    assert (m["inserted"], m["cards"], m["targetCards"], m["events"], m["verified"]) == (2, 2, 2, 4, True)
+    assert (m["inserted"], m["cards"], m["targetCards"], m["events"], m["verified"]) == (2, 2, 2, 6, True)
+    assert (m["notes"], m["labels"]) == (1, 1)
     r = mt("migrate", "--to", target)
     assert r.code == 4 and "not empty" in r.err and "--merge" in r.err
     r = mt("migrate", "--to", target, "--merge")

@@ -204,3 +204,21 @@ def test_a_busy_postgres_feed_stops_listening_and_listens_again(pg_url):
     writer.join()
     feed.close()
     backlog.close()
+
+
+def test_follow_says_when_it_reads_the_replica_and_that_it_may_lag(capsys):
+    """``events --follow`` with ``--read-url``, the primary down: the feed's state ``replica`` gets its own
+    line on stderr (not the pooler's advice), with the interval it polls at."""
+    import json
+
+    from mosaic_tui.cli.events import _feed_note
+    from mosaic_tui.db.feed import ChangeFeed
+
+    feed = ChangeFeed()
+    feed.status, feed.interval, feed.where = "polling", 1.0, " the replica"
+    _feed_note(feed.state, feed, False)
+    _feed_note(feed.state, feed, True)
+    plain, as_json = capsys.readouterr().err.splitlines()
+    assert plain.startswith("mosaic-tui: events: polling the replica (every 1s): the primary does not answer")
+    assert "may lag" in plain and "pooler" not in plain
+    assert json.loads(as_json)["feed"] == {"status": "replica", "interval": 1.0, "message": plain.split(": ", 3)[3]}

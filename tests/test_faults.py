@@ -253,6 +253,38 @@ MIGRATE_CHILD = textwrap.dedent(
 )
 
 
+HOLD_WRITE_LOCK = textwrap.dedent(
+    """
+    import sqlite3, sys, time
+    con = sqlite3.connect(sys.argv[1], isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")  # the write lock of a file still in rollback mode, as a process switching it holds it
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+    con.execute("ROLLBACK")
+    """
+)
+
+
+def test_a_new_sqlite_file_whose_write_lock_another_process_holds_is_waited_for_not_locked(tmp_path):
+    """Switching a new file to WAL asks for the write lock under a read lock, which SQLite does not wait for:
+    two processes opening one new file at once met "database is locked" at once (seen in CI). It waits now."""
+    path = tmp_path / "new.db"
+    path.touch()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(path), "1.0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        b = Backlog.open(str(path))
+        b.create("after-the-lock", "made once the other process let go")
+        assert [c.id for c in b.list()] == ["after-the-lock"]
+        b.close()
+    finally:
+        holder.wait(timeout=60)
+    assert holder.returncode == 0
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    con.close()
+
+
 @pytest.fixture
 def fresh_db_url(request, tmp_path):
     """A database never migrated: a new SQLite path, or a brand-new Postgres database."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 import threading
@@ -409,6 +410,55 @@ def test_with_the_primary_down_the_feed_polls_the_replica_and_listens_again_when
         finally:
             feed.close()
             b.close()
+
+
+def test_a_board_whose_feed_falls_back_to_the_replica_says_so_with_the_lag_not_caught_up():
+    """A board with --read-url: the primary stops, the feed polls the replica; the board says "polling the
+    replica (lag N ms)" -- not "caught up", which the replica may not be -- and a card the replica has
+    replayed still shows. The primary back, the feed LISTENs there and the board says "caught up"."""
+    _need_binaries()
+    import asyncio
+
+    from mosaic_tui.board import make_app
+
+    async def until(pilot, predicate, what: str, timeout: float = 60.0) -> None:
+        start = time.monotonic()
+        while not predicate():
+            assert time.monotonic() - start < timeout, f"never: {what}"
+            await pilot.pause(0.05)
+
+    with standby.pair() as p:
+        backlog = Backlog.open(p.primary_url, read_url=p.standby_url)
+        backlog.create("before", "made on the primary")
+        p.wait_replayed()
+        app = make_app(backlog)
+        notices: list[str] = []
+
+        async def run():
+            async with app.run_test(size=(160, 45)) as pilot:
+                app.notify = lambda message, **kw: notices.append(str(message))
+                await until(pilot, lambda: app.columns["ready"].find("before") is not None, "the first card")
+                await until(pilot, lambda: app.feed_status == "live", "the feed live")
+                p.stop_primary()
+                await until(pilot, lambda: app.feed_status == "replica", "the feed on the replica")
+                await until(pilot, lambda: any("polling the replica" in n for n in notices), "the replica's notice")
+                assert "polling the replica (every 1s)" in str(app.topbar.render())
+                said = [n for n in notices if "replica" in n]
+                assert len(said) == 1 and re.search(r"polling the replica \(lag [\d,]+ ms\)", said[0]), said
+                assert not any("caught up" in n for n in notices), notices
+                assert app.columns["ready"].find("before") is not None  # the board reads on, from the replica
+                p.start_primary()
+                await until(pilot, lambda: app.feed_status == "live", "the feed live on the primary again")
+                await until(pilot, lambda: any("caught up" in n for n in notices), "caught up")
+                w = Backlog.open(p.primary_url)
+                w.create("after", "the primary is back")
+                w.close()
+                await until(pilot, lambda: app.columns["ready"].find("after") is not None, "a new card shown")
+
+        try:
+            asyncio.run(run())
+        finally:
+            backlog.close()
 
 
 def test_after_a_promotion_the_first_write_on_a_warm_pool_succeeds():

@@ -35,13 +35,6 @@ class CardActions:
         self._opening = False  # a dialog's read is in flight: the same key pressed again opens nothing more
 
     # -- helpers -----------------------------------------------------------------------
-    def card_or_say(self):
-        card = self.app.kanban.selected
-        if card is None:
-            col = self.app.kanban.focused_column()
-            self.app.notify(f"no card selected{' in ' + col.status if col else ''}", severity="warning")
-        return card
-
     def write(self, note: str, fn: Callable[[], Any], card_ids: Iterable[str], focus: str | None = None) -> None:
         """``fn()`` in a worker; then say ``note``, mark the board's own events, look for changes. A
         grooming result (``update_card``'s) is recorded for undo (``z``)."""
@@ -98,7 +91,7 @@ class CardActions:
         self.app.push_screen(dialogs().CardForm(None, phase=self.app.refresher.scope.phase), made)
 
     def edit(self) -> None:
-        card = self.card_or_say()
+        card = self.app.kanban.selected_or_say()
         if card is None:
             return
         seen = card.updated_at
@@ -112,7 +105,7 @@ class CardActions:
         self.app.push_screen(dialogs().CardForm(card), edited)
 
     def link(self) -> None:
-        card = self.card_or_say()
+        card = self.app.kanban.selected_or_say()
         if card is None:
             return
 
@@ -123,7 +116,7 @@ class CardActions:
         self.app.push_screen(dialogs().PickCardScreen(self.backlog, f"{literal(card.id)} depends on…", exclude={card.id, *card.depends_on}), picked)
 
     def unlink(self) -> None:
-        card = self.card_or_say()
+        card = self.app.kanban.selected_or_say()
         if card is None:
             return
         if not card.depends_on:
@@ -143,7 +136,7 @@ class CardActions:
     def detail(self, card_id: str | None = None) -> None:
         """The detail of ``card_id`` (the drawn graph's selection), else of the board's selected card."""
         if card_id is None:
-            card = self.card_or_say()
+            card = self.app.kanban.selected_or_say()
             if card is None:
                 return
             card_id = card.id
@@ -162,7 +155,7 @@ class CardActions:
 
     def note(self) -> None:
         """``N``: a note on the selected card (several lines), by the person at the board."""
-        card = self.card_or_say()
+        card = self.app.kanban.selected_or_say()
         if card is None:
             return
         from mosaic_tui.board.screens.note import NoteScreen

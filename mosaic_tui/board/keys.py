@@ -6,8 +6,10 @@ title in the command palette. The board screen's and the columns' ``BINDINGS``, 
 help screen, the palette and the table in ``docs/board.md`` are all made
 from it (``python -m mosaic_tui.board.keys`` prints the docs' table; a test
 checks the docs hold it). A pane or screen with keys of its own adds rows
-with its own ``where`` and takes ``BINDINGS = bindings("its-name")``. No
-Textual widgets here.
+with its own ``where`` and takes ``BINDINGS = bindings("its-name")``. A row
+``where=EVERYWHERE`` (undo, redo) is bound on every screen of ``SCREENS`` and
+stands in each one's table; its action is the screens' shared one
+(:class:`~mosaic_tui.board.screens.board.EverywhereKeys`). No Textual widgets here.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from textual.binding import Binding
 BOARD, COLUMN = "board", "column"  # whose bindings: the board screen's, a card column's (more: one name per pane or screen)
 GRAPH, GRAPH_VIEW = "graph", "graph-view"  # the drawn graph's (``g``): its screen's, or its view's
 NOTE = "note"  # the note dialog's (``N``, ``B``)
+EVERYWHERE = "everywhere"  # keys of every screen in ``SCREENS`` (undo, redo): one binding, one id, one action name
+SCREENS = (BOARD, GRAPH)  # the full screens that act on the board's cards: each binds the ``EVERYWHERE`` keys
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,10 @@ def _b(keys: str, action: str, label: str = "", *, show: bool = True, id: str | 
     name = parse(action)[1]
     return Binding(keys, action, label, show=show and bool(label), id=id or f"board.{name}")
 
+
+UNDO = Key("z", "undo the board's last action (refused if others changed it)", (_b("z", "undo", "Undo"),),
+           where=EVERYWHERE, palette="Undo")
+REDO = Key("Z", "redo what was undone", (_b("Z", "redo", "Redo", show=False),), where=EVERYWHERE, palette="Redo")
 
 KEYS: tuple[Key, ...] = (
     Key("← → / h l", "move between columns",
@@ -57,7 +65,7 @@ KEYS: tuple[Key, ...] = (
     Key("c", "complete the card", (_b("c", "status('complete')", "Complete", id="board.complete"),), palette="Complete card"),
     Key("o", "reopen a done card", (_b("o", "status('reopen')", "Reopen", id="board.reopen"),), palette="Reopen card"),
     Key("r", "release the card's claim", (_b("r", "status('release')", "Release", id="board.release"),), palette="Release claim"),
-    Key("space", "mark / unmark (marked: b u c o r K J + - P x y act on all)",
+    Key("space", "mark / unmark (marked: b u c o r K J + - P L x y act on all)",
         (_b("space", "mark", "Mark", show=False),), palette="Mark / unmark card"),
     Key("M", "mark every card of the column (under the filter)", (_b("M", "mark_column", "Mark column", show=False),),
         palette="Mark the whole column"),
@@ -69,11 +77,12 @@ KEYS: tuple[Key, ...] = (
     Key("+", "raise the priority by one", (_b("plus", "priority(1)", "Priority +1", show=False),), palette="Raise priority"),
     Key("-", "lower the priority by one", (_b("minus", "priority(-1)", "Priority -1", show=False),), palette="Lower priority"),
     Key("P", "put the card in a phase (empty: none)", (_b("P", "set_phase", "Set phase", show=False),), palette="Set phase"),
+    Key("L", "add / remove labels, e.g. +infra -docs (labels in use suggested)",
+        (_b("L", "relabel", "Labels", show=False),), palette="Add / remove labels"),
     Key("x", "delete the card (asks first; can unlink its dependents)", (_b("x", "delete", "Delete", show=False),),
         palette="Delete card"),
-    Key("z", "undo the board's last action (refused if others changed it)",
-        (_b("z", "undo", "Undo"),), palette="Undo"),
-    Key("Z", "redo what was undone", (_b("Z", "redo", "Redo", show=False),), palette="Redo"),
+    UNDO,
+    REDO,
     Key("E", "edit the card as text in $VISUAL / $EDITOR", (_b("E", "editor", "Editor", show=False),),
         palette="Edit in $EDITOR"),
     Key("N", "add a note to the card's thread (several lines; ctrl+s saves, escape cancels)",
@@ -134,6 +143,8 @@ GRAPH_KEYS: tuple[Key, ...] = (  # the drawn graph (``g``): its own table, below
         palette="Release claim"),
     Key("v", "compact boxes (ids only) / full boxes", (_g("v", "compact", "Compact"),), where=GRAPH,
         palette="Compact graph"),
+    UNDO,  # the board's own rows: the same bindings and ids, the same history
+    REDO,
     Key("?", "these keys", (_g("question_mark", "help", "Help"),), where=GRAPH, palette="Help"),
     Key("esc / q / g", "back to the board", (_g("escape,q,g", "close", "Close"),), where=GRAPH, palette="Close graph"),
 )
@@ -141,8 +152,11 @@ GRAPH_KEYS: tuple[Key, ...] = (  # the drawn graph (``g``): its own table, below
 
 def bindings(where: str) -> list[Binding]:
     """The bindings of ``where`` (``BOARD``: the board screen's; ``COLUMN``: a card column's; ``GRAPH`` /
-    ``GRAPH_VIEW``: the drawn graph's screen and view; ``NOTE``: the note dialog's), in table order."""
-    return [b for key in (*KEYS, *GRAPH_KEYS) if key.where == where for b in key.bindings]
+    ``GRAPH_VIEW``: the drawn graph's screen and view; ``NOTE``: the note dialog's), in its table's order;
+    a screen of ``SCREENS`` also gets the ``EVERYWHERE`` rows of its table."""
+    table = GRAPH_KEYS if where in (GRAPH, GRAPH_VIEW) else KEYS
+    wanted = (where, EVERYWHERE) if where in SCREENS else (where,)
+    return [b for key in table if key.where in wanted for b in key.bindings]
 
 
 def palette(app, table: tuple[Key, ...] = KEYS) -> Iterator[tuple[str, str, Any]]:

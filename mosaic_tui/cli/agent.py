@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mosaic_tui.cli import output as out
-from mosaic_tui.cli.formats import lease_text, waiting_on
+from mosaic_tui.cli.formats import lease_text, print_card, waiting_on
 from mosaic_tui.cli.group import Open, cli, common, json_mode
 
 
@@ -56,14 +56,9 @@ def _why_not(b, card_id: str | None) -> str:
 @click.option("--ttl", default="900", show_default=True, metavar="SECONDS", help="The lease now ends SECONDS from now.")
 def heartbeat(card_id, owner, ttl) -> None:
     """Extend OWNER's lease on card ID to now + ttl."""
-    from mosaic_tui.repository import card_json
-
     with Open() as b:
         card = b.heartbeat(card_id, owner, ttl)
-    if json_mode():
-        out.emit_json(card_json(card))
-    else:
-        out.say(f"heartbeat {out.safe(card.id)}: {lease_text(card)}")
+    print_card(card, "heartbeat", line=f"heartbeat {out.safe(card.id)}: {lease_text(card)}")
 
 
 @cli.command(short_help="Release claims whose lease has ended.")

@@ -7,7 +7,7 @@ import click
 
 from mosaic_tui.cli import output as out
 from mosaic_tui.cli.formats import print_card, read_text, report
-from mosaic_tui.cli.group import Open, cli, common, json_mode
+from mosaic_tui.cli.group import Open, cli, common
 
 
 @cli.command()
@@ -21,10 +21,8 @@ def link(from_id, to_id) -> None:
     """
     with Open() as b:
         card = b.link(from_id, to_id)
-    if json_mode():
-        print_card(card, "")
-    else:
-        out.say(f"linked {out.safe(from_id)} -> {out.safe(to_id)} ({out.safe(from_id)} depends on {out.safe(to_id)})")
+    print_card(card, "", line=f"linked {out.safe(from_id)} -> {out.safe(to_id)} ({out.safe(from_id)} depends on "
+                              f"{out.safe(to_id)})")
 
 
 @cli.command()
@@ -35,10 +33,7 @@ def unlink(from_id, to_id) -> None:
     """FROM no longer depends on TO."""
     with Open() as b:
         card = b.unlink(from_id, to_id)
-    if json_mode():
-        print_card(card, "")
-    else:
-        out.say(f"unlinked {out.safe(from_id)} -> {out.safe(to_id)}")
+    print_card(card, "", line=f"unlinked {out.safe(from_id)} -> {out.safe(to_id)}")
 
 
 # --------------------------------------------------------------------------- status changes

@@ -148,8 +148,10 @@ def _feed_note(state: str, feed, as_json: bool) -> None:
                    "set --listen-url or MOSAIC_LISTEN_URL to the server or a pooler's session mode",
         "lost": "the connection to the database is lost; reconnecting (with backoff)",
         "live": "notified of each change again",
+        "replica": "the primary does not answer; reading the replica's event log meanwhile (it may lag behind "
+                   "the primary: its changes arrive as it replays them)",
     }.get(state, "")
-    interval = getattr(feed, "interval", None) if state == "polling" else None
+    interval = getattr(feed, "interval", None) if state in ("polling", "replica") else None
     label = getattr(feed, "label", state) if state != "lost" else state
     if as_json:
         line = out.dump({"feed": {"status": state, "interval": interval, "message": why}})

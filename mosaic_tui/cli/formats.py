@@ -37,14 +37,14 @@ def card_line(verb: str, card) -> str:
     return f"{verb} {out.safe(card.id)}: {out.safe(card.title)} [{status_word(card)}]"
 
 
-def print_card(card, verb: str) -> None:
-    """The card as JSON (--json) or as one line starting with ``verb``."""
+def print_card(card, verb: str, *, line: str | None = None) -> None:
+    """The card as JSON (--json), or as one line: ``line`` when given, else the card's starting with ``verb``."""
     from mosaic_tui.repository import card_json
 
     if json_mode():
         out.emit_json(card_json(card))
     else:
-        out.say(card_line(verb, card))
+        out.say(card_line(verb, card) if line is None else line)
 
 
 def show_card(card, waiting_on: list[str], labels: list[str] = (), thread: tuple[list, int] = ([], 0)) -> None:

@@ -15,7 +15,7 @@ from mosaic_tui.cli.group import Open, cli, common, json_mode, state
 @common
 @click.argument("file", required=False, metavar="[FILE]")
 def export_(file: str | None) -> None:
-    """Write the whole backlog (every card, every event) as JSON Lines to FILE or stdout."""
+    """Write the whole backlog (cards with their labels, notes, events) as JSON Lines to FILE or stdout."""
     from mosaic_tui.repository import transfer
     from mosaic_tui.errors import InvalidInput
 
@@ -40,7 +40,8 @@ def export_(file: str | None) -> None:
     if json_mode():
         out.emit_json({"exported": {**counts, "file": file}})
     else:
-        out.say(f"exported {counts['cards']} cards and {counts['events']} events to {out.safe(file)}")
+        out.say(f"exported {counts['cards']} cards, {counts['events']} events, {counts['notes']} notes and "
+                f"{counts['labels']} labels to {out.safe(file)}")
 
 
 @cli.command("import", short_help="Read an export back in (all or nothing).")
@@ -76,6 +77,10 @@ def import_(file: str, on_existing: str) -> None:
         parts.append(f"{len(result.unchanged)} already there")
     if result.kept:
         parts.append(f"kept {len(result.kept)} existing that differ: {out.safe(', '.join(result.kept[:10]))}")
+    if result.notes or result.labels:
+        parts.append(f"{result.notes} notes and {result.labels} labels added")
+    if result.notes_there:
+        parts.append(f"{result.notes_there} notes already there")
     out.say(", ".join(parts))
 
 
@@ -106,7 +111,8 @@ def migrate(to_url: str, merge: bool, replace: bool) -> None:
     if json_mode():
         out.emit_json({"migrated": result})
     else:
-        out.say(f"migrated {result['inserted']} cards and {result['events']} events "
+        out.say(f"migrated {result['inserted']} cards, {result['events']} events, {result['notes']} notes and "
+                f"{result['labels']} labels "
                 f"from {out.safe(result['source'])} to {out.safe(result['target'])}; "
                 f"verified {result['cards']} cards by checksum"
                 + (f" ({result['unchanged']} were there already)" if result["unchanged"] else ""))

@@ -84,11 +84,31 @@ def sqlite_setup(dbapi_connection) -> None:
     cur = dbapi_connection.cursor()
     try:
         cur.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-        if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            cur.execute("PRAGMA journal_mode = WAL")
+        _wal(cur)
         cur.execute("PRAGMA synchronous = NORMAL")
     finally:
         cur.close()
+
+
+_SQLITE_BUSY = 5
+
+
+def _wal(cur) -> None:
+    """Switch the file to WAL (once in its life), waiting for its write lock as a transaction would.
+
+    The switch takes a read lock, then the write lock, and SQLite does not wait for a write lock asked for
+    under a read lock: with another connection holding it (another process switching the same new file at
+    the same moment, or writing to a file still in rollback mode) it answers "database is locked" at once,
+    busy timeout or not. So the switch is tried again, with backoff, for as long as the busy timeout; once
+    the other switch has committed there is nothing left to do.
+    """
+    backoff = Backoff(0.002, 0.1, seconds=SQLITE_BUSY_TIMEOUT_S, jitter=True)
+    while cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+        except Exception as exc:  # sqlite3.OperationalError; the module is not imported on the Postgres path
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF != _SQLITE_BUSY or not backoff.sleep():
+                raise
 
 
 def connect_retrying(connect: Callable[[], Any], wait: float, driver_error: type[BaseException]):

@@ -67,6 +67,12 @@ class ChangeFeed:
     where: str = ""  # " the replica" while the feed polls a read replica's event log instead
 
     @property
+    def state(self) -> str:
+        """``status`` as the reader reports it: ``"replica"`` while polling a read replica's event log (the
+        primary does not answer; the replica may lag behind it), else ``status``."""
+        return "replica" if self.status == "polling" and self.where else self.status
+
+    @property
     def label(self) -> str:
         if self.status == "polling" and self.interval is not None:
             return f"polling{self.where} (every {self.interval:g}s)"

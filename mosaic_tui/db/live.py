@@ -5,8 +5,8 @@ Toolong's watcher), the change feed it waits on (``Backlog.feed()``: LISTEN
 on Postgres, ``data_version`` on SQLite), the backstop and the pace. It knows
 nothing of columns, panes or Textual: it calls ``wake()`` (from its thread;
 the board posts a message, the CLI sets an event) and ``status(state, label)`` when the feed's state
-changes (``live``, ``polling``, ``lost``; the label for people, with the
-interval: ``polling (every 1s)``). The board tells it whether the last look
+changes (``live``, ``polling``, ``replica``: polling a read replica while the primary does not answer,
+``lost``; the label for people, with the interval: ``polling (every 1s)``). The board tells it whether the last look
 was ``busy``; nothing else crosses between the threads.
 
 - **Wake-ups**: when the feed says something changed.
@@ -89,7 +89,7 @@ class LiveFeed:
                 changed = feed.wait(WAIT_S)
                 if feed.label != label:  # the state, or the interval it polls at
                     label = feed.label
-                    self._status(feed.status, label)
+                    self._status(feed.state, label)
                 if changed or time.monotonic() - last >= self.backstop:
                     self._wake()
                     self.pace()

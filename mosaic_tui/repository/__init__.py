@@ -52,8 +52,8 @@ _WHERE = {
     "serialize_card": "grooming.document",
     "with_error": "grooming.document",
     **{name: "checks" for name in (
-        "MAX_ID_LEN", "MAX_NOTE_BYTES", "MAX_TEXT_LEN", "STATUSES", "check_acceptance", "check_id", "check_label",
-        "check_note", "check_owner", "check_priority",
+        "EDITABLE", "MAX_ID_LEN", "MAX_NOTE_BYTES", "MAX_TEXT_LEN", "STATUSES", "check_acceptance", "check_dependencies",
+        "check_edit", "check_id", "check_label", "check_note", "check_owner", "check_phase", "check_priority",
         "check_status", "check_text", "check_title", "check_ttl",
     )},
 }
@@ -77,15 +77,19 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
     from mosaic_tui.repository.backlog import Backlog
     from mosaic_tui.repository.checks import (
+        EDITABLE,
         MAX_ID_LEN,
         MAX_NOTE_BYTES,
         MAX_TEXT_LEN,
         STATUSES,
         check_acceptance,
+        check_dependencies,
+        check_edit,
         check_id,
         check_label,
         check_note,
         check_owner,
+        check_phase,
         check_priority,
         check_status,
         check_text,

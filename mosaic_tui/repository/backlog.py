@@ -21,14 +21,15 @@ from mosaic_tui.repository import verbs
 from mosaic_tui.repository.checks import (
     STATUSES,
     check_acceptance,
+    check_dependencies,
     check_id,
     check_label,
     check_owner,
+    check_phase,
     check_priority,
     check_status,
     check_text,
     check_title,
-    has_control,
 )
 from mosaic_tui.repository.cursor import EventCursor
 from mosaic_tui.repository.verbs import DEFAULT_TTL
@@ -127,13 +128,9 @@ class Backlog(Grooming, Restoring, Annotating):
         check_id(id)
         title = check_title(title)
         body = check_text(body, "body")
-        phase = check_text(phase, "phase")
-        if phase is not None and (not phase.strip() or has_control(phase)):
-            raise InvalidInput("phase must be non-empty text without control characters")
+        phase = check_phase(phase)
         priority = check_priority(priority)
-        deps = list(dict.fromkeys(check_id(d, "dependency id") for d in depends_on))
-        if id in deps:
-            raise InvalidInput(f"card {id!r} cannot depend on itself")
+        deps = check_dependencies(id, depends_on)
         acceptance = check_acceptance(acceptance)
         if idempotency_key is not None:
             idempotency_key = check_id(idempotency_key, "idempotency key")
@@ -342,36 +339,10 @@ class Backlog(Grooming, Restoring, Annotating):
         expected_updated_at: datetime | None = None,
         **changes: Any,
     ) -> Card:
-        """Change title, body, phase, priority or acceptance; refuse if the card changed since ``expected_updated_at``."""
-        check_id(card_id)
-        allowed = {"title", "body", "phase", "priority", "acceptance"}
-        unknown = set(changes) - allowed
-        if unknown:
-            raise InvalidInput(f"cannot edit {', '.join(sorted(unknown))}")
-        values: dict[str, Any] = {}
-        if "title" in changes:
-            values["title"] = check_title(changes["title"])
-        if "body" in changes:
-            values["body"] = check_text(changes["body"], "body")
-        if "phase" in changes:
-            phase = check_text(changes["phase"], "phase")
-            values["phase"] = phase if phase and phase.strip() else None
-        if "priority" in changes:
-            values["priority"] = check_priority(changes["priority"])
-        if "acceptance" in changes:
-            values["acceptance"] = check_acceptance(changes["acceptance"])
-        now = self.now()
-
-        def tx(conn: Connection) -> Card:
-            card = self._fetch(conn, card_id, lock=True)
-            if expected_updated_at is not None and card.updated_at != expected_updated_at:
-                raise Conflict(f"card {card_id!r} was changed by someone else; reload it and try again")
-            if not values:
-                return card
-            row = conn.execute(update(B).where(B.c.id == card_id).values(**values, updated_at=now).returning(*B.c)).first()
-            return card_from_row(row)
-
-        return self.db.run(tx)
+        """Change title, body, phase, priority, acceptance and/or ``depends_on``; refuse if the card changed
+        since ``expected_updated_at``. The board's edit (:meth:`update_card`): the same rules
+        (``checks.check_edit``), the same transaction; the card as it is after."""
+        return self._edit(card_id, expected_updated_at, changes, read_back=True)[1]
 
     # -- the dependency graph -----------------------------------------------
     @staticmethod

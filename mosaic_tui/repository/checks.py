@@ -63,23 +63,77 @@ def check_text(value: Any, what: str) -> str | None:
     return value
 
 
-def check_priority(value: Any) -> int:
+def check_phase(value: Any) -> str | None:
+    """A card's phase, as every path sets it (create, the CLI and MCP, the board's form, ``P``, ``$EDITOR``):
+    text without control characters, the spaces around it trimmed; None, empty or only spaces: no phase."""
+    phase = check_text(value, "phase")
+    if phase is None or not phase.strip():
+        return None
+    if has_control(phase):
+        raise InvalidInput("phase must be text without control characters")
+    return phase.strip()
+
+
+#: What an edit may change: every path's edit (``Backlog.edit``, the board's form, ``$EDITOR``, dependencies).
+EDITABLE = ("title", "body", "phase", "priority", "acceptance", "depends_on")
+
+
+def check_edit(card_id: Any, changes: dict[str, Any]) -> tuple[dict[str, Any], list[str] | None]:
+    """The one set of rules of an edit: ``(values, dependencies)`` checked, before any transaction.
+
+    ``values``: the fields of :data:`EDITABLE` given, normalised as their checks say; ``dependencies``: the
+    ids given for ``depends_on`` (duplicates dropped; None when not given, an empty list clears them)."""
+    check_id(card_id)
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"cannot edit {', '.join(sorted(unknown))} (only {', '.join(EDITABLE)})")
+    values: dict[str, Any] = {}
+    if "title" in changes:
+        values["title"] = check_title(changes["title"])
+    if "body" in changes:
+        values["body"] = check_text(changes["body"], "body")
+    if "phase" in changes:
+        values["phase"] = check_phase(changes["phase"])
+    if "priority" in changes:
+        values["priority"] = check_priority(changes["priority"])
+    if "acceptance" in changes:
+        values["acceptance"] = check_acceptance(changes["acceptance"])
+    deps = None
+    if "depends_on" in changes:
+        deps = check_dependencies(card_id, changes["depends_on"] or [])
+    return values, deps
+
+
+def check_dependencies(card_id: str, ids: Any) -> list[str]:
+    """A card's dependencies: ids, duplicates dropped, never the card itself."""
+    if isinstance(ids, str):
+        raise InvalidInput("dependencies must be a list of card ids, not one string")
+    deps = list(dict.fromkeys(check_id(d, "dependency id") for d in ids))
+    if card_id in deps:
+        raise InvalidInput(f"card {card_id!r} cannot depend on itself")
+    return deps
+
+
+def _integer(value: Any, refusal: str) -> int:
+    """``value`` as an integer (an int, or its text, spaces around it ignored; never a bool); else
+    :class:`InvalidInput` with ``refusal`` and the value (``priority must be an integer, not 'high'``)."""
     if isinstance(value, bool) or not isinstance(value, int):
         try:
             value = int(str(value).strip())
         except ValueError:
-            raise InvalidInput(f"priority must be an integer, not {value!r}") from None
+            raise InvalidInput(f"{refusal}, not {value!r}") from None
+    return value
+
+
+def check_priority(value: Any) -> int:
+    value = _integer(value, "priority must be an integer")
     if not -INT32 <= value <= INT32:
         raise InvalidInput(f"priority {value} is out of range (a 32-bit integer)")
     return value
 
 
 def check_ttl(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(str(value).strip())
-        except ValueError:
-            raise InvalidInput(f"ttl must be a whole number of seconds, not {value!r}") from None
+    value = _integer(value, "ttl must be a whole number of seconds")
     if value <= 0:
         raise InvalidInput(f"ttl must be more than 0 seconds, not {value}")
     if value > INT32:

@@ -25,14 +25,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, func, select
 
 from mosaic_tui.db.verbs_sql import to_utc
-from mosaic_tui.db.models import Label, Note
-from mosaic_tui.db.sql import insert_or_nothing
+from mosaic_tui.db.models import Note
 from mosaic_tui.errors import InvalidInput, NotFound
 from mosaic_tui.repository import verbs
-from mosaic_tui.repository.checks import check_id, check_label, check_note, check_note_kind, check_owner
+from mosaic_tui.repository.checks import check_id, check_note, check_note_kind, check_owner
+from mosaic_tui.repository.labeling import LABELS, check_label_change, labels_of, write_labels
 from mosaic_tui.repository.rows import card_from_row
 from mosaic_tui.repository.tables import B
 from mosaic_tui.repository.grooming.undo import chunks
@@ -41,7 +41,6 @@ __all__ = ["LABELS", "LATEST_NOTES", "NOTES", "Annotating", "CardView", "NoteRec
            "view_json"]
 
 NOTES = Note.__table__
-LABELS = Label.__table__
 #: How many notes ``show --json`` (and the MCP ``show``-like answers) carry: the latest ones, oldest first.
 LATEST_NOTES = 20
 
@@ -98,15 +97,6 @@ def _require(conn: Connection, ids: list[str]) -> None:
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFound("no card " + ", ".join(repr(i) for i in missing[:5]) + (" ..." if len(missing) > 5 else ""))
-
-
-def _labels_of(conn: Connection, ids: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {i: [] for i in ids}
-    for part in chunks(ids):
-        q = select(LABELS.c.card_id, LABELS.c.label).where(LABELS.c.card_id.in_(part)).order_by(LABELS.c.card_id, LABELS.c.label)
-        for card_id, label in conn.execute(q):
-            out[card_id].append(label)
-    return out
 
 
 def of_card(card_id: str) -> tuple:
@@ -173,7 +163,7 @@ class Annotating:
             if row is None:
                 raise NotFound(f"no card {card_id!r}")
             notes, total = _thread(conn, card_id, LATEST_NOTES)
-            return CardView(card_from_row(row), _labels_of(conn, [card_id])[card_id], notes, total)
+            return CardView(card_from_row(row), labels_of(conn, [card_id])[card_id], notes, total)
 
         return self.db.run(tx, write=False)
 
@@ -199,32 +189,21 @@ class Annotating:
         is not found; either way nothing is written. Adding a label a card has, or removing one it has not,
         changes nothing (and writes no event)."""
         ids = [check_id(i) for i in dict.fromkeys(ids)]
-        add = sorted({check_label(n) for n in add})
-        remove = sorted({check_label(n) for n in remove})
+        add, remove = check_label_change(add, remove)
         if not ids:
             raise InvalidInput("no card given")
-        if not add and not remove:
-            raise InvalidInput("no label given: +name adds, -name removes")
-        both = sorted(set(add) & set(remove))
-        if both:
-            raise InvalidInput(f"label {both[0]!r} is both added and removed")
 
         def tx(conn: Connection) -> dict[str, list[str]]:
             _require(conn, ids)
-            if add:
-                conn.execute(insert_or_nothing(conn, LABELS, "card_id", "label"),
-                             [{"card_id": i, "label": n} for i in ids for n in add])
-            for part in chunks(ids):
-                if remove:
-                    conn.execute(delete(LABELS).where(LABELS.c.card_id.in_(part), LABELS.c.label.in_(remove)))
-            return _labels_of(conn, ids)
+            write_labels(conn, ids, add, remove)
+            return labels_of(conn, ids)
 
         return self.db.run(tx)
 
     def labels(self, ids: Iterable[str]) -> dict[str, list[str]]:
         """Each card's labels, sorted ([] for a card without, or that does not exist)."""
         ids = list(dict.fromkeys(ids))
-        return self.db.run(lambda conn: _labels_of(conn, ids), write=False) if ids else {}
+        return self.db.run(lambda conn: labels_of(conn, ids), write=False) if ids else {}
 
     def all_labels(self) -> list[tuple[str, int]]:
         """Every label in use and on how many cards, by name."""

@@ -2,9 +2,14 @@
 
 The file format is JSON Lines (``docs/cli.md`` describes it):
 
-* line 1, a header: ``{"format": "mosaic-tui-backlog", "version": 1, "exportedAt": ..., "cards": N, "events": M}``
-* one line per card: ``{"card": {...}}`` with exactly the keys of ``card_json`` (the fleet's keys);
+* line 1, a header: ``{"format": "mosaic-tui-backlog", "version": 2, "exportedAt": ..., "cards": N, "events": M,
+  "notes": K, "labels": L}``
+* one line per card: ``{"card": {...}}`` with exactly the keys of ``card_json`` (the fleet's keys), and
+  ``"labels": [...]`` beside it when the card has labels;
+* one line per note: ``{"note": {...}}`` with the keys of ``note_json``, in id order (each thread's order);
 * one line per event: ``{"event": {...}}`` with the keys of ``event_json``.
+
+Version 1 (before notes and labels) still imports: it has neither.
 
 Import also accepts a bare card object per line (``{"id": ..., "title": ...}``),
 so a hand-written or ``jq``-made file of cards imports too.
@@ -27,6 +32,8 @@ What import does (one transaction, all or nothing):
   the newly inserted cards are appended with new ids, in their original order
   and with their original times. Skipped and replaced cards keep the target's
   history.
+* notes and labels (``mosaic_tui.repository.transfer_side``): labels added, notes appended unless the card
+  has them already; never removed.
 
 ``migrate`` is an import into another database that refuses a non-empty target
 (unless merging) and, inside the same transaction, reads every card back and
@@ -63,15 +70,25 @@ from mosaic_tui.repository import (
     utcnow,
 )
 from mosaic_tui.repository.rows import card_from_row, event_from_row
+from mosaic_tui.repository.transfer_side import (
+    bump_sequence,
+    check_side,
+    labels_value,
+    note_row,
+    read_side,
+    verify_side,
+    write_side,
+)
 
 FORMAT = "mosaic-tui-backlog"
-VERSION = 1
+VERSION = 2  # 2: notes and labels
 CHUNK = 500
 CARD_KEYS = (
     "id", "title", "body", "phase", "priority", "status", "dependsOn", "claimOwner", "claimTtlSeconds",
     "claimedAt", "attempts", "idempotencyKey", "acceptance", "createdAt", "updatedAt",
 )
 ON_EXISTING = ("skip", "replace", "fail")
+_TRIGGERED = ("created", "noted", "labeled")  # what the triggers write for a card inserted with its notes and labels
 _INT32 = 2**31 - 1
 
 
@@ -97,39 +114,53 @@ def _chunks(items: list, n: int = CHUNK) -> Iterator[list]:
         yield items[i:i + n]
 
 
-def snapshot(backlog: Backlog) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every card and every event, read in one consistent snapshot."""
+@dataclass
+class Snapshot:
+    """Every card and event, each card's labels and every note (``note_json``), read in one snapshot."""
+
+    cards: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    labels: dict[str, list[str]]
+    notes: list[dict[str, Any]]
+
+
+def snapshot(backlog: Backlog) -> Snapshot:
+    """Every card, event, label and note, read in one consistent snapshot."""
 
     def tx(conn: Connection):
-        if conn.dialect.name == "postgresql":  # one snapshot for both queries
+        if conn.dialect.name == "postgresql":  # one snapshot for every query
             conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
         cards = [card_json(card_from_row(r)) for r in conn.execute(select(B).order_by(B.c.created_at, B.c.id))]
         events = [event_json(event_from_row(r)) for r in conn.execute(select(EV).order_by(EV.c.id))]
-        return cards, events
+        return Snapshot(cards, events, *read_side(conn))
 
     return backlog.db.run(tx, write=False)
 
 
 def export_lines(backlog: Backlog) -> Iterator[str]:
-    cards, events = snapshot(backlog)
+    snap = snapshot(backlog)
     header = {
         "format": FORMAT, "version": VERSION, "exportedAt": backlog.now().isoformat(),
-        "backend": backlog.backend, "cards": len(cards), "events": len(events),
+        "backend": backlog.backend, "cards": len(snap.cards), "events": len(snap.events),
+        "notes": len(snap.notes), "labels": sum(map(len, snap.labels.values())),
     }
     yield json.dumps(header, ensure_ascii=False)
-    for c in cards:
-        yield json.dumps({"card": c}, ensure_ascii=False)
-    for e in events:
+    for c in snap.cards:
+        names = snap.labels.get(c["id"])
+        yield json.dumps({"card": c, "labels": names} if names else {"card": c}, ensure_ascii=False)
+    for n in snap.notes:
+        yield json.dumps({"note": n}, ensure_ascii=False)
+    for e in snap.events:
         yield json.dumps({"event": e}, ensure_ascii=False)
 
 
 def write_export(backlog: Backlog, fp: IO[str]) -> dict[str, int]:
-    counts = {"cards": 0, "events": 0}
+    counts = {"cards": 0, "events": 0, "notes": 0, "labels": 0}
     for i, line in enumerate(export_lines(backlog)):
         fp.write(line + "\n")
         if i == 0:
             head = json.loads(line)
-            counts = {"cards": head["cards"], "events": head["events"]}
+            counts = {k: head[k] for k in counts}
     fp.flush()
     return counts
 
@@ -137,10 +168,13 @@ def write_export(backlog: Backlog, fp: IO[str]) -> dict[str, int]:
 # --------------------------------------------------------------------------- parsing
 @dataclass
 class Bundle:
-    """A parsed export: cards as database rows (validated) and events, or None when the file has none."""
+    """A parsed export: cards as database rows (validated) and events, or None when the file has none;
+    each card's labels (cards without are left out) and the notes as rows, in id order."""
 
     cards: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] | None = None
+    labels: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ids(self) -> list[str]:
@@ -242,6 +276,7 @@ def parse_lines(lines: Iterable[str]) -> Bundle:
     seen: dict[str, tuple[int, str]] = {}
     now = utcnow()
     event_ids: set[int] = set()
+    note_ids: set[int] = set()
     for n, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line:
@@ -268,10 +303,20 @@ def parse_lines(lines: Iterable[str]) -> Bundle:
                     bundle.events = []
                 bundle.events.append(ev)
                 continue
+            if "note" in obj:
+                note = note_row(obj["note"], _ts)
+                if note["id"] in note_ids:
+                    raise InvalidInput(f"note {note['id']} appears twice")
+                note_ids.add(note["id"])
+                bundle.notes.append(note)
+                continue
             row = card_row(obj["card"] if "card" in obj else obj, now)
+            names = labels_value(obj["labels"]) if obj.get("labels") is not None else []
         except InvalidInput as exc:
             raise InvalidInput(f"line {n}: {exc.message}") from None
         digest = card_checksum(row_json(row))
+        if names:
+            bundle.labels[row["id"]] = sorted(set(bundle.labels.get(row["id"], [])) | set(names))
         if row["id"] in seen:
             first, other = seen[row["id"]]
             if other != digest:
@@ -281,6 +326,7 @@ def parse_lines(lines: Iterable[str]) -> Bundle:
         bundle.cards.append(row)
     if bundle.events is not None:
         bundle.events.sort(key=lambda e: e["id"])
+    bundle.notes.sort(key=lambda e: e["id"])
     return bundle
 
 
@@ -294,12 +340,16 @@ class ImportResult:
     events: int = 0
     events_verbatim: bool = False
     verified: bool = False
+    notes: int = 0  # notes appended
+    notes_there: int = 0  # notes of the file the cards had already
+    labels: int = 0  # labels added
 
     def as_json(self) -> dict[str, Any]:
         return {
             "inserted": len(self.inserted), "replaced": len(self.replaced), "unchanged": len(self.unchanged),
             "kept": len(self.kept), "keptIds": self.kept, "events": self.events,
-            "eventIdsKept": self.events_verbatim, "verified": self.verified,
+            "eventIdsKept": self.events_verbatim, "notes": self.notes, "notesAlreadyThere": self.notes_there,
+            "labels": self.labels, "verified": self.verified,
         }
 
 
@@ -336,16 +386,6 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
                 path.append(nxt)
                 stack.append((nxt, iter(graph.get(nxt, ()))))
     return None
-
-
-def _bump_sequence(conn: Connection) -> None:
-    """Postgres: move the events' id sequence past every id in the table (never backwards)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(
-            "SELECT setval(pg_get_serial_sequence('backlog_events', 'id'), "
-            "GREATEST((SELECT COALESCE(max(id), 0) FROM backlog_events), "
-            "nextval(pg_get_serial_sequence('backlog_events', 'id'))))"
-        ))
 
 
 def import_in(
@@ -412,6 +452,7 @@ def import_in(
         cycle = _find_cycle(graph)
         if cycle:
             raise Conflict(f"the import would close a dependency cycle: {' -> '.join(cycle[:12])}")
+    check_side(conn, bundle.notes, set(wanted))
 
     # Events first (so trigger-written ids never collide with original ids), then cards.
     verbatim = events_before == 0
@@ -422,7 +463,7 @@ def import_in(
         if history:
             if verbatim:
                 conn.execute(EV.insert(), history)
-                _bump_sequence(conn)
+                bump_sequence(conn, "backlog_events")
             else:
                 conn.execute(EV.insert(), [{k: v for k, v in e.items() if k != "id"} for e in history])
     result.events = len(history)
@@ -432,14 +473,18 @@ def import_in(
         conn.execute(B.insert(), to_insert)
     for row in to_replace:
         conn.execute(B.update().where(B.c.id == row["id"]).values(**{k: v for k, v in row.items() if k != "id"}))
+    result.notes, result.notes_there, result.labels = write_side(conn, bundle.labels, bundle.notes)
     with_history = sorted({e["card_id"] for e in history} & inserted_ids)
-    for part in _chunks(with_history):  # the file's history replaces the triggers' "created" events
-        conn.execute(EV.delete().where(EV.c.id > mark, EV.c.card_id.in_(part), EV.c.kind == "created"))
+    for part in _chunks(with_history):  # the file's history replaces the triggers' events (created, noted, labeled)
+        conn.execute(EV.delete().where(EV.c.id > mark, EV.c.card_id.in_(part), EV.c.kind.in_(_TRIGGERED)))
     result.inserted = [r["id"] for r in to_insert]
     result.replaced = [r["id"] for r in to_replace]
 
     if verify:
         _verify(conn, file_json, result, total_before, history, verbatim)
+        lost = verify_side(conn, bundle.labels, bundle.notes)
+        if lost:
+            raise VerifyFailed(f"verification failed: {lost}")
         result.verified = True
     return result
 
@@ -489,8 +534,9 @@ def migrate(source: Backlog, target: Backlog, *, merge: bool = False, replace: b
     """
     if same_database(source, target):
         raise InvalidInput("the source and the target are the same database")
-    cards, events = snapshot(source)
-    bundle = Bundle(cards=[card_row(c) for c in cards], events=[event_row(e) for e in events])
+    snap = snapshot(source)
+    bundle = Bundle(cards=[card_row(c) for c in snap.cards], events=[event_row(e) for e in snap.events],
+                    labels=snap.labels, notes=[note_row(n, _ts) for n in snap.notes])
     result = target.db.run(lambda conn: import_in(
         conn, bundle, on_existing="replace" if replace else "fail", require_empty=not merge, verify=True,
     ))
@@ -498,6 +544,6 @@ def migrate(source: Backlog, target: Backlog, *, merge: bool = False, replace: b
     total = target.count()
     return {
         "source": source.db.target.display(), "target": target.db.target.display(),
-        "cards": len(cards), "events": len(events), "targetCards": total,
+        "cards": len(snap.cards), "events": len(snap.events), "targetCards": total,
         **result.as_json(),
     }

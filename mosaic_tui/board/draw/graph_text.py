@@ -87,6 +87,16 @@ def blocking_chains(card_id: str, cards: dict, edges: Iterable[tuple[str, str]],
     return chains
 
 
+def _section(t: Text, heading: str, card_id: str, children: dict[str, list[str]], cards: dict, *, up: bool) -> None:
+    """``heading``, then the tree below ``card_id`` (``up``: what it needs; else what it unlocks), or ``nothing``."""
+    t.append(heading, "bold underline")
+    if children[card_id]:
+        t.append("\n")
+        _tree(t, card_id, children, cards, up=up)
+    else:
+        t.append("\n  nothing\n", "dim")
+
+
 def neighbourhood(card_id: str, cards: dict, edges: list[tuple[str, str]]) -> Text:
     """What ``card_id`` needs (upstream) and unlocks (downstream), recursively."""
     t = Text(no_wrap=True, overflow="ellipsis")
@@ -97,12 +107,7 @@ def neighbourhood(card_id: str, cards: dict, edges: list[tuple[str, str]]) -> Te
         unlocks[b].append(a)
     _node(t, cards, card_id, unmet=False)
     t.append("\n\n")
-    t.append("Needs", "bold underline")
-    if needs[card_id]:
-        t.append("\n")
-        _tree(t, card_id, needs, cards, up=True)
-    else:
-        t.append("\n  nothing\n", "dim")
+    _section(t, "Needs", card_id, needs, cards, up=True)
     chains = blocking_chains(card_id, cards, edges)
     t.append("\n")
     if chains:
@@ -120,12 +125,7 @@ def neighbourhood(card_id: str, cards: dict, edges: list[tuple[str, str]]) -> Te
         t.append("Every dependency is done", "green")
         t.append("\n")
     t.append("\n")
-    t.append("Unlocks", "bold underline")
-    if unlocks[card_id]:
-        t.append("\n")
-        _tree(t, card_id, unlocks, cards, up=False)
-    else:
-        t.append("\n  nothing\n", "dim")
+    _section(t, "Unlocks", card_id, unlocks, cards, up=False)
     return t
 
 

@@ -64,9 +64,8 @@ class EditorKeys:
         self.app = app
 
     def edit(self) -> None:
-        card = self.app.kanban.selected
+        card = self.app.kanban.selected_or_say()
         if card is None:
-            self.app.notify("no card selected", severity="warning")
             return
         run_job(self.app, self.app.backlog.get, card.id, then=self._open, group="action")
 

@@ -1,8 +1,8 @@
-"""What the grooming keys do: status changes, reorder, priority, phase, delete and copy, on the
+"""What the grooming keys do: status changes, reorder, priority, phase, labels, delete and copy, on the
 marked cards (or, with no marks, the selected one).
 
 Every change is one call to the repository's grooming operations (``Backlog.bulk``,
-``move_many``, ``shift_priority``, ``set_phase``, ``delete``: one transaction each) in a worker.
+``move_many``, ``shift_priority``, ``set_phase``, ``relabel``, ``delete``: one transaction each) in a worker.
 Cards whose state refuses are left unchanged; the result is one notice
 (``blocked 12 cards; 2 refused: M1-03 is done, …``). The change is recorded for undo
 (:mod:`mosaic_tui.board.grooming.undo`), the refresher is told the events were the board's own, and the
@@ -27,7 +27,7 @@ def prompts():
 
 
 class GroomKeys:
-    """The grooming keys' actions (``b B u c o r``, ``K J + -``, ``P``, ``x``, ``y``)."""
+    """The grooming keys' actions (``b B u c o r``, ``K J + -``, ``P``, ``L``, ``x``, ``y``)."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -41,10 +41,8 @@ class GroomKeys:
         if marks:
             seen = marks.seen(self.app.kanban.columns.values())
             return marks.ids, seen
-        card = self.app.kanban.selected
+        card = self.app.kanban.selected_or_say()
         if card is None:
-            col = self.app.kanban.focused_column()
-            self.app.notify(f"no card selected{' in ' + col.status if col else ''}", severity="warning")
             return None
         return [card.id], {card.id: card.status}
 
@@ -144,6 +142,29 @@ class GroomKeys:
 
         run_job(self.app, self.backlog.phases, group="action", then=lambda phases: self.app.push_screen(
             prompts().AskPhase(f"phase for {what}", current, phases), chosen))
+
+    def relabel(self) -> None:
+        """``L``: ask for ``+name -name`` (labels in use suggested; a bad word is refused in the prompt,
+        nothing written), then add and remove them on the cards."""
+        got = self.targets()
+        if got is None:
+            return
+        ids, _ = got
+        what = literal(ids[0]) if len(ids) == 1 else f"{len(ids)} marked cards"
+
+        def chosen(answer: tuple[list[str], list[str]] | None) -> None:
+            if answer is not None:
+                add, remove = answer
+                self.apply(lambda: self.backlog.relabel(ids, add, remove), ids, keep=self._selected_id())
+
+        def ask(found) -> None:
+            in_use, current = found
+            self.app.push_screen(prompts().AskLabels(f"labels of {what}", in_use, current), chosen)
+
+        def read():
+            return self.backlog.all_labels(), (self.backlog.labels(ids[:1])[ids[0]] if len(ids) == 1 else None)
+
+        run_job(self.app, read, group="action", then=ask)
 
     def delete(self) -> None:
         """``x``: ask first (delete, or delete and unlink the cards that depend on them), then delete."""

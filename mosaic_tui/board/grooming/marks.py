@@ -95,9 +95,8 @@ class MarkKeys:
         self.marks = marks
 
     def toggle(self) -> None:
-        card = self.app.kanban.selected
+        card = self.app.kanban.selected_or_say()
         if card is None:
-            self.app.notify("no card selected", severity="warning")
             return
         self.marks.toggle(card.id, card.status)
         col = self.app.kanban.focused_column()

@@ -417,6 +417,15 @@ class Kanban(Horizontal):
         col = self.focused_column()
         return col.selected if col is not None else None
 
+    def selected_or_say(self) -> Card | None:
+        """The selected card; else None, and a word to the person (``no card selected in ready``): what every
+        key on the selected card does first."""
+        col = self.focused_column()
+        card = col.selected if col is not None else None
+        if card is None:
+            self.app.notify(f"no card selected{' in ' + col.status if col else ''}", severity="warning")
+        return card
+
     def _marks_changed(self, ids) -> None:
         for col in self.columns.values():
             for card_id in ids:

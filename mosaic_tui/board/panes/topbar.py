@@ -12,16 +12,26 @@ from textual.widgets import Static
 
 from mosaic_tui.board.changes import Changes, Scope
 from mosaic_tui.board.draw.text import literal
+from mosaic_tui.board.jobs import run_job
 
 BADGES = {  # the feed's state -> the badge's mark and style; its text is the feed's label
     "live": ("●", "bold green"),
     "polling": ("◌", "yellow"),
+    "replica": ("◌", "yellow"),  # polling the replica (every 1s): the primary does not answer
     "connecting": ("◌", "dim"),
 }
+AWAY = ("lost", "replica")  # the feed is not on the primary: when it is again, the board catches up
+
+
+def replica_notice(lag: float | None) -> str:
+    """What the board says when its feed falls back to the read replica: not "caught up" (the replica may lag)."""
+    shown = "unknown" if lag is None else f"{round(lag * 1000):,} ms"
+    return f"the primary does not answer: polling the replica (lag {shown}); its changes show as it replays them"
 
 
 def badge(status: str, label: str) -> Text:
-    """``● live``, ``◌ polling (every 1s)``, ``◌ connecting``, ``↻ reconnecting``, ``✕ feed lost``."""
+    """``● live``, ``◌ polling (every 1s)``, ``◌ polling the replica (every 1s)``, ``◌ connecting``,
+    ``↻ reconnecting``, ``✕ feed lost``."""
     if status == "lost" and label == "reconnecting":  # the feed reconnects with backoff (a restart, a failover)
         return Text("↻ reconnecting", "bold red")
     if status not in BADGES:
@@ -89,10 +99,20 @@ class TopBar(Static):
     def show_feed(self, status: str, label: str | None = None) -> None:
         label = label or status
         if (status, label) != (self.feed, self.feed_label):
-            if self.feed == "lost" and status != "lost":  # back (on the new primary): the wake-up catches up
+            if status == "replica" and self.feed != "replica":  # fell back to the replica: say how far behind
+                self._say_replica()
+            elif self.feed in AWAY and status not in AWAY:  # back on the (new) primary: the wake-up catches up
                 self.app.notify("feed reconnected: caught up", timeout=3)
             self.feed, self.feed_label = status, label
             self.draw()
+
+    def _say_replica(self) -> None:
+        """The replica's lag measured now (in a worker: a query), then :func:`replica_notice`."""
+        replicas = getattr(self.refresher.backlog.db, "replicas", None)
+        if replicas is None:
+            self.app.notify(replica_notice(None), timeout=6, markup=False)
+            return
+        run_job(self.app, replicas.lag, then=lambda lag: self.app.notify(replica_notice(lag), timeout=6, markup=False))
 
     def draw(self) -> None:
         t = Text(" mosaic board", "bold")

@@ -5,9 +5,9 @@ are here, each handed to the room or controller that does the work:
 
 - the columns' moves, the impact sort and the marks: :class:`~mosaic_tui.board.panes.kanban.Kanban`
   and :class:`~mosaic_tui.board.grooming.marks.MarkKeys`;
-- status changes, reorder, priority, phase, delete, copy: :class:`~mosaic_tui.board.grooming.groom.GroomKeys`
+- status changes, reorder, priority, phase, labels, delete, copy: :class:`~mosaic_tui.board.grooming.groom.GroomKeys`
   (the one path of a status change, the drawn graph's too);
-- undo / redo: :class:`~mosaic_tui.board.grooming.undo.UndoKeys`; ``$EDITOR``: :class:`~mosaic_tui.board.grooming.editor.EditorKeys`;
+- undo / redo: :class:`~mosaic_tui.board.grooming.undo.UndoKeys`, through :class:`EverywhereKeys` (the drawn graph's too); ``$EDITOR``: :class:`~mosaic_tui.board.grooming.editor.EditorKeys`;
 - the dialogs (detail, new, edit, dependencies, phase, graph): :class:`~mosaic_tui.board.actions.CardActions`;
 - the filter line, the panes shown or hidden, the full screens (flow, activity, help): here.
 
@@ -23,7 +23,28 @@ from textual.screen import Screen
 from mosaic_tui.board import keys
 
 
-class BoardScreen(Screen):
+class EverywhereKeys:
+    """The actions of the keys the table binds on every screen of ``keys.SCREENS`` (``keys.EVERYWHERE``:
+    ``z`` undo, ``Z`` redo), for those screens to inherit: each hands its key to the controller that owns
+    it, the board's :class:`~mosaic_tui.board.grooming.undo.UndoKeys`, so the drawn graph's ``z`` is the
+    board's ``z``. On an app without that controller (a screen shown alone) they are off."""
+
+    def everywhere(self, action: str) -> bool | None:
+        """``check_action`` for these keys: None when the action is not one of them."""
+        if action in ("undo", "redo"):
+            return getattr(self.app, "undo_keys", None) is not None
+        return None
+
+    def action_undo(self) -> None:
+        if self.everywhere("undo"):  # the palette does not ask check_action
+            self.app.undo_keys.undo()
+
+    def action_redo(self) -> None:
+        if self.everywhere("redo"):
+            self.app.undo_keys.redo()
+
+
+class BoardScreen(EverywhereKeys, Screen):
     """The board (the App's default screen) and its keys."""
 
     BINDINGS = keys.bindings(keys.BOARD)  # from the one key table
@@ -63,17 +84,14 @@ class BoardScreen(Screen):
     def action_set_phase(self) -> None:
         self.app.groom.set_phase()
 
+    def action_relabel(self) -> None:
+        self.app.groom.relabel()
+
     def action_delete(self) -> None:
         self.app.groom.delete()
 
     def action_copy_ids(self) -> None:
         self.app.groom.copy()
-
-    def action_undo(self) -> None:
-        self.app.undo_keys.undo()
-
-    def action_redo(self) -> None:
-        self.app.undo_keys.redo()
 
     def action_editor(self) -> None:
         self.app.editor.edit()

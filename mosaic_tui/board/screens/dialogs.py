@@ -12,14 +12,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.fuzzy import Matcher
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown, OptionList, Static, TextArea
+from textual.widgets import Input, Label, Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from mosaic_tui.board.jobs import run_job
 from mosaic_tui.board.keys import KEYS
+from mosaic_tui.board.screens.form import CheckedForm
 from mosaic_tui.board.screens.note import thread as thread_text
 from mosaic_tui.board.draw.text import duration, lease_left, literal, literal_block
-from mosaic_tui.errors import MosaicError
 
 if TYPE_CHECKING:
     from mosaic_tui.db.models import Card
@@ -169,7 +169,7 @@ class DetailScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class CardForm(ModalScreen[dict | None]):
+class CardForm(CheckedForm[dict | None]):
     """New card (id, title, body, phase, priority) or edit (title, body, phase, priority)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
@@ -208,10 +208,7 @@ class CardForm(ModalScreen[dict | None]):
                 yield Input(value=str(c.priority) if c else "0", placeholder="an integer, higher first", id="priority")
             yield Label("body (markdown) · tab moves on · ctrl+s saves · escape cancels")
             yield TextArea(c.body or "" if c else "", id="body", soft_wrap=True)
-            yield Label("", id="error")
-            with Horizontal():
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
-                yield Button("Cancel (esc)", id="cancel")
+            yield from self.ending()
 
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -224,34 +221,19 @@ class CardForm(ModalScreen[dict | None]):
             out["id"] = self.query_one("#id", Input).value.strip()
         return out
 
-    def action_save(self) -> None:
-        from mosaic_tui.repository import check_id, check_priority, check_title
+    def checked(self) -> dict[str, Any]:
+        """Checked by the repository's one set of rules for an edit (``check_edit``), so the form says what
+        the repository would."""
+        from mosaic_tui.repository import check_edit, check_id
 
         v = self.values()
-        try:
-            if self.card is None:
-                check_id(v["id"])
-            check_title(v["title"])
-            v["priority"] = check_priority(v["priority"])
-        except MosaicError as exc:
-            self.query_one("#error", Label).update(Text(str(exc)))
-            return
-        self.dismiss(v)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        card_id = check_id(v["id"]) if self.card is None else self.card.id
+        v.update(check_edit(card_id, {k: v[k] for k in ("title", "body", "phase", "priority")})[0])
+        return v
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
         self.action_save()
-
-    @on(Button.Pressed, "#save")
-    def _save(self) -> None:
-        self.action_save()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
 
 
 class PickCardScreen(ModalScreen[str | None]):

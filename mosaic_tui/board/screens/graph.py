@@ -18,7 +18,8 @@ What it says to the app (messages that bubble up to it):
 ``DagView.Open(card_id)`` on enter, :class:`DagScreen.CardAction` for the
 card keys (``b u c o r``, only when the screen was made with
 ``card_keys=True``: the app then acts on the card). Its keys come from the
-board's one key table (``keys.GRAPH_KEYS``).
+board's one key table (``keys.GRAPH_KEYS``); ``z`` / ``Z`` are the board's
+undo and redo (``keys.EVERYWHERE``), the same history.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from mosaic_tui.board.changes import EDGE_KINDS, Changes
 from mosaic_tui.board.draw.dag_view import GLYPH, STATUS_COLOUR, DagView, Scene, build_scene
 from mosaic_tui.board.draw.graph_text import layered
 from mosaic_tui.board.jobs import Job
+from mosaic_tui.board.screens.board import EverywhereKeys
 from mosaic_tui.board.draw.text import literal
 from mosaic_tui.board.draw.textview import TextView
 
@@ -80,10 +82,10 @@ class _Built(Message):
         self.generation = generation
 
 
-class DagScreen(Screen[None]):
+class DagScreen(EverywhereKeys, Screen[None]):
     """The graph of the current phase or filter, drawn; the critical path lit."""
 
-    BINDINGS = keys.bindings(keys.GRAPH)  # b u c o r, v, ?, escape / q / g: from the board's one key table
+    BINDINGS = keys.bindings(keys.GRAPH)  # b u c o r, v, z Z, ?, escape / q / g: from the board's one key table
     KEY_TABLE = keys.GRAPH_KEYS  # the palette and the help on this screen
     DEFAULT_CSS = """
     DagScreen #dag-title { height: 1; text-style: bold; text-wrap: nowrap; text-overflow: ellipsis; }
@@ -149,7 +151,11 @@ class DagScreen(Screen[None]):
         self.refresh_graph(self.cards, self.edges)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The card keys only when the app asked for them; nothing on boxes while the list is shown."""
+        """The card keys only when the app asked for them; nothing on boxes while the list is shown; ``z`` ``Z``
+        as on the board (:class:`~mosaic_tui.board.screens.board.EverywhereKeys`)."""
+        everywhere = self.everywhere(action)
+        if everywhere is not None:
+            return everywhere
         if action == "card":
             return self.card_keys and not self.has_class("listed")
         if action in ("compact", "open"):

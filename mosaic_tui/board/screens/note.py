@@ -13,15 +13,13 @@ at most 16 KiB) before the dialog closes, so a refusal is said in place.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Label, TextArea
+from textual.containers import Vertical
+from textual.widgets import Label, TextArea
 
 from mosaic_tui.board.keys import NOTE, bindings
 from mosaic_tui.board.draw.text import literal, literal_block
-from mosaic_tui.errors import MosaicError
+from mosaic_tui.board.screens.form import CheckedForm
 
 KIND_STYLE = {"block": "bold red", "release": "magenta", "complete": "bold green", "system": "yellow"}
 
@@ -44,7 +42,7 @@ def thread(notes, total: int) -> Text:
     return t
 
 
-class NoteScreen(ModalScreen[str | None]):
+class NoteScreen(CheckedForm[str | None]):
     """Ask for a note's text: the text (``ctrl+s``), or None (``escape``)."""
 
     BINDINGS = bindings(NOTE)
@@ -67,32 +65,15 @@ class NoteScreen(ModalScreen[str | None]):
             yield Label(Text(self.heading, "bold"))
             yield TextArea("", id="text", soft_wrap=True)
             yield Label(Text("several lines welcome · ctrl+s saves · escape cancels", "dim"))
-            yield Label("", id="error")
-            with Horizontal():
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
-                yield Button("Cancel (esc)", id="cancel")
+            yield from self.ending()
 
     def on_mount(self) -> None:
         self.query_one("#text", TextArea).focus()
 
-    def action_save(self) -> None:
+    def checked(self) -> str:
+        """The text, checked as the repository will check a note (not empty, at most 16 KiB)."""
         from mosaic_tui.repository import check_note
 
         text = self.query_one("#text", TextArea).text
-        try:
-            check_note(text, self.what)
-        except MosaicError as exc:
-            self.query_one("#error", Label).update(Text(str(exc)))
-            return
-        self.dismiss(text)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#save")
-    def _save(self) -> None:
-        self.action_save()
-
-    @on(Button.Pressed, "#cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
+        check_note(text, self.what)
+        return text

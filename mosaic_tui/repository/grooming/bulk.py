@@ -3,6 +3,7 @@
 * :meth:`Grooming.bulk` -- block / unblock / complete / reopen / release many cards, by the same
   rules as the single-card operations (``mosaic_tui.repository.rules``);
 * :meth:`Grooming.shift_priority`, :meth:`Grooming.set_phase` -- priority +/- n, a phase;
+* :meth:`Grooming.relabel` -- add and remove labels (the cards' values stay; its undo puts the labels back);
 * :meth:`Grooming.move` / :meth:`Grooming.move_many` -- one place up / down in claim order;
 * :meth:`Grooming.delete` -- delete cards (optionally unlinking their dependents);
 * :meth:`Grooming.update_card` / :meth:`Grooming.apply_document` -- a conflict-checked edit
@@ -28,21 +29,20 @@ from mosaic_tui.db.sql import lock_graph
 from mosaic_tui.errors import Conflict, InvalidInput, NotFound
 from mosaic_tui.repository.checks import (
     INT32,
-    check_acceptance,
+    check_edit,
     check_id,
     check_note,
     check_owner,
+    check_phase,
     check_priority,
     check_status,
-    check_text,
-    check_title,
-    has_control,
 )
 from mosaic_tui.repository.grooming.document import parse_card
+from mosaic_tui.repository.labeling import change_text, check_label_change, labels_of, write_labels
 from mosaic_tui.repository.verbs import add_note
 from mosaic_tui.repository.rules import allows, rule_for
 from mosaic_tui.repository.rows import card_from_row
-from mosaic_tui.repository.tables import B, E
+from mosaic_tui.repository.tables import B
 from mosaic_tui.repository.grooming.undo import Result, Tracker, chunks, dependents
 
 DIRECTIONS = ("up", "down")
@@ -58,22 +58,26 @@ def check_ids(ids: Iterable[str]) -> list[str]:
     return out
 
 
-def check_phase(phase: Any) -> str | None:
-    """A phase to set: text without control characters; empty or None clears it."""
-    phase = check_text(phase, "phase")
-    if phase is None or not phase.strip():
-        return None
-    if has_control(phase):
-        raise InvalidInput("phase must be text without control characters")
-    return phase.strip()
-
-
 def _order_key(card: Card) -> tuple:
     return (-card.priority, card.created_at, card.id)
 
 
 def _no_card(card_id: str) -> str:
     return f"{card_id} does not exist"
+
+
+def _judge(t: Tracker, ids: list[str], result: Result, refuse=None) -> list[str]:
+    """The ids to act on, in the order given; a card that does not exist, or that ``refuse(card)`` gives a
+    reason for, goes to ``result.refused`` with it instead (what every bulk action does first)."""
+    going = []
+    for i in ids:
+        card = t.cards.get(i)
+        why = _no_card(i) if card is None else refuse(card) if refuse is not None else None
+        if why:
+            result.refused[i] = why
+        else:
+            going.append(i)
+    return going
 
 
 class Grooming:
@@ -103,15 +107,7 @@ class Grooming:
         def tx(conn: Connection) -> Result:
             result.done, result.refused = [], {}
             t = Tracker(conn, ids)
-            going = []
-            for i in ids:
-                card = t.cards.get(i)
-                if card is None:
-                    result.refused[i] = _no_card(i)
-                elif not allows(rule, card, owner):
-                    result.refused[i] = rule.reason(card, owner)
-                else:
-                    going.append(i)
+            going = _judge(t, ids, result, lambda card: None if allows(rule, card, owner) else rule.reason(card, owner))
             changed: set[str] = set()
             for part in chunks(going):
                 cond = and_(B.c.id.in_(part), B.c.status.in_(rule.allowed))
@@ -140,14 +136,8 @@ class Grooming:
         def tx(conn: Connection) -> Result:
             result.done, result.refused = [], {}
             t = Tracker(conn, ids)
-            for i in ids:
-                card = t.cards.get(i)
-                if card is None:
-                    result.refused[i] = _no_card(i)
-                elif not -INT32 <= card.priority + delta <= INT32:
-                    result.refused[i] = f"{i} is at the end of the priority range"
-                else:
-                    result.done.append(i)
+            result.done = _judge(t, ids, result, lambda card: None if -INT32 <= card.priority + delta <= INT32
+                                 else f"{card.id} is at the end of the priority range")
             for part in chunks(result.done):
                 conn.execute(update(B).where(B.c.id.in_(part)).values(priority=B.c.priority + delta, updated_at=now))
             result.change = t.finish(f"priority {delta:+d} on {_count(result.done)}", result.done)
@@ -166,15 +156,36 @@ class Grooming:
         def tx(conn: Connection) -> Result:
             result.done, result.refused = [], {}
             t = Tracker(conn, ids)
-            for i in ids:
-                if i not in t.cards:
-                    result.refused[i] = _no_card(i)
-                else:
-                    result.done.append(i)
+            result.done = _judge(t, ids, result)
             going = [i for i in result.done if t.cards[i].phase != phase]
             for part in chunks(going):
                 conn.execute(update(B).where(B.c.id.in_(part)).values(phase=phase, updated_at=now))
             result.change = t.finish(f"phase {phase or '(none)'} on {_count(going)}", going)
+            return result
+
+        return self.db.run(tx)
+
+    # -- labels ----------------------------------------------------------------------
+    def relabel(self, ids: Iterable[str], add: Iterable[str] = (), remove: Iterable[str] = ()) -> Result:
+        """Add ``add`` to and take ``remove`` from every card of ``ids``, one transaction, undoable.
+
+        An invalid name, a label both added and removed, or none at all: invalid input, nothing written.
+        A card that does not exist is refused; one that has the labels already is done, unchanged.
+        """
+        add, remove = check_label_change(add, remove)
+        ids = check_ids(ids)
+        terms = change_text(add, remove)
+        result = Result("label", f"relabeled {{}} ({terms})")
+
+        def tx(conn: Connection) -> Result:
+            result.done, result.refused = [], {}
+            t = Tracker(conn, ids)
+            result.done = _judge(t, ids, result)
+            before = labels_of(conn, result.done)
+            write_labels(conn, result.done, add, remove)
+            after = labels_of(conn, result.done)
+            changed = {i: (tuple(before[i]), tuple(after[i])) for i in result.done if before[i] != after[i]}
+            result.change = t.finish(f"labels {terms} on {_count(list(changed))}", changed, labels=changed)
             return result
 
         return self.db.run(tx)
@@ -297,15 +308,8 @@ class Grooming:
             if unlink_dependents:
                 t.lock(u for us in users.values() for u in us)
             users = dependents(conn, ids)  # again, under the locks
-            going: list[str] = []
-            for i in ids:
-                card = t.cards.get(i)
-                if card is None:
-                    result.refused[i] = _no_card(i)
-                elif card.status == "claimed":
-                    result.refused[i] = f"{i} is claimed by {card.claim_owner}; release it first"
-                else:
-                    going.append(i)
+            going = _judge(t, ids, result, lambda card: f"{card.id} is claimed by {card.claim_owner}; release it first"
+                           if card.status == "claimed" else None)
             if not unlink_dependents:
                 again = True
                 while again:  # refusing one card may leave another with a dependent that stays
@@ -351,34 +355,20 @@ class Grooming:
     ) -> Result:
         """Change title, body, phase, priority, acceptance and/or ``depends_on`` in one transaction.
 
-        Refused (:class:`Conflict`) if the card changed since ``expected_updated_at`` (as
-        :meth:`edit`), or if the new dependencies would close a cycle; unknown dependencies are
-        invalid input. Undoable (the result's ``change``).
+        The rules are ``checks.check_edit``'s (:meth:`edit`'s too). Refused (:class:`Conflict`) if the card
+        changed since ``expected_updated_at``, or if the new dependencies would close a cycle; unknown
+        dependencies are invalid input. Only what differs is written. Undoable (the result's ``change``).
         """
-        check_id(card_id)
-        unknown = set(changes) - {"title", "body", "phase", "priority", "acceptance", "depends_on"}
-        if unknown:
-            raise InvalidInput(f"cannot edit {', '.join(sorted(unknown))}")
-        values: dict[str, Any] = {}
-        if "title" in changes:
-            values["title"] = check_title(changes["title"])
-        if "body" in changes:
-            values["body"] = check_text(changes["body"], "body")
-        if "phase" in changes:
-            values["phase"] = check_phase(changes["phase"])
-        if "priority" in changes:
-            values["priority"] = check_priority(changes["priority"])
-        if "acceptance" in changes:
-            values["acceptance"] = check_acceptance(changes["acceptance"])
-        deps = None
-        if "depends_on" in changes:
-            deps = list(dict.fromkeys(check_id(d, "dependency id") for d in changes["depends_on"] or []))
-            if card_id in deps:
-                raise InvalidInput(f"card {card_id!r} cannot depend on itself")
+        return self._edit(card_id, expected_updated_at, changes)[0]
+
+    def _edit(self, card_id: str, expected_updated_at: datetime | None, changes: dict[str, Any], *,
+              read_back: bool = False) -> tuple[Result, Card | None]:
+        """The one edit: :meth:`update_card`'s result, and with ``read_back`` the card after it (:meth:`edit`)."""
+        values, deps = check_edit(card_id, changes)
         now = self.now()
         result = Result("edit", "edited")
 
-        def tx(conn: Connection) -> Result:
+        def tx(conn: Connection) -> tuple[Result, Card | None]:
             if deps is not None:
                 lock_graph(conn)
             t = Tracker(conn, [card_id])
@@ -401,7 +391,7 @@ class Grooming:
                 conn.execute(update(B).where(B.c.id == card_id).values(**new, updated_at=now))
             result.done = [card_id] if new else []
             result.change = t.finish(f"edit {card_id}", result.done)
-            return result
+            return result, self._fetch(conn, card_id) if read_back else None
 
         return self.db.run(tx)
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from mosaic_tui.db.models import Card
 from mosaic_tui.errors import InvalidInput
-from mosaic_tui.repository.checks import check_id, check_priority, check_title
+from mosaic_tui.repository.checks import check_id, check_phase, check_priority, check_title
 
 BODY_LINE = "--- body (markdown) ---"
 ACCEPTANCE_LINE = "--- acceptance (JSON, empty for none) ---"
@@ -121,7 +121,7 @@ def _field(name: str, value: str, line: int) -> Any:
         if name == "title":
             return check_title(value)
         if name == "phase":
-            return value or None
+            return check_phase(value)
         if name == "priority":
             return check_priority(value) if value else 0
         return [check_id(d, "dependency id") for d in re.split(r"[,\s]+", value) if d]

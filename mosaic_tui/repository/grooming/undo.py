@@ -24,6 +24,7 @@ from sqlalchemy import Connection, func, select, update
 from mosaic_tui.db.models import Card, EventRecord
 from mosaic_tui.db.sql import lock_graph
 from mosaic_tui.errors import Conflict
+from mosaic_tui.repository.labeling import labels_of, set_labels
 from mosaic_tui.repository.rows import CARD_COLUMNS, event_from_row
 from mosaic_tui.repository.tables import EV, B, E
 
@@ -75,7 +76,9 @@ class Change:
 
     ``before`` / ``after``: per card id, its stored values (None: the card did not exist /
     no longer exists). ``marks``: per card, the id of the last event on it once the change was
-    made. ``events``: the event ids the change itself wrote.
+    made. ``events``: the event ids the change itself wrote. ``labels``: a change of labels
+    (:meth:`~mosaic_tui.repository.grooming.bulk.Grooming.relabel`), per card its labels before and
+    after; undoing it puts the labels back and leaves the cards' values alone.
     """
 
     label: str
@@ -83,6 +86,7 @@ class Change:
     after: dict[str, dict[str, Any] | None]
     marks: dict[str, int]
     events: frozenset[int]
+    labels: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def ids(self) -> list[str]:
@@ -202,8 +206,10 @@ class Tracker:
         self._locked.update(new)
         self.cards.update(lock_cards(self.conn, new))
 
-    def finish(self, label: str, changed: Iterable[str]) -> Change | None:
-        """The :class:`Change` of the cards in ``changed`` (None when there are none)."""
+    def finish(self, label: str, changed: Iterable[str],
+               labels: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None) -> Change | None:
+        """The :class:`Change` of the cards in ``changed`` (None when there are none); ``labels``: a
+        change of labels, per card (before, after)."""
         changed = list(dict.fromkeys(changed))
         if not changed:
             return None
@@ -221,12 +227,15 @@ class Tracker:
             after={i: values_of(after[i]) if i in after else None for i in changed},
             marks={i: marks[i] for i in changed},
             events=frozenset(ev.id for ev in own),
+            labels=dict(labels or {}),
         )
 
 
 # --------------------------------------------------------------------------- what others did
 #: Events that change none of a card's stored values (a note, a label): they never stand in an undo's way.
 SIDE_KINDS = frozenset({"noted", "labeled", "unlabeled"})
+#: What stands in the way of undoing a change of labels: someone else's label change, the card deleted or re-created.
+LABEL_KINDS = frozenset({"labeled", "unlabeled", "deleted", "created"})
 _WAS = {
     "claimed": "claimed", "heartbeat": "renewed", "released": "released", "blocked": "blocked",
     "unblocked": "unblocked", "completed": "completed", "reopened": "reopened", "linked": "linked",
@@ -242,8 +251,12 @@ def describe(ev: EventRecord) -> str:
 
 def refuse_if_touched(conn: Connection, change: Change, own: Collection[int], what: str) -> None:
     """Conflict if an event not in ``own`` touched a card of ``change`` after its mark."""
-    foreign = [ev for ev in events_after(conn, change.marks)
-               if ev.id not in own and ev.id not in change.events and ev.kind not in SIDE_KINDS]
+    if change.labels:  # only the labels go back: only a change of them (or of the card's existence) counts
+        foreign = [ev for ev in events_after(conn, change.marks)
+                   if ev.id not in own and ev.id not in change.events and ev.kind in LABEL_KINDS]
+    else:
+        foreign = [ev for ev in events_after(conn, change.marks)
+                   if ev.id not in own and ev.id not in change.events and ev.kind not in SIDE_KINDS]
     if foreign:
         first = describe(foreign[0])
         more = f" (and {len(foreign) - 1} more changes by others)" if len(foreign) > 1 else ""
@@ -267,6 +280,9 @@ class Restoring:
         label = change.label if redo else f"undo of {change.label}"
         if redo and change.label.startswith("undo of "):
             label = change.label[len("undo of "):]
+
+        if change.labels:
+            return self.db.run(lambda conn: _undo_labels(conn, change, own, what, label))
 
         def tx(conn: Connection):
             lock_graph(conn)  # an undo may put dependency edges back: no cycle may slip in meanwhile
@@ -336,6 +352,25 @@ class Restoring:
             if self._reaches(conn, deps, i):
                 raise Conflict(f"cannot put {i} back: its dependencies would close a cycle now; nothing changed")
         return notes
+
+
+def _undo_labels(conn: Connection, change: Change, own: Collection[int], what: str,
+                 label: str) -> tuple[Change, list[str]]:
+    """Undo (or redo) a change of labels: each card's labels as they were before it, in the caller's transaction.
+    Refused, nothing written, if someone else changed those cards' labels since (an event, or labels not as
+    the change left them: a writer that took no lock on the card)."""
+    tracker = Tracker(conn, change.labels)
+    refuse_if_touched(conn, change, own, what)
+    now = labels_of(conn, change.labels)
+    for card_id, (_, after) in change.labels.items():
+        if card_id not in tracker.cards:
+            raise Conflict(f"cannot {what} {change.label}: {card_id} was deleted since; nothing changed")
+        if tuple(now[card_id]) != tuple(after):
+            raise Conflict(f"cannot {what} {change.label}: the labels of {card_id} were changed since; nothing changed")
+    set_labels(conn, {i: before for i, (before, _) in change.labels.items()}, now)
+    inverse = tracker.finish(label, change.labels, labels={i: (a, b) for i, (b, a) in change.labels.items()})
+    assert inverse is not None
+    return inverse, []
 
 
 # --------------------------------------------------------------------------- the stack
