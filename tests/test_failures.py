@@ -156,3 +156,63 @@ def test_the_one_backoff_doubles_to_its_cap_and_never_passes_its_deadline():
     started = time.monotonic()
     assert timed.sleep() is True and 0.25 <= time.monotonic() - started < 5.0  # cut to the deadline, not 10 s
     assert timed.sleep() is False and timed.pause() is None  # the time is up: no more pauses
+
+
+# --------------------------------------------------------------------------- a role that may not
+@pytest.fixture
+def lowly_role(pg_server):
+    """A login role with no privilege of its own (on Postgres 15 it may not create tables in ``public``)."""
+    import uuid
+
+    from conftest import PG_ADMIN_URL
+
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql")
+    name = f"mosaic_lowly_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{name}" LOGIN PASSWORD \'s3cret-lowly\'')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for (db,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'mosaic_denied%'").fetchall():
+                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+def _as(url: str, role: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(username=role, password="s3cret-lowly").render_as_string(hide_password=False)
+
+
+@pytest.mark.parametrize("verb", [["list"], ["create", "X-1", "a title"], ["claim", "--owner", "a"]])
+def test_a_role_that_may_not_create_the_tables_is_told_so_in_one_line(lowly_role, capsys, verb):
+    from conftest import new_pg_database
+
+    with new_pg_database("mosaic_denied") as url:
+        code = cli.run([*verb, "--db", _as(url, lowly_role)])
+        err = capsys.readouterr().err.strip()
+        assert code == 1
+        assert err.startswith("mosaic-tui: ") and "the database refused (" in err and "\n" not in err
+        assert "permission denied for schema public" in err and "run it once as a role that may create them" in err
+        assert "internal" not in err and "Traceback" not in err and "s3cret-lowly" not in err
+        with psycopg.connect(url) as conn:  # nothing was made
+            assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("verb", [["list"], ["claim", "--owner", "a"], ["create", "X-1", "a title"]])
+def test_a_role_without_rights_on_the_backlog_is_told_so_in_one_line(lowly_role, capsys, verb):
+    from conftest import new_pg_database
+
+    with new_pg_database("mosaic_denied") as url:
+        owner = Backlog.open(url)
+        owner.count()  # migrated by the owner; the lowly role may connect but not read or write
+        owner.close()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'GRANT USAGE ON SCHEMA public TO "{lowly_role}"')
+        code = cli.run([*verb, "--db", _as(url, lowly_role)])
+        err = capsys.readouterr().err.strip()
+        assert code == 1
+        assert err.startswith("mosaic-tui: ") and "the database refused (" in err and "\n" not in err
+        assert "permission denied for table" in err and "the role needs SELECT, INSERT, UPDATE and DELETE" in err
+        assert "internal" not in err and "Traceback" not in err and "s3cret-lowly" not in err
