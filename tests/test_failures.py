@@ -185,17 +185,23 @@ def _as(url: str, role: str) -> str:
     return make_url(url).set(username=role, password="s3cret-lowly").render_as_string(hide_password=False)
 
 
+def _refused_as(url: str, role: str, verb: list[str], capsys, said: str, hint: str) -> None:
+    """``verb`` run as ``role``: exit 1 and one line that says what the server refused and what to do."""
+    code = cli.run([*verb, "--db", _as(url, role)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1
+    assert err.startswith("mosaic-tui: ") and "the database refused (" in err and "\n" not in err
+    assert said in err and hint in err
+    assert "internal" not in err and "Traceback" not in err and "s3cret-lowly" not in err
+
+
 @pytest.mark.parametrize("verb", [["list"], ["create", "X-1", "a title"], ["claim", "--owner", "a"]])
 def test_a_role_that_may_not_create_the_tables_is_told_so_in_one_line(lowly_role, capsys, verb):
     from conftest import new_pg_database
 
     with new_pg_database("mosaic_denied") as url:
-        code = cli.run([*verb, "--db", _as(url, lowly_role)])
-        err = capsys.readouterr().err.strip()
-        assert code == 1
-        assert err.startswith("mosaic-tui: ") and "the database refused (" in err and "\n" not in err
-        assert "permission denied for schema public" in err and "run it once as a role that may create them" in err
-        assert "internal" not in err and "Traceback" not in err and "s3cret-lowly" not in err
+        _refused_as(url, lowly_role, verb, capsys, "permission denied for schema public",
+                    "run it once as a role that may create them")
         with psycopg.connect(url) as conn:  # nothing was made
             assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
 
@@ -210,9 +216,5 @@ def test_a_role_without_rights_on_the_backlog_is_told_so_in_one_line(lowly_role,
         owner.close()
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'GRANT USAGE ON SCHEMA public TO "{lowly_role}"')
-        code = cli.run([*verb, "--db", _as(url, lowly_role)])
-        err = capsys.readouterr().err.strip()
-        assert code == 1
-        assert err.startswith("mosaic-tui: ") and "the database refused (" in err and "\n" not in err
-        assert "permission denied for table" in err and "the role needs SELECT, INSERT, UPDATE and DELETE" in err
-        assert "internal" not in err and "Traceback" not in err and "s3cret-lowly" not in err
+        _refused_as(url, lowly_role, verb, capsys, "permission denied for table",
+                    "the role needs SELECT, INSERT, UPDATE and DELETE")
