@@ -58,6 +58,16 @@ def missing(message: str) -> None:
     pytest.skip(message)
 
 
+def reap(procs, timeout: float = 60) -> None:
+    """Join the worker processes (``multiprocessing``); one still running after ``timeout`` -- the test failed
+    or hangs -- is killed, never left to run into the next tests or to hold up the interpreter's exit."""
+    for p in procs:
+        p.join(timeout)
+        if p.is_alive():
+            p.kill()
+            p.join(30)
+
+
 def run_sql(backlog, sql: str, params: dict | None = None) -> list | None:
     """Run one raw SQL statement on ``backlog``'s engine, in a transaction of its own.
 

@@ -53,7 +53,7 @@ class Pair:
         if os.geteuid() == 0:
             shutil.chown(self.dir, user="postgres")
         self.primary_dir, self.standby_dir = self.dir / "primary", self.dir / "standby"
-        self.primary_port, self.standby_port = free_port(), free_port()
+        self.primary_port = self.standby_port = 0  # each picked just before its server starts (_start_new)
         self.synchronous = synchronous
         self._running: set[Path] = set()
         try:
@@ -81,15 +81,31 @@ class Pair:
             fh.write("\n".join(conf) + "\n")
         with (self.primary_dir / "pg_hba.conf").open("a") as fh:
             fh.write("host replication all 127.0.0.1/32 trust\n")
-        self._start(self.primary_dir, self.primary_port)
+        self._start_new(self.primary_dir, "primary_port")
         self.sql(self.primary_port, "CREATE DATABASE mosaic", dbname="postgres")
         self._run("pg_basebackup", "-D", str(self.standby_dir), "-h", "127.0.0.1", "-p", str(self.primary_port),
                   "-U", "postgres", "-R", "-X", "stream", "--no-sync", "-c", "fast")
-        self._start(self.standby_dir, self.standby_port)
+        self._start_new(self.standby_dir, "standby_port")
         self.wait_streaming()
         if self.synchronous:  # only now: a commit would otherwise wait for a standby that does not exist yet
             self.sql(self.primary_port, "ALTER SYSTEM SET synchronous_standby_names = '*'", dbname="postgres")
             self.sql(self.primary_port, "SELECT pg_reload_conf()", dbname="postgres")
+
+    def _start_new(self, datadir: Path, which: str) -> None:
+        """Start a new server on a free port (set as ``self.<which>``), picked just before; should another
+        program have bound it in between, on another one (at most three tries)."""
+        for attempt in range(3):
+            port = free_port()
+            while port in (self.primary_port, self.standby_port):
+                port = free_port()
+            setattr(self, which, port)
+            try:
+                self._start(datadir, port)
+                return
+            except subprocess.CalledProcessError:
+                log = datadir.parent / f"{datadir.name}.log"
+                if attempt == 2 or "could not bind" not in log.read_text(errors="replace"):
+                    raise
 
     def _start(self, datadir: Path, port: int) -> None:
         self._run("pg_ctl", "-D", str(datadir), "-o", f"-p {port}", "-l", str(datadir.parent / f"{datadir.name}.log"),

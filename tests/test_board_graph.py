@@ -7,6 +7,7 @@ board's live feed on, as a person runs it.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -24,7 +25,7 @@ from mosaic_tui.errors import Unavailable
 from mosaic_tui.repository import Backlog
 
 
-async def until(pilot, predicate, what: str, timeout: float = 15.0) -> None:
+async def until(pilot, predicate, what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -432,9 +433,11 @@ async def test_the_dependency_pane_follows_the_board_while_the_graph_is_open(sbo
 async def test_g_pressed_again_while_the_graph_is_read_opens_one_graph(board, monkeypatch):
     backlog, clock = board
     slow = graph_screen.read_graph
+    reading, gate = threading.Event(), threading.Event()
 
     def read_slowly(*args):
-        time.sleep(0.4)  # the second g arrives while the first is still reading
+        reading.set()
+        assert gate.wait(60), "the read was never let through"  # held until the second g has been pressed
         return slow(*args)
 
     monkeypatch.setattr(graph_screen, "read_graph", read_slowly)
@@ -443,8 +446,9 @@ async def test_g_pressed_again_while_the_graph_is_read_opens_one_graph(board, mo
         await settle(pilot)
         base = len(app.screen_stack)
         await pilot.press("g")
-        await pilot.pause(0.05)
-        await pilot.press("g")
+        await until(pilot, reading.is_set, "the first g reading")
+        await pilot.press("g")  # the second g arrives while the first is still reading
+        gate.set()
         await until(pilot, lambda: isinstance(app.screen, DagScreen), "the graph open")
         await settle(pilot)
         await pilot.pause(0.5)

@@ -19,7 +19,7 @@ from mosaic_tui.board.screens.dialogs import DetailScreen
 IMPACT_ORDER = ["M1-04", "M1-03", "M1-05", "M2-02", "M1-07", "M2-03"]  # test_impact's hand count, most first
 
 
-async def until(pilot, check, timeout: float = 15.0) -> None:
+async def until(pilot, check, timeout: float = 60.0) -> None:
     """Look for changes (what the feed does) and settle until ``check()`` holds."""
     end = time.monotonic() + timeout
     while not check():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections import Counter
 
+from conftest import reap
 from sqlalchemy import text
 
 from mosaic_tui.repository import Backlog
@@ -46,9 +47,11 @@ def test_eight_processes_race_for_one_card_exactly_one_wins(db_url):
             card = backlog.get(f"card-{r}")
             assert card.claim_owner == winners[0][0] and card.attempts == 1
             backlog.complete(card.id, owner=card.claim_owner)
+    except BaseException:
+        barrier.abort()  # after a failed round the workers would wait at the barrier for ever
+        raise
     finally:
-        for p in procs:
-            p.join(timeout=60)
+        reap(procs)
         backlog.close()
     assert all(p.exitcode == 0 for p in procs)
 
@@ -79,10 +82,11 @@ def test_eight_processes_drain_2000_cards_each_claimed_once(db_url):
     procs = [CTX.Process(target=_drainer, args=(db_url, f"w{i}", start, results)) for i in range(WORKERS)]
     for p in procs:
         p.start()
-    start.wait(timeout=120)
-    got = dict(results.get(timeout=300) for _ in procs)
-    for p in procs:
-        p.join(timeout=60)
+    try:
+        start.wait(timeout=120)
+        got = dict(results.get(timeout=300) for _ in procs)
+    finally:
+        reap(procs)
     taken = Counter(cid for ids in got.values() for cid in ids)
     assert len(taken) == n and set(taken.values()) == {1}
     assert sum(1 for ids in got.values() if ids) >= 2, "claimers spread over the work"

@@ -98,20 +98,24 @@ def test_cursor_catches_an_event_that_commits_after_a_higher_one(pg_url):
     assert cursor.fetch() == []
 
 
-def test_feed_wakes_within_a_fraction_of_a_second(db_url):
+def test_feed_wakes_on_a_commit_not_at_its_timeout(db_url):
+    """One wait, long enough for anything: it ends with True soon after the commit, not before it (a spurious
+    wake) nor at its timeout. (How soon, on a quiet machine: bench/live.py, docs/performance/live.md.)"""
     backlog = Backlog.open(db_url)
     backlog.db.ensure_schema()
     feed = backlog.feed()
     assert feed.status in ("live", "polling")
     assert feed.wait(0.05) is False  # nothing happened
-    t = threading.Timer(0.3, lambda: backlog.create("late", "late"))
+    writing: list[float] = []
+    t = threading.Timer(0.3, lambda: (writing.append(time.monotonic()), backlog.create("late", "late")))
     t.start()
-    began = time.monotonic()
-    woke = feed.wait(5)
-    waited = time.monotonic() - began
+    timeout = 120.0
+    woke = feed.wait(timeout)
+    woke_at = time.monotonic()
     t.join()
     feed.close()
-    assert woke and waited < 2.0
+    assert woke and writing and writing[0] <= woke_at
+    assert woke_at - writing[0] < timeout / 4  # the commit woke it, not the end of its wait
 
 
 def test_sqlite_feed_holds_no_lock(sqlite_url):
@@ -194,8 +198,10 @@ def test_a_busy_postgres_feed_stops_listening_and_listens_again(pg_url):
     assert feed.wait(0.05) is True  # listening again: one look for what came in between
     assert channels() == ["mosaic_backlog"]
     assert feed.wait(0.05) is False
-    threading.Timer(0.2, lambda: backlog.create("after", "after")).start()
-    assert feed.wait(5) is True
+    writer = threading.Timer(0.2, lambda: backlog.create("after", "after"))
+    writer.start()
+    assert feed.wait(60) is True
+    writer.join()
     feed.close()
     backlog.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 
+from conftest import reap
 from sqlalchemy import text
 
 from mosaic_tui.errors import Conflict
@@ -48,8 +49,7 @@ def test_bulk_block_while_agents_claim(db_url):
         result = backlog.bulk("block", ids)
         outcomes = [results.get(timeout=120) for _ in procs]
     finally:
-        for p in procs:
-            p.join(timeout=60)
+        reap(procs)
     assert all(p.exitcode == 0 for p in procs)
     completed = {i for _, done, _ in outcomes for i in done}
     lost = {i for _, _, gone in outcomes for i in gone}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
+from conftest import reap
 from sqlalchemy import text
 
 from mosaic_tui.errors import Conflict
@@ -60,7 +61,7 @@ def test_undoing_labels_never_takes_back_another_process_labels(db_url):
                 ours |= set(part)
         theirs = results.get(timeout=120)
     finally:
-        proc.join(timeout=60)
+        reap([proc])
     assert proc.exitcode == 0
     assert undone + refused <= ROUNDS // 3 and undone + refused
     now = backlog.labels(ids)

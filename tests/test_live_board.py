@@ -28,7 +28,8 @@ def _seeded_board(db_url: str):
     return backlog, make_app(backlog, clock=clock)
 
 
-async def _until(pilot, predicate, timeout: float = 10.0) -> float:
+async def _until(pilot, predicate, timeout: float = 60.0) -> float:
+    """Pause until ``predicate()`` holds (a generous deadline: a loaded machine is slow, a passing test is not)."""
     start = time.monotonic()
     while not predicate():
         if time.monotonic() - start > timeout:
@@ -59,23 +60,23 @@ def test_a_change_by_another_process_appears_live_and_flashes(db_url):
 
 
 def test_the_feed_not_the_timer_brings_the_change(db_url):
-    """With the backstop timer made very slow, the change still arrives within a second or so."""
+    """With the backstop timer made very slow, the change still arrives, long before the backstop could have
+    brought it. (How soon, on a quiet machine: bench/live.py, docs/performance/live.md.)"""
     import mosaic_tui.db.live as board_feed
 
     async def run():
         backlog, app = _seeded_board(db_url)
+        opened = time.monotonic()  # before the feed thread starts: no backstop wake-up before opened + BACKSTOP_S
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, lambda: app.columns["done"].count > 0)
             await pilot.pause(0.3)
-            started = time.monotonic()
             _other_process(db_url, "b.complete('M1-06')")
-            committed = time.monotonic()
-            waited = await _until(pilot, lambda: app.columns["done"].find("M1-06") is not None)
-            assert committed - started < 30 and waited < 3.0
+            await _until(pilot, lambda: app.columns["done"].find("M1-06") is not None)
+            assert time.monotonic() - opened < board_feed.BACKSTOP_S
         backlog.close()
 
     old = board_feed.BACKSTOP_S
-    board_feed.BACKSTOP_S = 60.0
+    board_feed.BACKSTOP_S = 600.0
     try:
         asyncio.run(run())
     finally:
@@ -158,7 +159,8 @@ def test_the_pace_waits_out_a_busy_looks_cpu_and_not_a_quiet_ones():
 
     from mosaic_tui.db import live as board_feed
 
-    def paced(busy_look: bool, burn: float) -> float:
+    def paced(busy_look: bool, burn: float) -> tuple[float, float]:
+        """How long the pace took, and how long until both the pace and the look's CPU were over."""
         live = board_feed.LiveFeed(lambda: None, lambda: None, lambda status: None)
         live.busy = busy_look
 
@@ -171,16 +173,20 @@ def test_the_pace_waits_out_a_busy_looks_cpu_and_not_a_quiet_ones():
         worker = threading.Thread(target=busy)
         worker.start()
         live.pace()
+        paced_for = time.monotonic() - began
         worker.join()
-        return time.monotonic() - began
+        return paced_for, time.monotonic() - began
 
-    quiet = paced(False, 0.05)
-    busy = paced(True, 0.05)
+    quiet, _ = paced(False, 0.05)
+    _, busy = paced(True, 0.05)
     # 0.05 s of CPU at a budget of CPU_BUDGET of a core: about 0.05 / CPU_BUDGET seconds (capped); the
-    # burn starts a moment before the pace takes its first reading, hence the margin
+    # burn starts a moment before the pace takes its first reading, hence the margin. (On a loaded machine
+    # the burn itself may take longer than that: then the pace returns early and the join waits instead.)
     least = min(0.05 / board_feed.CPU_BUDGET, board_feed.MAX_WAKE_INTERVAL_S)
     assert busy >= least * 0.6, (busy, least)
-    assert quiet < least * 0.3, (quiet, least)
+    # After a quiet look the pace is the minimum interval, whatever the look's CPU (the burn's own wall time,
+    # long on a loaded machine, is not the pace's).
+    assert board_feed.MIN_WAKE_INTERVAL_S * 0.9 <= quiet < least * 0.3, (quiet, least)
 
 
 def test_the_board_feed_wakes_at_once_for_a_lone_change_and_paces_bursts(monkeypatch):

@@ -14,7 +14,7 @@ from collections import Counter
 
 from mosaic_tui.errors import NotFound
 from mosaic_tui.repository import Backlog
-from tests.conftest import run_sql
+from tests.conftest import reap, run_sql
 
 CTX = mp.get_context("spawn")
 WORKERS = 4
@@ -45,10 +45,11 @@ def test_writers_racing_on_one_card_keep_every_note_in_order(db_url):
     for p in procs:
         p.start()
     start.set()
-    got = dict(results.get(timeout=180) for _ in procs)
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    try:
+        got = dict(results.get(timeout=180) for _ in procs)
+    finally:
+        reap(procs)
+    assert all(p.exitcode == 0 for p in procs)
     notes = b.notes("hot")
     assert len(notes) == WORKERS * EACH == len({n.id for n in notes})
     for name, ids in got.items():  # each writer's notes in the thread in the order it wrote them
@@ -86,13 +87,19 @@ def test_a_note_racing_a_delete_never_outlives_its_card(db_url):
     for p in procs:
         p.start()
     start.set()
-    time.sleep(0.3)
-    for i in range(20):
-        b.delete([f"d{i}"])
-        time.sleep(0.02)
-    outcomes = [results.get(timeout=180) for _ in procs]
-    for p in procs:
-        p.join(60)
+    # The deletes begin once the noters are writing (a spawned process takes a while to start on a loaded
+    # machine; deleting before that would race nothing).
+    try:
+        deadline = time.monotonic() + 120
+        while not run_sql(b, "SELECT count(*) FROM backlog_notes")[0][0]:
+            assert time.monotonic() < deadline, "the noters never wrote"
+            time.sleep(0.02)
+        for i in range(20):
+            b.delete([f"d{i}"])
+            time.sleep(0.02)
+        outcomes = [results.get(timeout=180) for _ in procs]
+    finally:
+        reap(procs)
     assert all(w + r == 400 for w, r in outcomes) and sum(r for _, r in outcomes) > 0
     orphans = run_sql(b, "SELECT count(*) FROM backlog_notes n WHERE NOT EXISTS (SELECT 1 FROM backlog b WHERE b.id = n.card_id)")
     orphan_labels = run_sql(b, "SELECT count(*) FROM backlog_labels l WHERE NOT EXISTS (SELECT 1 FROM backlog b WHERE b.id = l.card_id)")
@@ -120,7 +127,7 @@ def test_events_follow_carries_notes_and_labels_as_they_are_written(db_url):
         b.note("A", "live note", author="agent-1")
         b.label(["A"], add=["infra"])
         b.label(["A"], remove=["infra"])
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while len(lines) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:

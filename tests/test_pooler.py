@@ -146,6 +146,7 @@ def test_32_workers_drain_5000_cards_through_the_pooler(pooled, pg_url):
     """In-process Backlog objects (long-lived connections: what psycopg's auto-prepare broke)."""
     n, workers = 5000, 32
     b = Backlog.open(pg_url)
+    b.db.ensure_schema()  # (not left to an earlier test: run alone, the session's database is new)
     with b.db.engine.begin() as conn:
         conn.execute(text("INSERT INTO backlog (id, title, priority) VALUES (:id, :title, :p)"),
                      [{"id": f"c{i:05d}", "title": f"card {i}", "p": i % 7} for i in range(n)])
@@ -405,6 +406,9 @@ def test_a_server_with_no_free_slot_is_busy(pg_url):
     """Postgres' own refusal (SQLSTATE 53300), direct and through the pooler: a role allowed 2 connections."""
     pooler.need()
     role = f"mosaic_storm_{uuid.uuid4().hex[:8]}"
+    migrated = Backlog.open(pg_url)  # the tables to grant on (not left to an earlier test: run alone, none yet)
+    migrated.db.ensure_schema()
+    migrated.close()
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 2")
     try:

@@ -15,6 +15,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from conftest import reap
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -206,10 +207,11 @@ def test_real_processes_doing_random_operations_at_once_keep_the_invariants(db_u
     procs = [ctx.Process(target=_proc_worker, args=(db_url, f"p{i}", 1000 + i, 120, results)) for i in range(3)]
     for p in procs:
         p.start()
-    errors = [e for _ in procs for e in results.get(timeout=180)]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    try:
+        errors = [e for _ in procs for e in results.get(timeout=180)]
+    finally:
+        reap(procs)
+    assert all(p.exitcode == 0 for p in procs)
     assert errors == []
     assert b.count() > 0 and any(e.kind == "claimed" for e in b.events())
     check_invariants(b)

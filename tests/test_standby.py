@@ -7,6 +7,7 @@ tests build a pair of their own, since they promote its standby.
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -117,7 +118,7 @@ def test_the_feed_on_a_standby_polls_its_event_log_without_a_storm(pair):
             w = Backlog.open(pair.primary_url)
             w.create("fd1", "seen through the standby's event log")
             w.close()
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 60
             while not seen and time.monotonic() < deadline:
                 seen = feed.wait(0.25)
             assert seen
@@ -146,7 +147,17 @@ def test_a_lost_feed_tries_at_most_once_per_backoff_interval():
 # --------------------------------------------------------------------------- a read replica
 def test_reads_go_to_the_replica_and_your_own_writes_show_at_once(pair):
     def counters() -> tuple[dict, dict]:
-        time.sleep(0.3)  # a backend reports its statistics when it ends (or idles for a second)
+        # A backend reports its statistics when it ends (or idles for a second), and it ends a moment after
+        # its client closed the connection: first every other session on both servers has gone.
+        import psycopg
+
+        for port in (pair.primary_port, pair.standby_port):
+            deadline = time.monotonic() + 60
+            with psycopg.connect(pair.url(port, "postgres"), autocommit=True) as conn:  # not on "mosaic": not counted
+                while conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = 'mosaic' "
+                                   "AND backend_type = 'client backend'").fetchone()[0]:
+                    assert time.monotonic() < deadline, "a session of the test's is still open"
+                    time.sleep(0.05)
         return pair.counters(pair.primary_port), pair.counters(pair.standby_port)
 
     warm = Backlog.open(pair.primary_url, read_url=pair.standby_url)
@@ -286,7 +297,7 @@ def test_a_drain_across_a_promotion_loses_nothing_and_doubles_nothing(tmp_path):
         assert sum(map(len, done.values())) > 0 and len(mcp_done) > 0
         # follow printed every event exactly once, across the failover
         want = {e.id for e in events}
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while set(printed) < want and time.monotonic() < deadline:
             time.sleep(0.1)
         follow.terminate()
@@ -306,7 +317,7 @@ def test_the_board_says_reconnecting_then_caught_up_across_a_promotion():
 
     from mosaic_tui.board import make_app
 
-    async def until(pilot, predicate, timeout: float = 30.0) -> None:
+    async def until(pilot, predicate, timeout: float = 60.0) -> None:
         start = time.monotonic()
         while not predicate():
             assert time.monotonic() - start < timeout, "the board did not get there"
@@ -361,14 +372,15 @@ def test_with_the_primary_down_the_feed_polls_the_replica_and_listens_again_when
         try:
             assert feed.status == "live"
             b.create("replayed", "committed on the primary, replayed on the standby, then the primary stops")
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 60
             while not feed.wait(0.25):  # its NOTIFY, while the primary is up
                 assert time.monotonic() < deadline
             p.wait_replayed()
             p.stop_primary()
             attempts0, start = feed.attempts, time.monotonic()
             woke = False
-            while time.monotonic() - start < 1.5 and not woke:
+            while not woke:  # (the reader has no backstop here: only the feed can say "look")
+                assert time.monotonic() - start < 60, feed.label
                 woke = feed.wait(0.25)
             assert woke and feed.status == "polling" and feed.label == "polling the replica (every 1s)"
             assert [e.card_id for e in cursor.fetch()][-1] == "replayed"  # read from the replica
@@ -377,10 +389,13 @@ def test_with_the_primary_down_the_feed_polls_the_replica_and_listens_again_when
             while time.monotonic() - start < 6.0:
                 feed.wait(0.25)
                 assert feed.status == "polling"
-            # after 0.1, 0.2, 0.4, 0.8, 1.6 s, then every MAX_BACKOFF_S: at most 7 attempts in 6 s (never a storm)
-            assert 3 <= feed.attempts - attempts0 <= 7 and MAX_BACKOFF_S == 2.0
+            # after 0.1, 0.2, 0.4, 0.8, 1.6 s, then every MAX_BACKOFF_S: at most 7 attempts in 6 s (never a storm);
+            # where a loaded machine took longer to get here, one more per MAX_BACKOFF_S (tries at 0.1, 0.3, 0.7,
+            # 1.5, 3.1, 5.1, 7.1, ... s: 7 in 6 s with one to spare, 8 by 7.1 s, ...)
+            most = 6 + math.floor((time.monotonic() - start - 3.1) / MAX_BACKOFF_S)
+            assert 3 <= feed.attempts - attempts0 <= most and MAX_BACKOFF_S == 2.0
             p.start_primary()
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 60
             while feed.status != "live":
                 assert time.monotonic() < deadline, feed.label
                 feed.wait(0.25)
@@ -388,7 +403,7 @@ def test_with_the_primary_down_the_feed_polls_the_replica_and_listens_again_when
             w = Backlog.open(p.primary_url)
             w.create("after", "the primary is back")
             w.close()
-            deadline, seen = time.monotonic() + 5, False
+            deadline, seen = time.monotonic() + 60, False
             while not seen:
                 assert time.monotonic() < deadline
                 seen = feed.wait(0.25)  # a NOTIFY again
@@ -406,7 +421,7 @@ def test_a_board_whose_feed_falls_back_to_the_replica_says_so_with_the_lag_not_c
 
     from mosaic_tui.board import make_app
 
-    async def until(pilot, predicate, what: str, timeout: float = 30.0) -> None:
+    async def until(pilot, predicate, what: str, timeout: float = 60.0) -> None:
         start = time.monotonic()
         while not predicate():
             assert time.monotonic() - start < timeout, f"never: {what}"

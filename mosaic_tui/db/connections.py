@@ -54,6 +54,9 @@ _DIRECT_ENV = "MOSAIC_PG_DIRECT"
 _PREPARED_HINT = ("; MOSAIC_PG_DIRECT=1 lets the server prepare statements, which a transaction pooler "
                   "between here and the server cannot carry: unset it")
 # Postgres error codes worth retrying the whole transaction for.
+_SCHEMA_DENIED_HINT = ("; the first use creates mosaic-tui's tables: run it once as a role that may create them "
+                       "in this schema (e.g. the database's owner)")
+_TABLE_DENIED_HINT = "; the role needs SELECT, INSERT, UPDATE and DELETE on mosaic-tui's tables"
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 
 
@@ -166,6 +169,9 @@ def translate(exc: BaseException, target: Target, wait: float) -> BaseException:
         return Unavailable(scrub(f"no writable primary yet ({where}): {said}; --wait SECONDS rides a failover", target))
     if kind == "gone" or (kind is None and failures.operational(exc)):
         return Unavailable(scrub(f"database unreachable ({where}): {said}", target))
+    if failures.sqlstate(exc) == failures.DENIED_SQLSTATE:  # the role may not: no retry will change that
+        hint = _SCHEMA_DENIED_HINT if "for schema" in said else _TABLE_DENIED_HINT if "for table" in said else ""
+        return DatabaseFailure(scrub(f"the database refused ({where}): {said}{hint}", target))
     if kind == "failed":
         hint = _PREPARED_HINT if failures.sqlstate(exc) in failures.STATEMENT_SQLSTATES and pg_direct() else ""
         return DatabaseFailure(scrub(f"the database could not run the statement ({where}): {said}{hint}", target))

@@ -47,6 +47,7 @@ GONE_PHRASES = (
 READ_ONLY_SQLSTATES = frozenset({"25006"})  # read_only_sql_transaction
 # libpq at connect time, when target_session_attrs finds no host that fits (e.g. during a failover).
 NO_PRIMARY_PHRASES = ("session is read-only", "server is in hot standby mode", "server is not in hot standby mode")
+DENIED_SQLSTATE = "42501"  # insufficient_privilege: the role may not (create the schema, read or write a table)
 # Statement errors that a transaction pooler causes when session state is relied on.
 STATEMENT_SQLSTATES = frozenset({"08P01", "26000", "42P05"})  # protocol violation, no such / duplicate prepared statement
 
