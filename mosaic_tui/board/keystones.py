@@ -20,9 +20,10 @@ the read takes less time than in the board's thread, which shared the
 interpreter lock: at ten times, as before, it would be read more often). It never draws.
 
 **Where**: when the last read found more than ``IN_PROCESS_MAX`` unfinished
-cards (the first read: when the counts say so), the reads run in a process of its own (one, started on first need,
-at a lower CPU priority; :func:`~mosaic_tui.repository.watch.impact.impact_of`
-opens the backlog there by its URL), the worker thread only waiting for it and
+cards (the first read: when the counts say so), the reads run in a process
+of its own (one, started on first need, at a lower CPU priority;
+:func:`~mosaic_tui.repository.watch.impact.serve` opens the backlog there by
+its URL, sent through a pipe), the worker thread only waiting for it and
 unpickling the result (about 15 ms at 100,000 cards). In the board's own
 process the read and the analysis (about 0.6 s of pure Python at 100,000
 cards) shared the interpreter lock with the interface thread: a claim shown
