@@ -32,6 +32,13 @@ all, ``--fleet-rate``): the commits a real fleet makes between two claims.
 The throughput runs then measure the board process's CPU under the 4 workers
 with each pacing (without a board, then with each, alternating).
 
+**Code versions** (``--code main=/work/main,live=/work/wt-live``): each
+variant is also run over the ``mosaic_tui`` of each folder (the board in a
+process of its own with that folder first on ``PYTHONPATH``; this script, the
+writer and the fleet as they are), alternating in the same rounds: a same-run
+baseline of one version against another. The board's CPU counts the processes
+it started (the keystones' analysis runs in one at a large backlog).
+
 Prints one JSON line per measurement.
 """
 
@@ -212,12 +219,45 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def throughput(url: str, seconds: float, with_board: str | None, workers: int = 4, cpu: list | None = None) -> float:
-    """Claims per second of ``workers`` processes; with a board (its pacing), its CPU per second goes to ``cpu``."""
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of a process and of every process under it (Linux /proc), by pid."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parent[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    tree, todo = [pid], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        tree += kids
+        todo += kids
+    out = {}
+    for p in tree:
+        try:
+            out[p] = process_cpu(p)
+        except OSError:
+            continue
+    return out
+
+
+def variant_env(code: str | None) -> dict | None:
+    """The environment of a board process over the ``mosaic_tui`` of folder ``code`` (None: as this one)."""
+    return None if code is None else {**os.environ, "PYTHONPATH": code}
+
+
+def throughput(url: str, seconds: float, with_board: str | None, workers: int = 4, cpu: list | None = None,
+               code: str | None = None) -> float:
+    """Claims per second of ``workers`` processes; with a board (its pacing; over the code of folder ``code``),
+    its CPU per second (its own and its processes') goes to ``cpu``."""
     ctx = mp.get_context("spawn")
     board = None
     if with_board:
-        board = subprocess.Popen([sys.executable, __file__, "board", url, with_board], stdout=subprocess.PIPE, text=True)
+        board = subprocess.Popen([sys.executable, __file__, "board", url, with_board], stdout=subprocess.PIPE, text=True,
+                                 env=variant_env(code))
         assert board.stdout.readline().strip() == "painted"
     start = ctx.Barrier(workers + 1)
     out = ctx.Queue()
@@ -226,11 +266,12 @@ def throughput(url: str, seconds: float, with_board: str | None, workers: int = 
         p.start()
     start.wait()
     t0 = time.monotonic()
-    c0 = process_cpu(board.pid) if board is not None else 0.0
+    c0 = tree_cpu(board.pid) if board is not None else {}
     total = sum(out.get() for _ in procs)
     elapsed = time.monotonic() - t0
     if board is not None and cpu is not None:
-        cpu.append((process_cpu(board.pid) - c0) / elapsed)
+        c1 = tree_cpu(board.pid)
+        cpu.append(sum(c - c0.get(p, 0.0) for p, c in c1.items()) / elapsed)
     for p in procs:
         p.join()
     if board is not None:
@@ -264,42 +305,61 @@ def settle(url: str, since_event: int) -> None:
         conn.execute("CHECKPOINT")
 
 
+def latency_of(url: str, changes: int, gap: float, view: str, pacing: str, code: str | None) -> tuple[list[float], int]:
+    """:func:`latency` under ``pacing``: here, or (``code``) in a process of its own over that folder's code."""
+    if code is None:
+        set_pacing(pacing)
+        return asyncio.run(latency(url, changes, gap, view))
+    out = subprocess.run([sys.executable, __file__, "latency", url, str(changes), str(gap), view, pacing],
+                         stdout=subprocess.PIPE, text=True, env=variant_env(code), check=True).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    return got["seen"], got["missed"]
+
+
 def run(backend: str, cards: int, changes: int, seconds: float, gap: float, pairs: int,
         views: tuple[str, ...] = ("board",), pacings: tuple[str, ...] = ("new",), agents: int = 0,
-        rate: float = 5.0, rounds: int = 1) -> None:
+        rate: float = 5.0, rounds: int = 1, codes: dict[str, str] | None = None) -> None:
+    # a variant: (name, pacing, code folder or None)
+    variants = [(p, p, None) for p in pacings] if not codes else [
+        (f"{label}/{p}" if len(pacings) > 1 else label, p, folder) for label, folder in codes.items() for p in pacings]
+    names = [v[0] for v in variants]
     url, drop = fresh_url(backend)
     try:
         t = time.monotonic()
         populate(url, cards)
         load = time.monotonic() - t
         for view in views:
-            lat: dict[str, list[float]] = {p: [] for p in pacings}
-            missed = dict.fromkeys(pacings, 0)
-            load_before = os.getloadavg()[0]
+            lat: dict[str, list[float]] = {n: [] for n in names}
+            missed = dict.fromkeys(names, 0)
+            loads: list[float] = [os.getloadavg()[0]]
             crowd = None
             if agents:
                 crowd = subprocess.Popen([sys.executable, __file__, "fleet", url, str(agents), str(rate),
-                                          str(changes * gap * 2 * 4 + 120)], stdout=subprocess.PIPE, text=True)
+                                          str(changes * gap * 2 * len(variants) * 2 + 120)], stdout=subprocess.PIPE,
+                                         text=True)
                 assert crowd.stdout.readline().strip() == "ready"
             try:
                 for _ in range(rounds):
-                    for pacing in pacings:
-                        set_pacing(pacing)
-                        got, lost = asyncio.run(latency(url, max(1, changes // rounds), gap, view))
-                        lat[pacing] += got
-                        missed[pacing] += lost
+                    for name, pacing, code in variants:
+                        got, lost = latency_of(url, max(1, changes // rounds), gap, view, pacing, code)
+                        print(json.dumps({"case": "latency_round", "variant": name, "seen_ms": [round(x, 1) for x in got],
+                                          "missed": lost, "load": os.getloadavg()[0]}), flush=True)
+                        lat[name] += got
+                        missed[name] += lost
+                        loads.append(os.getloadavg()[0])
             finally:
                 if crowd is not None:
                     crowd.terminate()
                     crowd.wait()
-            for pacing in pacings:
-                v = lat[pacing]
-                print(json.dumps({"case": "latency", "view": view, "backend": backend, "cards": cards, "pacing": pacing,
+            for name, pacing, code in variants:
+                v = lat[name]
+                print(json.dumps({"case": "latency", "view": view, "backend": backend, "cards": cards, "variant": name,
+                                  "pacing": pacing, "code": code,
                                   "fleet_agents": agents, "fleet_heartbeats_per_s": rate if agents else 0,
-                                  "changes": len(v) + missed[pacing], "missed_within_gap": missed[pacing], "gap_s": gap,
+                                  "changes": len(v) + missed[name], "missed_within_gap": missed[name], "gap_s": gap,
                                   "p50_ms": round(statistics.median(v), 1), "p95_ms": round(pct(v, 0.95), 1),
                                   "max_ms": round(max(v), 1), "populate_s": round(load, 1),
-                                  "load_before": load_before, "load": os.getloadavg()[0]}), flush=True)
+                                  "load_min": min(loads), "load_max": max(loads)}), flush=True)
         if pairs <= 0:
             return
         from mosaic_tui.repository import Backlog
@@ -307,25 +367,26 @@ def run(backend: str, cards: int, changes: int, seconds: float, gap: float, pair
         b = Backlog.open(url)
         since = b.last_event_id()
         b.close()
-        modes = (None, *pacings)
-        runs: dict[str | None, list[float]] = {m: [] for m in modes}
-        cpu: dict[str, list[float]] = {p: [] for p in pacings}
+        runs: dict[str | None, list[float]] = {n: [] for n in (None, *names)}
+        cpu: dict[str, list[float]] = {n: [] for n in names}
+        loads = [os.getloadavg()[0]]
         for _ in range(pairs):
-            for mode in modes:
+            for name, pacing, code in ((None, None, None), *variants):
                 settle(url, since)
-                runs[mode].append(throughput(url, seconds, mode, cpu=cpu.get(mode)))
+                runs[name].append(throughput(url, seconds, pacing, cpu=cpu.get(name), code=code))
+                loads.append(os.getloadavg()[0])
         base = statistics.mean(runs[None])
-        for pacing in pacings:
-            board = statistics.mean(runs[pacing])
-            pair_ratios = [b / a for a, b in zip(runs[None], runs[pacing])]
+        for name, pacing, code in variants:
+            board = statistics.mean(runs[name])
+            pair_ratios = [b / a for a, b in zip(runs[None], runs[name])]
             print(json.dumps({"case": "throughput", "backend": backend, "cards": cards, "workers": 4, "pairs": pairs,
-                              "pacing": pacing,
+                              "variant": name, "pacing": pacing, "code": code,
                               "claims_per_s_without_board": round(base, 1), "claims_per_s_with_board": round(board, 1),
                               "ratio": round(board / base, 3), "median_pair_ratio": round(statistics.median(pair_ratios), 3),
-                              "runs": {"without": [round(x, 1) for x in runs[None]], "with": [round(x, 1) for x in runs[pacing]]},
-                              "board_cpu_per_s": [round(x, 3) for x in cpu[pacing]],
-                              "board_cpu_mean": round(statistics.mean(cpu[pacing]), 3),
-                              "load": os.getloadavg()[0]}), flush=True)
+                              "runs": {"without": [round(x, 1) for x in runs[None]], "with": [round(x, 1) for x in runs[name]]},
+                              "board_cpu_per_s": [round(x, 3) for x in cpu[name]],
+                              "board_cpu_mean": round(statistics.mean(cpu[name]), 3),
+                              "load_min": min(loads), "load_max": max(loads)}), flush=True)
     finally:
         drop()
 
@@ -339,6 +400,11 @@ def main() -> None:
         return
     if len(sys.argv) > 1 and sys.argv[1] == "fleet":
         fleet(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "latency":  # one variant's latency, over the code on PYTHONPATH
+        set_pacing(sys.argv[6])
+        seen, missed = asyncio.run(latency(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]))
+        print(json.dumps({"seen": seen, "missed": missed}), flush=True)
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cards", type=int, default=100_000)
@@ -355,7 +421,10 @@ def main() -> None:
                          "wake-up), new (a lone change at once, bursts paced)")
     ap.add_argument("--fleet", type=int, default=0, help="agents holding a claim and heartbeating during the latency runs")
     ap.add_argument("--fleet-rate", type=float, default=5.0, help="the fleet's heartbeats a second, in all")
-    ap.add_argument("--rounds", type=int, default=1, help="latency rounds, the pacings alternating within each")
+    ap.add_argument("--rounds", type=int, default=1, help="latency rounds, the variants alternating within each")
+    ap.add_argument("--code", default="",
+                    help="code versions to compare in the same run, comma-separated label=folder (a checkout whose "
+                         "mosaic_tui the board runs), e.g. main=/work/main,live=/work/wt-live")
     args = ap.parse_args()
     pacings = tuple(p.strip() for p in args.pacing.split(","))
     if any(p not in ("old", "new") for p in pacings):
@@ -364,9 +433,15 @@ def main() -> None:
     unknown = [v for v in views if v not in ("board", "activity", "agents")]
     if unknown:
         ap.error(f"unknown view {unknown[0]!r} (board, activity, agents)")
+    codes = {}
+    for item in filter(None, (c.strip() for c in args.code.split(","))):
+        label, sep, folder = item.partition("=")
+        if not sep or not label or not (Path(folder) / "mosaic_tui").is_dir():
+            ap.error(f"--code: label=folder, a folder holding mosaic_tui (not {item!r})")
+        codes[label] = str(Path(folder).resolve())
     for backend in (["sqlite", "pg"] if args.backend == "both" else [args.backend]):
         run(backend, args.cards, args.changes, args.seconds, args.gap, args.pairs, views, pacings, args.fleet,
-            args.fleet_rate, args.rounds)
+            args.fleet_rate, args.rounds, codes)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ the stats footer, ``s`` sorting the ready column by impact, all following other 
 from __future__ import annotations
 
 import asyncio
+import os
 import json
 import time
 
@@ -129,3 +130,44 @@ async def test_the_detail_says_what_the_card_unlocks_and_where_it_stands_on_the_
         text = " ".join(str(w.render()) for w in app.screen.query("Static"))
         assert "unlocks     2 unfinished cards wait on it, directly or not" in text
         assert "step 2 of 4 on the critical path of M1" in text
+
+
+@aio
+async def test_a_large_backlogs_impact_is_read_in_a_process_of_its_own_and_follows_changes(board, monkeypatch):
+    """Above ``IN_PROCESS_MAX`` unfinished cards the read and the analysis run in a process of their own (not
+    holding this process's interpreter lock): the same answer, following another program's completion; the
+    process ends with the board."""
+    import mosaic_tui.board.keystones as keystones_module
+    from mosaic_tui.repository.watch.impact import impact
+
+    monkeypatch.setattr(keystones_module, "IN_PROCESS_MAX", 0)
+    monkeypatch.setattr(keystones_module, "MIN_S", 0.0)  # no pace: every change read at once
+    monkeypatch.setattr(keystones_module, "PACE", 0.0)
+    backlog, clock = board
+    app = make_app(backlog, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)  # the first read too: the counts say more than IN_PROCESS_MAX (0) unfinished cards
+        assert app.keystones._process is not None and app.keystones.current == impact(backlog)
+        backlog.complete("M1-02", owner="agent-7")
+        await until(pilot, lambda: app.keystones.current.unlocks.get("M1-02") is None)
+        proc = app.keystones._process
+        assert proc is not None and proc.poll() is None and proc.pid != os.getpid()
+        assert app.keystones.current == impact(backlog)
+        run_sql(backlog, "UPDATE backlog SET status = 'done' WHERE id = 'M1-04'")
+        await until(pilot, lambda: "M1-04" not in app.keystones.current.status_of)
+        assert app.keystones._process is proc and app.keystones.current == impact(backlog)
+    assert proc.wait(timeout=10) is not None and app.keystones._process is None
+
+
+def test_the_impact_process_answers_a_failure_with_the_exception_not_a_traceback():
+    """``serve``: each request a pickled URL, each answer an ``Impact`` or the exception; a backlog that cannot
+    be opened is an exception for the asking process's one error path."""
+    import pickle
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "from mosaic_tui.repository.watch.impact import serve; serve()"],
+                          input=pickle.dumps("postgresql://nobody:secret@127.0.0.1:1/none"), capture_output=True, timeout=120)
+    exc = pickle.loads(proc.stdout)
+    assert proc.returncode == 0 and isinstance(exc, Exception) and b"Traceback" not in proc.stderr
+    assert "secret" not in str(exc)

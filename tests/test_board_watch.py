@@ -99,8 +99,9 @@ async def test_a_recount_does_not_make_the_agents_pane_wait_for_the_next_claim(b
 
 @aio
 async def test_the_footer_is_in_step_with_the_columns_after_a_bulk_block_and_another_programs_change(board, monkeypatch):
-    """The footer's figures come with the same notice as the columns (read along with the look), not at the
-    next recount: after a bulk block ``claimable`` already says what the ready column shows."""
+    """The footer's figures come with the notice the columns draw from (``claimable`` and ``expired`` read
+    right after it, in a worker of the footer's own), not at the next recount: after a bulk block
+    ``claimable`` already says what the ready column shows."""
     import mosaic_tui.board.refresher as refresher_module
 
     monkeypatch.setattr(refresher_module, "RECOUNT_S", 3600.0)  # no recount comes to the rescue during the test

@@ -119,6 +119,22 @@ def test_reasons_are_notes_written_with_the_change(b):
     assert b.block_reasons(["A", "B", "D"]) == {"A": "needs a person"}
 
 
+def test_list_shown_is_the_list_with_its_labels_and_block_reasons_in_one_read(b):
+    """What a board row shows besides the card (``Backlog.list_shown``): the same cards as ``list``, the same
+    labels as ``labels``, the same reasons as ``block_reasons``, for the page asked only."""
+    for i in "ABCDE":
+        b.create(i, i)
+    b.block("A", reason="needs a person", author="ann")
+    b.block("B")
+    b.label(["A", "C"], add=["ui", "p1"])
+    cards, labels, reasons = b.list_shown(status=["ready", "blocked"], limit=3, offset=1)
+    assert [c.id for c in cards] == [c.id for c in b.list(status=["ready", "blocked"], limit=3, offset=1)]
+    ids = [c.id for c in cards]
+    assert labels == b.labels(ids) and reasons == b.block_reasons(ids)
+    assert b.list_shown(status="blocked") == (b.list(status="blocked"), b.labels(["A", "B"]), {"A": "needs a person"})
+    assert b.list_shown(status="claimed") == ([], {}, {})
+
+
 def test_a_refused_change_writes_no_reason(b):
     b.create("A", "first")
     b.complete("A")

@@ -36,7 +36,8 @@ from mosaic_tui.repository.verbs import DEFAULT_TTL
 from mosaic_tui.repository.rows import card_from_row, card_of, event_from_row
 from mosaic_tui.repository.tables import CLAIMABLE, CLAIMED, EV, LIST_ORDER, READY, B, E
 from mosaic_tui.repository.grooming.bulk import Grooming
-from mosaic_tui.repository.notes import Annotating
+from mosaic_tui.repository.labeling import labels_of
+from mosaic_tui.repository.notes import Annotating, _block_reasons_of
 from mosaic_tui.repository.rules import Rule, rule_for
 from mosaic_tui.repository.grooming.undo import Restoring
 
@@ -236,12 +237,30 @@ class Backlog(Grooming, Restoring, Annotating):
         """Cards in claim order: priority high first, then oldest first (then id); ``owner``: claimed by;
         ``where``: a query (``docs/query.md``; a bad one raises :class:`~mosaic_tui.repository.query.QueryError`);
         ``label``: only cards with that label (what ``where="#label"`` finds)."""
+        q = self._list_select(status, phase, claimable, search, owner, where, label, limit, offset)
+        return [card_from_row(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
+
+    def _list_select(self, status, phase, claimable, search, owner, where, label, limit, offset):
         q = self._list_query(status, phase, claimable, search, owner, where, label, paged=limit is not None).order_by(*LIST_ORDER)
         if limit is not None:
             q = q.limit(limit)
-        if offset:
-            q = q.offset(offset)
-        return [card_from_row(r) for r in self.db.run(lambda conn: conn.execute(q).all(), write=False)]
+        return q.offset(offset) if offset else q
+
+    def list_shown(self, *, status: str | Sequence[str] | None = None, phase: str | None = None, search: str | None = None,
+                   owner: str | None = None, where: str | query.Node | None = None, limit: int | None = None,
+                   offset: int = 0, label: str | None = None) -> tuple[list[Card], dict[str, list[str]], dict[str, str]]:
+        """:meth:`list`'s cards with what a board's row shows besides each card, in one transaction (one read,
+        not three): their labels (:meth:`labels`) and the latest block reason of the blocked ones
+        (:meth:`block_reasons`)."""
+        q = self._list_select(status, phase, False, search, owner, where, label, limit, offset)
+
+        def tx(conn: Connection):
+            cards = [card_from_row(r) for r in conn.execute(q).all()]
+            ids = [c.id for c in cards]
+            blocked = [c.id for c in cards if c.status == "blocked"]
+            return cards, labels_of(conn, ids) if ids else {}, _block_reasons_of(conn, blocked) if blocked else {}
+
+        return self.db.run(tx, write=False)
 
     def ids(self, *, status: str | Sequence[str] | None = None, phase: str | None = None, search: str | None = None,
             owner: str | None = None, where: str | query.Node | None = None) -> list[str]:

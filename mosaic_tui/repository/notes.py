@@ -99,6 +99,15 @@ def _require(conn: Connection, ids: list[str]) -> None:
         raise NotFound("no card " + ", ".join(repr(i) for i in missing[:5]) + (" ..." if len(missing) > 5 else ""))
 
 
+def _block_reasons_of(conn: Connection, ids: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in chunks(ids):
+        latest = (select(func.max(NOTES.c.id)).where(NOTES.c.card_id.in_(part), NOTES.c.kind == "block")
+                  .group_by(NOTES.c.card_id))
+        out.update(conn.execute(select(NOTES.c.card_id, NOTES.c.body).where(NOTES.c.id.in_(latest))).all())
+    return out
+
+
 def of_card(card_id: str) -> tuple:
     """``card_id`` as a range of one value, for a read in the order of the index on (card_id, id).
 
@@ -170,16 +179,7 @@ class Annotating:
     def block_reasons(self, ids: Iterable[str]) -> dict[str, str]:
         """The text of each card's latest ``block`` note (cards without one are left out)."""
         ids = list(dict.fromkeys(ids))
-
-        def tx(conn: Connection) -> dict[str, str]:
-            out: dict[str, str] = {}
-            for part in chunks(ids):
-                latest = (select(func.max(NOTES.c.id)).where(NOTES.c.card_id.in_(part), NOTES.c.kind == "block")
-                          .group_by(NOTES.c.card_id))
-                out.update(conn.execute(select(NOTES.c.card_id, NOTES.c.body).where(NOTES.c.id.in_(latest))).all())
-            return out
-
-        return self.db.run(tx, write=False) if ids else {}
+        return self.db.run(lambda conn: _block_reasons_of(conn, ids), write=False) if ids else {}
 
     # -- labels -----------------------------------------------------------------
     def label(self, ids: Iterable[str], add: Iterable[str] = (), remove: Iterable[str] = ()) -> dict[str, list[str]]:

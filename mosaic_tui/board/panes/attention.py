@@ -47,6 +47,7 @@ class AttentionBadge(Static):
         self.tick = tick
         self.attention = Attention()
         self._told: dict[tuple[str, str], str] | None = None  # (card, owner) -> the state told; None: first look
+        self._badge = ""  # the text shown
         self._job = Job(self, self._read, self.show, group="attention")  # a failure: the board's one error path
 
     def on_mount(self) -> None:
@@ -84,5 +85,8 @@ class AttentionBadge(Static):
             for q in new:
                 self.app.notify(notice(q), title="needs attention", severity="warning", markup=False, timeout=6)
         self._told = now
-        self.set_class(found.count > 0, "shown")
-        self.update(Text(f" ⚠ {found.count} stale ") if found.count else Text(""))
+        badge = f" ⚠ {found.count} stale " if found.count else ""
+        if badge != self._badge:  # an update lays the screen out again (the badge's width is its text's)
+            self._badge = badge
+            self.set_class(found.count > 0, "shown")
+            self.update(Text(badge))

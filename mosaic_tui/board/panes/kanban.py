@@ -19,6 +19,7 @@ created or saved, selected once it shows).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -41,7 +42,14 @@ if TYPE_CHECKING:
 
 FLASH_S = 1.5  # how long a card that just changed stays highlighted
 LOCATE_LIMIT = 5000  # how far down a column a card is looked for, to select it
+HOLD_S = 5.0  # a column keeps the width its rows needed for this long after they last needed it
 SOFT_MIN = 10  # on a narrow terminal a column other than the focused and the claimed one may narrow to this
+
+
+def _tags_of(cards: list[Card], labels: dict[str, list[str]], reasons: dict[str, str]) -> dict[str, tuple]:
+    """What each card's state line shows besides the card itself: its labels and the first line of its latest
+    block reason."""
+    return {c.id: (tuple(labels.get(c.id, ())), first_line(reasons.get(c.id))) for c in cards}
 
 
 def fit(width: int, wants: list[tuple[int, int]], focused: int | None, hard: Container[int] = ()) -> list[int]:
@@ -185,6 +193,7 @@ class Kanban(Horizontal):
         self.drawn = False
         self._last_column: CardColumn | None = None
         self._widths: list[int] = []  # the columns' widths as last set (``fit``)
+        self._held: dict[str, tuple[int, int, float]] = {}  # status -> (floor, need) held until (monotonic)
         self._started = 0  # batches started (a read made along a look before one started is stale)
         self._moved = 0  # batches whose events moved the counts (a recount read meanwhile is older)
         self._job = Job(self, self._read, self._show, merge=_merge, prepare=self._prepare, group="columns")
@@ -298,11 +307,13 @@ class Kanban(Horizontal):
                 if status == "ready" and order is not None:
                     cards = got[p] = self._ordered_page(order, p)
                     batch.counts["ready"] = len(order)
-                else:
-                    cards = got[p] = b.list(status=status, **scope.filters, limit=PAGE, offset=p * PAGE)
+                    batch.tags.update(self._tags(cards))
+                else:  # the page with its labels and block reasons: one read
+                    cards, labels, reasons = b.list_shown(status=status, **scope.filters, limit=PAGE, offset=p * PAGE)
+                    got[p] = cards
+                    batch.tags.update(_tags_of(cards, labels, reasons))
                 fresh.update(c.id for c in cards)
                 batch.waits.update(self._waits(cards))
-                batch.tags.update(self._tags(cards))
         want = batch.cards - fresh
         if want:
             batch.fresh.update(b.get_many(want))
@@ -317,8 +328,7 @@ class Kanban(Horizontal):
             return {}
         labels = self.backlog.labels(c.id for c in cards)
         blocked = [c.id for c in cards if c.status == "blocked"]
-        reasons = self.backlog.block_reasons(blocked) if blocked else {}
-        return {c.id: (tuple(labels.get(c.id, ())), first_line(reasons.get(c.id))) for c in cards}
+        return _tags_of(cards, labels, self.backlog.block_reasons(blocked) if blocked else {})
 
     def _ordered_page(self, order: list[str], page: int) -> list[Card]:
         """Page ``page`` of ``order`` (ids), read by id; ids deleted since they were listed leave ``order``."""
@@ -363,7 +373,7 @@ class Kanban(Horizontal):
             self.watched = None  # it moved away from the cursor: told once, not again for the card now there
         if self.select_next is not None:
             self.select(self.select_next, quiet=True)
-        self.fit()
+        self.fit(fresh=batch.full)
         if batch.full and not self.drawn:
             self.drawn = True
             self.post_message(Drawn(self))
@@ -431,17 +441,33 @@ class Kanban(Horizontal):
             for card_id in ids:
                 col.refresh_card(card_id)
 
-    def fit(self) -> None:
+    def fit(self, *, fresh: bool = False) -> None:
         """Each column as wide as its content needs (:func:`fit`): the claimed
         column never narrower than its owners and lease countdowns, the focused one taking three shares
         of what is left (at 160 columns, 40 characters of a title and more), an empty one a strip.
-        Widths are set only when they change (a change lays the screen out again)."""
+        Widths are set only when they change (a change lays the screen out again, and redraws every row
+        on it): a column that needed more width keeps it until its rows have not needed it for
+        ``HOLD_S`` (a claim widens the claimed column at once, its completion narrows it only once the
+        claims stop needing the width), so a fleet's claims and completions do not lay the screen out
+        twice each. ``fresh`` (a reload, a resize): what the rows need now, nothing held."""
         width = self.content_size.width
         if not width:
             return
+        if fresh:
+            self._held.clear()
         cols = list(self.columns.values())
         focused = self.focused_column()
-        widths = fit(width, [c.wants() for c in cols], cols.index(focused) if focused in cols else None,
+        now = time.monotonic()
+        wants = []
+        for c in cols:
+            floor, need = c.wants()
+            held = self._held.get(c.status)
+            if held is None or now >= held[2] or floor >= held[0] and need >= held[1]:
+                held = self._held[c.status] = (floor, need, now + HOLD_S)  # needed now: held from now
+            elif floor > held[0] or need > held[1]:
+                held = self._held[c.status] = (max(floor, held[0]), max(need, held[1]), now + HOLD_S)
+            wants.append(held[:2])
+        widths = fit(width, wants, cols.index(focused) if focused in cols else None,
                      hard={i for i, c in enumerate(cols) if c.status == "claimed"})
         if widths != self._widths:
             self._widths = widths
@@ -449,7 +475,7 @@ class Kanban(Horizontal):
                 col.styles.width = w
 
     def on_resize(self) -> None:
-        self.fit()
+        self.fit(fresh=True)
 
     @on(CardColumn.Selected)
     def _column_selected(self, msg: CardColumn.Selected) -> None:

@@ -2,11 +2,13 @@
 
 Read on a reload and a recount (``Backlog.stats``; the last hour's claims and
 completions, a scan of the hour's events, only every ``RECENT_S``), and
-**along with the look** whose events moved a card between statuses: the
-counts move by the notice's events (as the columns' do) and ``claimable`` and
-``expired`` are read in the look's worker (two index scans), so the footer
-and the columns draw from the same notice and ``claimable`` is never a step
-behind the ready column. While the fleet is busy nothing is read along (the
+**right after the look** whose events moved a card between statuses: the
+counts move by the notice's events (as the columns' do), drawn with the
+columns, and ``claimable`` and ``expired`` (two index scans,
+``Backlog.claim_figures``) are read in a worker of the footer's own as the
+notice arrives, so ``claimable`` follows the ready column a few milliseconds
+later rather than holding the columns back (a look used to wait for them:
+docs/performance/live.md). While the fleet is busy they are not read (the
 figures come with the recount); the oldest ready card's age and the last
 hour's figures come with the recount too (they move with the events meanwhile). The critical path (the longest chain of unfinished work: of the
 phase shown, else the longest of any phase) comes from the keystones room's
@@ -52,24 +54,28 @@ class StatsFooter(Static):
         self._recent_due = 0.0
         self._job = Job(self, self._read, self._show, merge=lambda old, new: old or new,
                         prepare=lambda recent: (recent, self._moved), group="stats")
+        self._shown = 0  # stats reads shown (a figures read asked before one is older)
+        self._figures = Job(self, lambda shown: (self.refresher.backlog.claim_figures(), shown), self._show_figures,
+                            prepare=lambda _want: self._shown, group="stats")
 
     def on_mount(self) -> None:
-        self.refresher.notices.subscribe(self, self.changed, plan=self._plan_along, read=self._read_along)
+        self.refresher.notices.subscribe(self, self.changed)
         self.draw()
 
-    # -- read along with the look: the figures of the same notice as the columns --------------
-    def _plan_along(self) -> bool | None:
-        """Read the figures with the next look, unless the fleet is busy (then the recount keeps them)."""
-        return None if self.stats is None or self.refresher.busy else True
+    # -- right after the look: the figures that cannot follow from the events ----------------
+    def _want_figures(self, events: tuple) -> None:
+        """``claimable`` and ``expired`` (which cannot follow from the events alone), when the events moved a
+        card between statuses or claims, unless the fleet is busy (then the recount keeps them): in a worker
+        of the footer's own, not the look's (the columns do not wait for them)."""
+        if not self.refresher.busy and any(
+                ev.old_status != ev.new_status or ev.kind in ("claimed", "released", "reclaimed") for ev in events):
+            self._figures.ask()
 
-    def _read_along(self, _plan: bool, events: tuple) -> dict | None:
-        """In the look's worker: ``claimable`` and ``expired`` (which cannot follow from the events alone),
-        when the events moved a card between statuses or claims. Two index scans (``Backlog.claim_figures``,
-        a few milliseconds at 100,000 cards): the look, and so the columns, wait for them. The counts
-        follow from the events as the columns' do; the oldest ready card's age comes with the recount."""
-        if any(ev.old_status != ev.new_status or ev.kind in ("claimed", "released", "reclaimed") for ev in events):
-            return self.refresher.backlog.claim_figures()
-        return None
+    def _show_figures(self, got: tuple[dict, int]) -> None:
+        figures, shown = got
+        if self.stats is not None and shown == self._shown:  # no stats read shown since it was asked
+            self.stats.update(figures)
+            self.draw()
 
     def on_resize(self) -> None:
         self.draw()
@@ -90,9 +96,7 @@ class StatsFooter(Static):
         if not changes.events or s is None:
             return
         self._moved += 1
-        along = changes.read_along.get(id(self))
-        if along is not None:  # read right after these events
-            s.update(along)
+        self._want_figures(changes.events)
         for status, d in deltas(changes.events).items():
             s["counts"][status] = max(0, s["counts"][status] + d)
         s["total"] = sum(s["counts"].values())
@@ -116,6 +120,7 @@ class StatsFooter(Static):
             stats["counts"] = dict(old["counts"])
             stats["total"] = sum(stats["counts"].values())
         self.stats = stats
+        self._shown += 1
         self.draw()
         if not self.drawn:
             self.drawn = True

@@ -16,8 +16,10 @@ Why Python and not a recursive query: an exact count of everything that waits
 on every card is a transitive closure; in SQL it is one row per (card,
 descendant) pair (hundreds of millions on a 100,000-card plan), while the
 bitsets of ``keystones`` do it in a few hundred milliseconds (``bench/dag.py``).
-The board reads it in a worker, paced (:mod:`mosaic_tui.board.keystones`).
-Below the entry floor: no textual, rich or click.
+The board reads it in a worker, paced (:mod:`mosaic_tui.board.keystones`); at
+a large backlog in a process of its own (:func:`impact_of`), so that half a
+second of Python does not share the board's interpreter lock with the
+interface thread. Below the entry floor: no textual, rich or click.
 """
 
 from __future__ import annotations
@@ -89,6 +91,42 @@ def impact(backlog: Backlog) -> Impact:
     """Read the unfinished work and analyse it."""
     nodes, edges = backlog.open_work()
     return analyse(nodes, edges)
+
+
+def serve(nice: int = 0) -> None:
+    """Read the impact for another process (the board's keystones room), in a process of its own:
+    ``python -c "from mosaic_tui.repository.watch.impact import serve; serve(10)"``. Each request is a
+    pickled URL on stdin; each answer a pickled :class:`Impact`, or the exception the read raised, on stdout. The backlog is opened on the first request and kept; ``nice``: this process's
+    CPU priority is lowered by so much (the asking process's interface comes first). Ends with stdin."""
+    import os
+    import pickle
+    import sys
+
+    from mosaic_tui.repository import Backlog
+
+    if nice:
+        os.nice(nice)
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout = sys.stderr  # the answers alone go to the asking process
+    backlog = None
+    while True:
+        try:
+            url = pickle.load(sys.stdin.buffer)
+        except EOFError:
+            break
+        try:
+            if backlog is None:
+                backlog = Backlog.open(url)
+            answer = pickle.dumps(impact(backlog), pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - said to the asking process, which has the one error path
+            try:
+                answer = pickle.dumps(exc)
+            except Exception:  # noqa: BLE001 - an exception that does not pickle: its words
+                answer = pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
+        out.write(answer)
+        out.flush()
+    if backlog is not None:
+        backlog.close()
 
 
 def impact_json(found: Impact, *, top: int | None = 10, phase: str | None = None) -> dict:
