@@ -167,7 +167,7 @@ def test_the_impact_process_answers_a_failure_with_the_exception_not_a_traceback
     import sys
 
     proc = subprocess.run([sys.executable, "-c", "from mosaic_tui.repository.watch.impact import serve; serve()"],
-                          input=pickle.dumps("postgresql://nobody:secret@127.0.0.1:1/none"), capture_output=True, timeout=120)
+                          input=pickle.dumps(("postgresql://nobody:secret@127.0.0.1:1/none", None)), capture_output=True, timeout=120)
     exc = pickle.loads(proc.stdout)
     assert proc.returncode == 0 and isinstance(exc, Exception) and b"Traceback" not in proc.stderr
     assert "secret" not in str(exc)

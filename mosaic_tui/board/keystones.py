@@ -124,7 +124,8 @@ class Keystones:
                 [sys.executable, "-c", f"from mosaic_tui.repository.watch.impact import serve; serve({NICE})"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         try:
-            pickle.dump(self.refresher.backlog.db.target.raw, proc.stdin)  # through the pipe: never in an argument
+            db = self.refresher.backlog.db  # its URLs through the pipe: never in an argument
+            pickle.dump((db.target.raw, None if db.replica is None else db.replica.target.raw), proc.stdin)
             proc.stdin.flush()
             found = pickle.load(proc.stdout)
         except (OSError, EOFError, pickle.UnpicklingError):

@@ -95,8 +95,8 @@ def impact(backlog: Backlog) -> Impact:
 
 def serve(nice: int = 0) -> None:
     """Read the impact for another process (the board's keystones room), in a process of its own:
-    ``python -c "from mosaic_tui.repository.watch.impact import serve; serve(10)"``. Each request is a
-    pickled URL on stdin; each answer a pickled :class:`Impact`, or the exception the read raised, on stdout. The backlog is opened on the first request and kept; ``nice``: this process's
+    ``python -c "from mosaic_tui.repository.watch.impact import serve; serve(10)"``. Each request is the
+    pickled ``(url, read_url)`` of the backlog on stdin (the read goes to the replica when there is one); each answer a pickled :class:`Impact`, or the exception the read raised, on stdout. The backlog is opened on the first request and kept; ``nice``: this process's
     CPU priority is lowered by so much (the asking process's interface comes first). Ends with stdin."""
     import os
     import pickle
@@ -111,12 +111,12 @@ def serve(nice: int = 0) -> None:
     backlog = None
     while True:
         try:
-            url = pickle.load(sys.stdin.buffer)
+            url, read_url = pickle.load(sys.stdin.buffer)
         except EOFError:
             break
         try:
             if backlog is None:
-                backlog = Backlog.open(url)
+                backlog = Backlog.open(url, read_url=read_url)
             answer = pickle.dumps(impact(backlog), pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # noqa: BLE001 - said to the asking process, which has the one error path
             try:
