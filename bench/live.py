@@ -249,6 +249,9 @@ def variant_env(code: str | None) -> dict | None:
     return None if code is None else {**os.environ, "PYTHONPATH": code}
 
 
+WARM_S = 0.0  # --warm: seconds a board is open before the workers start (its steady state, not its start)
+
+
 def throughput(url: str, seconds: float, with_board: str | None, workers: int = 4, cpu: list | None = None,
                code: str | None = None) -> float:
     """Claims per second of ``workers`` processes; with a board (its pacing; over the code of folder ``code``),
@@ -259,6 +262,7 @@ def throughput(url: str, seconds: float, with_board: str | None, workers: int = 
         board = subprocess.Popen([sys.executable, __file__, "board", url, with_board], stdout=subprocess.PIPE, text=True,
                                  env=variant_env(code))
         assert board.stdout.readline().strip() == "painted"
+        time.sleep(WARM_S)  # --warm: the board's first reads (and the processes it starts) behind it
     start = ctx.Barrier(workers + 1)
     out = ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(url, f"w{i}", seconds, start, out)) for i in range(workers)]
@@ -425,7 +429,11 @@ def main() -> None:
     ap.add_argument("--code", default="",
                     help="code versions to compare in the same run, comma-separated label=folder (a checkout whose "
                          "mosaic_tui the board runs), e.g. main=/work/main,live=/work/wt-live")
+    ap.add_argument("--warm", type=float, default=0.0,
+                    help="throughput runs: seconds the board is open before the workers start (its first reads done)")
     args = ap.parse_args()
+    global WARM_S
+    WARM_S = args.warm
     pacings = tuple(p.strip() for p in args.pacing.split(","))
     if any(p not in ("old", "new") for p in pacings):
         ap.error("--pacing: old, new")

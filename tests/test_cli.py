@@ -390,7 +390,7 @@ def test_export_import_and_migrate_commands(mt, b, tmp_path):
     b.note("b", "a note", author="ann")
     path = tmp_path / "out.jsonl"
     r = mt("export", str(path))
-    assert r.code == 0 and r.out == f"exported 2 cards, 5 events, 1 notes and 1 labels to {path}\n"
+    assert r.code == 0 and r.out == f"exported 2 cards, 5 events, 1 note and 1 label to {path}\n"
     assert (path.stat().st_mode & 0o777) == 0o600  # an export may hold private text
     assert mt("export", str(path), "--json").json() == {"exported": {"cards": 2, "events": 5, "notes": 1, "labels": 1,
                                                                         "file": str(path)}}
@@ -404,12 +404,12 @@ def test_export_import_and_migrate_commands(mt, b, tmp_path):
                                     "events": 5, "eventIdsKept": True, "notes": 1, "notesAlreadyThere": 0,
                                     "labels": 1, "verified": False}
     r = mt("import", "-", db=other, stdin=path.read_text())
-    assert r.code == 0 and r.out == "imported 0 cards, 0 events, 2 already there, 1 notes already there\n"
+    assert r.code == 0 and r.out == "imported 0 cards, 0 events, 2 already there, 1 note already there\n"
     b.edit("b", title="Beta, edited")
     edited = mt("export").out
     r = mt("import", "-", db=other, stdin=edited)
     assert r.out == ("imported 0 cards, 0 events, 1 already there, kept 1 existing that differ: b, "
-                     "1 notes already there\n")
+                     "1 note already there\n")
     r = mt("import", "-", "--on-existing", "fail", "--json", db=other, stdin=edited)
     assert r.code == 4 and r.error()["code"] == "conflict"
     r = mt("import", "-", "--on-existing", "replace", db=other, stdin=edited)

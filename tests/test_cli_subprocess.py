@@ -121,7 +121,7 @@ def test_migrate_through_the_console_script(request, db_url, tmp_path):
     other = _other(request, db_url, tmp_path)
     r = mt("migrate", "--db", db_url, "--to", other)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("migrated 5 cards and ") and "verified 5 cards by checksum" in r.stdout
+    assert r.stdout.startswith("migrated 5 cards, 8 events, 0 notes and 0 labels from ") and "verified 5 cards by checksum" in r.stdout
     src, dst = Backlog.open(db_url), Backlog.open(other)
     from mosaic_tui.repository import card_json
 

@@ -40,8 +40,17 @@ def export_(file: str | None) -> None:
     if json_mode():
         out.emit_json({"exported": {**counts, "file": file}})
     else:
-        out.say(f"exported {counts['cards']} cards, {counts['events']} events, {counts['notes']} notes and "
-                f"{counts['labels']} labels to {out.safe(file)}")
+        out.say(f"exported {_counted(counts)} to {out.safe(file)}")
+
+
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _counted(counts: dict) -> str:
+    """``5 cards, 8 events, 1 note and 0 labels``: what an export or a migrate carried."""
+    return (f"{_n(counts['cards'], 'card')}, {_n(counts['events'], 'event')}, {_n(counts['notes'], 'note')} and "
+            f"{_n(counts['labels'], 'label')}")
 
 
 @cli.command("import", short_help="Read an export back in (all or nothing).")
@@ -70,7 +79,7 @@ def import_(file: str, on_existing: str) -> None:
     if json_mode():
         out.emit_json({"imported": result.as_json()})
         return
-    parts = [f"imported {len(result.inserted)} cards", f"{result.events} events"]
+    parts = [f"imported {_n(len(result.inserted), 'card')}", _n(result.events, "event")]
     if result.replaced:
         parts.append(f"replaced {len(result.replaced)}")
     if result.unchanged:
@@ -78,9 +87,9 @@ def import_(file: str, on_existing: str) -> None:
     if result.kept:
         parts.append(f"kept {len(result.kept)} existing that differ: {out.safe(', '.join(result.kept[:10]))}")
     if result.notes or result.labels:
-        parts.append(f"{result.notes} notes and {result.labels} labels added")
+        parts.append(f"{_n(result.notes, 'note')} and {_n(result.labels, 'label')} added")
     if result.notes_there:
-        parts.append(f"{result.notes_there} notes already there")
+        parts.append(f"{_n(result.notes_there, 'note')} already there")
     out.say(", ".join(parts))
 
 
@@ -111,10 +120,9 @@ def migrate(to_url: str, merge: bool, replace: bool) -> None:
     if json_mode():
         out.emit_json({"migrated": result})
     else:
-        out.say(f"migrated {result['inserted']} cards, {result['events']} events, {result['notes']} notes and "
-                f"{result['labels']} labels "
+        out.say(f"migrated {_counted({**result, 'cards': result['inserted']})} "
                 f"from {out.safe(result['source'])} to {out.safe(result['target'])}; "
-                f"verified {result['cards']} cards by checksum"
+                f"verified {_n(result['cards'], 'card')} by checksum"
                 + (f" ({result['unchanged']} were there already)" if result["unchanged"] else ""))
 
 
