@@ -129,14 +129,21 @@ def write_side(conn: Connection, labels: dict[str, list[str]], notes: list[dict[
     return len(going), len(notes) - len(going), added_labels
 
 
+# Per table, written out (an identifier cannot be a bound parameter).
+_BUMP = {
+    "backlog_events": text(
+        "SELECT setval(pg_get_serial_sequence('backlog_events', 'id'), GREATEST((SELECT COALESCE(max(id), 0) "
+        "FROM backlog_events), nextval(pg_get_serial_sequence('backlog_events', 'id'))))"),
+    "backlog_notes": text(
+        "SELECT setval(pg_get_serial_sequence('backlog_notes', 'id'), GREATEST((SELECT COALESCE(max(id), 0) "
+        "FROM backlog_notes), nextval(pg_get_serial_sequence('backlog_notes', 'id'))))"),
+}
+
+
 def bump_sequence(conn: Connection, table: str) -> None:
     """Postgres: move ``table``'s id sequence past every id in it (never backwards)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-            f"GREATEST((SELECT COALESCE(max(id), 0) FROM {table}), "
-            f"nextval(pg_get_serial_sequence('{table}', 'id'))))"
-        ))
+        conn.execute(_BUMP[table])
 
 
 def verify_side(conn: Connection, labels: dict[str, list[str]], notes: list[dict[str, Any]]) -> str | None:
