@@ -173,9 +173,7 @@ def lowly_role(pg_server):
     try:
         yield name
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for (db,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'mosaic_denied%'").fetchall():
-                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        with psycopg.connect(admin, autocommit=True) as conn:  # (its databases went with new_pg_database)
             conn.execute(f'DROP ROLE IF EXISTS "{name}"')
 
 

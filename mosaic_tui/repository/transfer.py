@@ -463,7 +463,7 @@ def import_in(
         if history:
             if verbatim:
                 conn.execute(EV.insert(), history)
-                bump_sequence(conn, "backlog_events")
+                bump_sequence(conn, EV)
             else:
                 conn.execute(EV.insert(), [{k: v for k, v in e.items() if k != "id"} for e in history])
     result.events = len(history)

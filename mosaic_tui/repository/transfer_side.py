@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, Table, func, select, text
 
 from mosaic_tui.db.sql import insert_or_nothing
 from mosaic_tui.db.verbs_sql import to_utc
@@ -125,25 +125,20 @@ def write_side(conn: Connection, labels: dict[str, list[str]], notes: list[dict[
     for part in _chunks(going):
         conn.execute(NOTES.insert(), part)
     if verbatim:
-        bump_sequence(conn, "backlog_notes")
+        bump_sequence(conn, NOTES)
     return len(going), len(notes) - len(going), added_labels
 
 
-# Per table, written out (an identifier cannot be a bound parameter).
-_BUMP = {
-    "backlog_events": text(
-        "SELECT setval(pg_get_serial_sequence('backlog_events', 'id'), GREATEST((SELECT COALESCE(max(id), 0) "
-        "FROM backlog_events), nextval(pg_get_serial_sequence('backlog_events', 'id'))))"),
-    "backlog_notes": text(
-        "SELECT setval(pg_get_serial_sequence('backlog_notes', 'id'), GREATEST((SELECT COALESCE(max(id), 0) "
-        "FROM backlog_notes), nextval(pg_get_serial_sequence('backlog_notes', 'id'))))"),
-}
+_BUMP = text("SELECT setval(pg_get_serial_sequence(:table, 'id'), "
+             "GREATEST(:top, nextval(pg_get_serial_sequence(:table, 'id'))))")
 
 
-def bump_sequence(conn: Connection, table: str) -> None:
-    """Postgres: move ``table``'s id sequence past every id in it (never backwards)."""
+def bump_sequence(conn: Connection, table: Table) -> None:
+    """Postgres: move ``table``'s id sequence past every id in it (never backwards). Run where nothing else
+    writes the table meanwhile (import and migrate hold the backlog's lock)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(_BUMP[table])
+        top = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+        conn.execute(_BUMP, {"table": table.name, "top": top})
 
 
 def verify_side(conn: Connection, labels: dict[str, list[str]], notes: list[dict[str, Any]]) -> str | None:
