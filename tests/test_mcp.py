@@ -451,7 +451,10 @@ def test_the_server_survives_its_connections_being_terminated_and_an_outage(pg_u
     b = Backlog.open(pg_url)
     for i in range(4):
         b.create(f"c{i}", f"card {i}")
-    kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+    # With a timeout, pg_terminate_backend returns once each backend has ended (its socket closed): without,
+    # the next call could go out on a connection whose server had not yet sent its goodbye (CI met that once).
+    kill = ("SELECT pg_terminate_backend(pid, 30000) FROM pg_stat_activity WHERE datname = %s "
+            "AND pid <> pg_backend_pid()")
     errlog = open(tmp_path / "server.err", "w")  # noqa: SIM115
 
     async def main():
